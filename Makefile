@@ -1,0 +1,44 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+INSTANCE ?= instance
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: run test bench lint typecheck translations clean demo
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("reporter needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## run: set everything up and serve a demo station on http://127.0.0.1:8080
+run: $(STAMP)
+	VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
+
+## test: set up and run every test
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## bench: run the benchmarks and print a table (record it in docs/benchmarks.md)
+bench: $(STAMP)
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check reporter tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+## translations: refresh the template and catalogues, compile them
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o reporter/translations/messages.pot --no-location --omit-header --sort-output reporter
+	$(VENV)/bin/pybabel update -i reporter/translations/messages.pot -d reporter/translations --no-location --omit-header --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d reporter/translations --statistics
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,3 @@
+"""reporter: secure incident reporting for community monitors."""
+
+__version__ = "0.1.0"

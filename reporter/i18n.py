@@ -1,0 +1,59 @@
+"""Language selection and Babel wiring.
+
+The monitor's language comes from, in order: a ``lang`` value in the URL or
+the submitted form (the language menu and a hidden field carry it, so it
+needs neither JavaScript nor a cookie), then the browser's
+``Accept-Language``, then English. Anything malformed or unknown is ignored,
+never an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel import Locale
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+DEFAULT_LOCALE = "en"
+# Languages whose catalogues are complete for every monitor-facing string.
+LANGUAGES: tuple[str, ...] = ("en", "fr")
+
+
+def language_names() -> list[tuple[str, str]]:
+    """(code, name in that language) for the language menu."""
+    return [(code, Locale.parse(code).get_display_name(code).capitalize())
+            for code in LANGUAGES]
+
+
+def select_locale() -> str:
+    requested = request.values.get("lang", "", type=str)
+    if requested in LANGUAGES:
+        return requested
+    try:
+        best = request.accept_languages.best_match(LANGUAGES)
+    except (ValueError, TypeError):
+        best = None
+    return best or DEFAULT_LOCALE
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return str(locale) if locale is not None else DEFAULT_LOCALE
+
+
+def text_direction() -> str:
+    locale = get_locale()
+    return "rtl" if locale is not None and locale.character_order == "right-to-left" else "ltr"
+
+
+def init_app(app: Flask) -> None:
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LOCALE
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        current_language=current_language,
+        text_direction=text_direction,
+        language_names=language_names,
+    )

@@ -1,0 +1,190 @@
+"""The instance folder: creating a station and unlocking it.
+
+Layout (format ``reporter-station`` v1, see ``docs/instance-format.md``)::
+
+    instance/            mode 0700
+      station.json       Argon2id salt and cost, a key check; nothing secret
+      station.db         SQLCipher database (+ -wal, -shm while open)
+
+The database key is Argon2id(passphrase, salt), derived once per process and
+handed to SQLCipher in raw form. ``station.json`` also keeps a 128-bit check
+value of that key, so a wrong passphrase is reported as exactly that, before
+SQLCipher is asked to read anything. The check lets an attacker test a guess no
+faster than the database's own page MAC already does: each guess still costs
+one Argon2id run.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .crypto import (
+    KdfParams,
+    StationSigningKey,
+    check_new_passphrase,
+    constant_time_equal,
+    derive_key,
+    digest,
+    random_bytes,
+)
+from .errors import InstanceError, InstanceExists, WrongPassphrase
+from .store import Store
+
+STATION_FILE = "station.json"
+DB_FILE = "station.db"
+FORMAT = "reporter-station"
+VERSION = 1
+CTX_KEY_CHECK = b"reporter/db-key-check/v1"
+
+SETTING_STATION_ID = "station_id"
+SETTING_SIGNING_KEY = "signing_key"
+SETTING_SESSION_SECRET = "session_secret"
+
+
+@dataclass(frozen=True)
+class InstanceFile:
+    kdf: KdfParams
+    key_check: bytes
+
+
+@dataclass(frozen=True)
+class StationIdentity:
+    """Secrets and names of one station, read from its encrypted database."""
+
+    station_id: bytes
+    signing_key: StationSigningKey
+    session_secret: bytes
+
+    @property
+    def station_id_text(self) -> str:
+        return self.station_id.hex()
+
+
+def db_path(instance: Path) -> Path:
+    return instance / DB_FILE
+
+
+def _key_check(key: bytes) -> bytes:
+    return digest(CTX_KEY_CHECK, key, size=16)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def init_instance(instance: Path, passphrase: str, *, kdf_profile: str = "moderate") -> (
+        StationIdentity):
+    """Create a new station in ``instance``; refuse to touch an existing one."""
+    check_new_passphrase(passphrase)
+    if (instance / STATION_FILE).exists() or db_path(instance).exists():
+        raise InstanceExists(
+            f"{instance} already holds a station; use another --instance folder "
+            "(reporter never overwrites a station)"
+        )
+    try:
+        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(instance, 0o700)
+    except OSError as exc:
+        raise InstanceError(f"cannot create {instance}: {exc.strerror}") from None
+    params = KdfParams.new(kdf_profile)
+    key = derive_key(passphrase, params)
+    identity = StationIdentity(
+        station_id=random_bytes(16),
+        signing_key=StationSigningKey.generate(),
+        session_secret=random_bytes(32),
+    )
+    old_umask = os.umask(0o077)
+    try:
+        with Store.open(db_path(instance), key, create=True) as store:
+            store.set_setting(SETTING_STATION_ID, identity.station_id)
+            store.set_setting(SETTING_SIGNING_KEY, identity.signing_key.seed())
+            store.set_setting(SETTING_SESSION_SECRET, identity.session_secret)
+        document = {
+            "format": FORMAT,
+            "version": VERSION,
+            "kdf": params.to_json(),
+            "key_check": base64.b64encode(_key_check(key)).decode("ascii"),
+        }
+        _write_atomic(instance / STATION_FILE,
+                      (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
+    finally:
+        os.umask(old_umask)
+    return identity
+
+
+def read_instance_file(instance: Path) -> InstanceFile:
+    path = instance / STATION_FILE
+    if not instance.is_dir():
+        raise InstanceError(
+            f"no instance folder at {instance}; run 'reporter init' or pass --instance"
+        )
+    try:
+        document = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        if db_path(instance).exists():
+            raise InstanceError(
+                f"{path} is missing but a database is there: the instance is incomplete "
+                "(an interrupted 'reporter init'?). Restore it from a backup."
+            ) from None
+        raise InstanceError(f"{instance} holds no station; run 'reporter init' first") from None
+    except (OSError, ValueError) as exc:
+        raise InstanceError(f"cannot read {path}: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InstanceError(f"{path} is not a reporter station file")
+    if document.get("version") != VERSION:
+        raise InstanceError(
+            f"{path} has version {document.get('version')!r}; this reporter reads "
+            f"version {VERSION}. Upgrade reporter."
+        )
+    try:
+        kdf = KdfParams.from_json(document.get("kdf"))
+        key_check = base64.b64decode(str(document.get("key_check")), validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise InstanceError(f"{path} is damaged: {exc}") from None
+    if len(key_check) != 16:
+        raise InstanceError(f"{path} is damaged: the key check has the wrong length")
+    return InstanceFile(kdf, key_check)
+
+
+def unlock(instance: Path, passphrase: str) -> bytes:
+    """Derive the database key; ``WrongPassphrase`` if it is not this station's."""
+    info = read_instance_file(instance)
+    key = derive_key(passphrase, info.kdf)
+    if not constant_time_equal(_key_check(key), info.key_check):
+        raise WrongPassphrase("wrong passphrase for this station")
+    if not db_path(instance).is_file():
+        raise InstanceError(f"the station database {db_path(instance)} is missing")
+    return key
+
+
+def open_store(instance: Path, key: bytes) -> Store:
+    return Store.open(db_path(instance), key)
+
+
+def load_identity(store: Store) -> StationIdentity:
+    return StationIdentity(
+        station_id=store.require_setting(SETTING_STATION_ID),
+        signing_key=StationSigningKey(store.require_setting(SETTING_SIGNING_KEY)),
+        session_secret=store.require_setting(SETTING_SESSION_SECRET),
+    )

@@ -1,0 +1,120 @@
+"""The report itself: its fields, vocabularies and canonical serialisation.
+
+A report is what a monitor submits, turned into canonical JSON (sorted keys,
+no insignificant white space, UTF-8) before it is sealed. The JSON carries a
+schema number and the form version so reviewers can read reports written by
+older stations. The vocabularies use stable English codes; the words a monitor
+sees are translated in ``forms.py``.
+
+Nothing in a report records who sent it or from where: no IP address, no user
+agent, and only the calendar date (UTC) of arrival, never the time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from .errors import InvalidReceipt, InvalidReport
+from .receipt import parse_receipt
+
+SCHEMA = 1
+FORM_VERSION = "incident/1"
+FOLLOW_UP_FORM_VERSION = "follow-up/1"
+
+INCIDENT_TYPES = (
+    "shooting",
+    "beating-torture",
+    "sexual-violence",
+    "killing",
+    "forced-labour",
+    "child-labour",
+    "eviction-destruction",
+    "smuggling",
+    "environmental-harm",
+    "intimidation-of-monitors",
+    "other",
+)
+PERPETRATORS = (
+    "state-security",
+    "police",
+    "private-security",
+    "armed-group",
+    "mine-operator",
+    "unknown",
+    "other",
+)
+SOURCES = ("witnessed", "heard")
+CONTACT_CHOICES = ("none", "contact")
+
+KINDS = ("incident", "follow-up")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One submission: a first report or a follow-up to one."""
+
+    kind: str
+    receipt: str
+    locale: str
+    submitted: str  # ISO date (UTC), never a time
+    fields: dict[str, Any] = field(default_factory=dict)
+    follows: str | None = None  # receipt code of the first report, for follow-ups
+    form: str = FORM_VERSION
+
+    def to_body(self) -> bytes:
+        """Canonical JSON: the same report always gives the same bytes."""
+        document = {
+            "schema": SCHEMA,
+            "kind": self.kind,
+            "form": self.form,
+            "receipt": self.receipt,
+            "follows": self.follows,
+            "locale": self.locale,
+            "submitted": self.submitted,
+            "fields": self.fields,
+        }
+        return json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+    @classmethod
+    def from_body(cls, body: bytes) -> Report:
+        """Parse a decrypted body, checking the schema; ``InvalidReport`` if it is wrong."""
+        try:
+            document = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise InvalidReport("the sealed report is not valid JSON") from None
+        if not isinstance(document, dict):
+            raise InvalidReport("the sealed report is not a JSON object")
+        if document.get("schema") != SCHEMA:
+            raise InvalidReport(
+                f"report schema {document.get('schema')!r} is not supported "
+                f"(this reporter reads schema {SCHEMA})"
+            )
+        kind = document.get("kind")
+        if kind not in KINDS:
+            raise InvalidReport(f"unknown report kind {kind!r}")
+        fields = document.get("fields")
+        if not isinstance(fields, dict):
+            raise InvalidReport("the report has no fields object")
+        try:
+            receipt = parse_receipt(str(document.get("receipt", "")))
+            follows_raw = document.get("follows")
+            follows = parse_receipt(str(follows_raw)) if follows_raw is not None else None
+            date.fromisoformat(str(document.get("submitted")))
+        except (InvalidReceipt, ValueError) as exc:
+            raise InvalidReport(f"the report header is invalid: {exc}") from None
+        if (kind == "follow-up") != (follows is not None):
+            raise InvalidReport("only a follow-up names the report it follows")
+        return cls(
+            kind=kind,
+            receipt=receipt,
+            locale=str(document.get("locale", "")),
+            submitted=str(document["submitted"]),
+            fields=fields,
+            follows=follows,
+            form=str(document.get("form", "")),
+        )

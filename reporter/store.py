@@ -1,0 +1,354 @@
+"""The station's SQLCipher database: schema, migrations and the report log.
+
+The whole file is encrypted by SQLCipher under a raw 32-byte key (derived
+once from the operator's passphrase by ``instance.py``), so even the list of
+recipients and sites is unreadable without the passphrase. On top of that,
+reports are sealed envelopes: the station cannot read them even unlocked.
+
+The ``reports`` table is an append-only log: a sequence number, the envelope,
+its size and a hash chain over every envelope so far. Bundles (a later issue)
+carry the chain head so reviewers can prove nothing was dropped, reordered or
+inserted. No row holds an IP address, a user agent or a time.
+
+Durability: WAL with ``synchronous=FULL``, so a report is on disk when
+``append_report`` returns, before the monitor sees a receipt.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3.dbapi2 as sqlcipher
+
+from .crypto import KEY_BYTES, RecipientPublicKey, digest
+from .errors import (
+    ChainBroken,
+    DuplicateRecipient,
+    InstanceError,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+    UnknownRecipient,
+    WrongPassphrase,
+)
+
+CTX_GENESIS = b"reporter/chain/v1/genesis"
+CTX_LINK = b"reporter/chain/v1/link"
+CTX_ENVELOPE_HASH = b"reporter/envelope-hash/v1"
+BUSY_TIMEOUT_MS = 10_000
+MAX_NAME_CHARS = 200
+
+
+def envelope_hash(envelope: bytes) -> bytes:
+    return digest(CTX_ENVELOPE_HASH, envelope)
+
+
+def genesis(station_id: bytes) -> bytes:
+    """The chain value before the first report of a station."""
+    return digest(CTX_GENESIS, station_id)
+
+
+def chain_link(previous: bytes, seq: int, envelope: bytes) -> bytes:
+    """``chain[seq] = H(chain[seq-1], seq, H(envelope))``."""
+    return digest(CTX_LINK, previous, struct.pack(">Q", seq), envelope_hash(envelope))
+
+
+# --- migrations ---------------------------------------------------------------
+# Each entry moves the schema from version i to i + 1 and runs in one
+# transaction with the ``user_version`` bump. Never edit a released entry:
+# append a new one.
+
+
+# Statements, not ``executescript``: executescript commits on its own and
+# would break the one-transaction-per-migration rule.
+_MIGRATION_1 = (
+    """CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recipients (
+        name       TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE sites (
+        name TEXT PRIMARY KEY
+    ) WITHOUT ROWID""",
+    """CREATE TABLE reports (
+        seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
+        envelope BLOB NOT NULL,
+        size     INTEGER NOT NULL,
+        chain    BLOB NOT NULL CHECK (length(chain) = 32)
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    public_key: RecipientPublicKey
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    seq: int
+    envelope: bytes
+    chain: bytes
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        reason = "the database is locked by another process; try again in a moment"
+    elif "readonly" in text or "read-only" in text:
+        reason = "the database is read-only; check the instance folder's permissions"
+    elif "full" in text:
+        reason = "the disk is full; free space and try again"
+    else:
+        reason = f"the database could not be written ({exc})"
+    return StoreUnavailable(reason)
+
+
+class Store:
+    """An open, keyed connection to the station database."""
+
+    def __init__(self, connection: sqlcipher.Connection) -> None:
+        self._db = connection
+
+    # --- opening ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, key: bytes, *, create: bool = False) -> Store:
+        """Open (or with ``create``, make) the database at ``path`` with a raw key.
+
+        The caller has already checked the key against the instance's key
+        check, so a failure to read here means the file itself is damaged.
+        """
+        if len(key) != KEY_BYTES:
+            raise ValueError("the database key is 32 bytes")
+        if not create and not path.is_file():
+            raise InstanceError(f"no station database at {path}; run 'reporter init' first")
+        try:
+            db = sqlcipher.connect(
+                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlcipher.Error as exc:
+            raise _unavailable(exc) from None
+        try:
+            db.execute("PRAGMA cipher_log_level = NONE")
+            # The raw-key form skips SQLCipher's own PBKDF2 (0.1 s per open):
+            # the key is already the output of Argon2id.
+            db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            try:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlcipher.DatabaseError:
+                raise WrongPassphrase(
+                    f"{path} cannot be opened with this passphrase: the database file is "
+                    "damaged or belongs to another station"
+                ) from None
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA secure_delete = ON")
+            db.execute("PRAGMA temp_store = MEMORY")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA synchronous = FULL")
+            if create:
+                db.execute("PRAGMA journal_mode = WAL")
+            store = cls(db)
+            store._migrate()
+            return store
+        except BaseException:
+            db.close()
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"the database has schema {version}, newer than this reporter "
+                f"understands ({SCHEMA_VERSION}); upgrade reporter"
+            )
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self._write():
+                for statement in MIGRATIONS[target - 1]:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {target}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- transactions ----------------------------------------------------
+
+    class _Transaction:
+        def __init__(self, db: sqlcipher.Connection) -> None:
+            self._db = db
+
+        def __enter__(self) -> sqlcipher.Connection:
+            try:
+                # IMMEDIATE takes the write lock now, so two writers never
+                # both read the same chain head.
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlcipher.OperationalError as exc:
+                raise _unavailable(exc) from None
+            return self._db
+
+        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+            if exc_type is None:
+                try:
+                    self._db.execute("COMMIT")
+                    return
+                except sqlcipher.Error as commit_error:
+                    self._db.execute("ROLLBACK")
+                    raise _unavailable(commit_error) from None
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            if isinstance(exc, sqlcipher.OperationalError):
+                raise _unavailable(exc) from None
+
+    def _write(self) -> Store._Transaction:
+        return Store._Transaction(self._db)
+
+    # --- settings --------------------------------------------------------
+
+    def get_setting(self, name: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def require_setting(self, name: str) -> bytes:
+        value = self.get_setting(name)
+        if value is None:
+            raise InstanceError(f"the station database has no '{name}' setting; it is damaged")
+        return value
+
+    def set_setting(self, name: str, value: bytes) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    # --- recipients ------------------------------------------------------
+
+    def add_recipient(self, name: str, key: RecipientPublicKey) -> None:
+        name = _clean_name(name, "recipient")
+        with self._write() as db:
+            for existing_name, existing_key in db.execute(
+                "SELECT name, public_key FROM recipients"
+            ):
+                if existing_name == name:
+                    raise DuplicateRecipient(f"a recipient named {name!r} already exists")
+                if bytes(existing_key) == key.raw:
+                    raise DuplicateRecipient(
+                        f"this key is already on the list as {existing_name!r}"
+                    )
+            db.execute("INSERT INTO recipients (name, public_key) VALUES (?, ?)",
+                       (name, key.raw))
+
+    def remove_recipient(self, name: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM recipients WHERE name = ?", (name,)).rowcount == 0:
+                raise UnknownRecipient(
+                    f"no recipient named {name!r}; 'reporter recipients list' shows the names"
+                )
+
+    def recipients(self) -> list[Recipient]:
+        return [
+            Recipient(name, RecipientPublicKey(bytes(raw)))
+            for name, raw in self._db.execute(
+                "SELECT name, public_key FROM recipients ORDER BY name"
+            )
+        ]
+
+    # --- mine sites -----------------------------------------------------
+
+    def add_site(self, name: str) -> None:
+        name = _clean_name(name, "site")
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM sites WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"the site {name!r} is already on the list")
+            db.execute("INSERT INTO sites (name) VALUES (?)", (name,))
+
+    def remove_site(self, name: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM sites WHERE name = ?", (name,)).rowcount == 0:
+                raise StoreError(f"no site named {name!r}; 'reporter sites list' shows them")
+
+    def sites(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT name FROM sites ORDER BY name")]
+
+    # --- the report log ----------------------------------------------------
+
+    def append_report(self, envelope: bytes, station_id: bytes) -> int:
+        """Append one envelope; return its sequence number once it is durable."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT seq, chain FROM reports ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            seq, previous = (1, genesis(station_id)) if row is None else (
+                row[0] + 1, bytes(row[1]))
+            db.execute(
+                "INSERT INTO reports (seq, envelope, size, chain) VALUES (?, ?, ?, ?)",
+                (seq, envelope, len(envelope), chain_link(previous, seq, envelope)),
+            )
+        return int(seq)
+
+    def report_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])
+
+    def stored_bytes(self) -> int:
+        return int(self._db.execute("SELECT coalesce(sum(size), 0) FROM reports").fetchone()[0])
+
+    def reports(self, after: int = 0) -> Iterator[StoredReport]:
+        """Stored reports in sequence order, read in pages to keep memory flat."""
+        while True:
+            rows = self._db.execute(
+                "SELECT seq, envelope, chain FROM reports WHERE seq > ? ORDER BY seq LIMIT 256",
+                (after,),
+            ).fetchall()
+            if not rows:
+                return
+            for seq, envelope, chain in rows:
+                yield StoredReport(int(seq), bytes(envelope), bytes(chain))
+            after = rows[-1][0]
+
+    def verify_chain(self, station_id: bytes) -> bytes:
+        """Recompute the hash chain; return its head or raise ``ChainBroken``."""
+        previous = genesis(station_id)
+        expected_seq = 1
+        for report in self.reports():
+            if report.seq != expected_seq:
+                raise ChainBroken(f"report {expected_seq} is missing from the log")
+            link = chain_link(previous, report.seq, report.envelope)
+            if link != report.chain:
+                raise ChainBroken(f"the hash chain breaks at report {report.seq}")
+            previous = link
+            expected_seq += 1
+        return previous
+
+
+def _clean_name(name: str, what: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise StoreError(f"a {what} name cannot be empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise StoreError(f"a {what} name has at most {MAX_NAME_CHARS} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+        raise StoreError(f"a {what} name cannot contain control characters")
+    return cleaned

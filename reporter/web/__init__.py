@@ -1,0 +1,1 @@
+"""Flask blueprints and the request plumbing around them."""

@@ -1,0 +1,146 @@
+"""Shared fixtures: a real station (SQLCipher, libsodium), its app and client,
+and a real ``reporter serve`` process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from reporter import crypto
+from reporter.app import create_app
+from reporter.config import load_config
+from reporter.crypto import RecipientPrivateKey
+from reporter.instance import init_instance, open_store, unlock
+
+PASSPHRASE = "correct horse battery staple"
+# libsodium's minimum Argon2id cost: key derivation in microseconds. Tests only.
+FAST_KDF = (crypto.argon2id.OPSLIMIT_MIN, crypto.argon2id.MEMLIMIT_MIN)
+
+
+@pytest.fixture(autouse=True)
+def fast_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every key derivation in this process cheap (tests only)."""
+    for profile in list(crypto.KDF_PROFILES):
+        monkeypatch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
+
+
+@dataclass
+class Station:
+    path: Path
+    key: bytes
+    station_id: bytes
+    reviewer: RecipientPrivateKey
+
+    def store(self):  # type: ignore[no-untyped-def]
+        return open_store(self.path, self.key)
+
+
+@pytest.fixture
+def station(tmp_path: Path) -> Station:
+    """An initialised station with one reviewer and two mine sites."""
+    path = tmp_path / "instance"
+    identity = init_instance(path, PASSPHRASE)
+    key = unlock(path, PASSPHRASE)
+    reviewer = RecipientPrivateKey.generate()
+    with open_store(path, key) as store:
+        store.add_recipient("reviewer", reviewer.public_key)
+        store.add_site("Marange")
+        store.add_site("Tshikapa")
+    return Station(path, key, identity.station_id, reviewer)
+
+
+@pytest.fixture
+def app(station: Station):  # type: ignore[no-untyped-def]
+    return create_app(load_config(station.path, station.key, testing=True))
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def valid_report(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "incident_types": ["shooting"],
+        "incident_date": "2026-11-01",
+        "site": "Marange",
+        "description": "Soldiers fired on diggers near the river.",
+        "source": "witnessed",
+        "contact": "none",
+    }
+    data.update(overrides)
+    return data
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(station: Station, tmp_path: Path, *, env: dict[str, str] | None = None,
+                 threads: int = 4) -> Server:
+    """Run ``reporter serve`` as a real process and wait until it answers."""
+    port = free_port()
+    log = tmp_path / f"server-{port}.log"
+    environment = {**os.environ, "REPORTER_PASSPHRASE": PASSPHRASE, **(env or {})}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reporter", "--instance", str(station.path), "serve",
+             "--port", str(port), "--threads", str(threads)],
+            stdout=out, stderr=subprocess.STDOUT, env=environment,
+        )
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        try:
+            requests.get(server.url + "/", timeout=1)
+            return server
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError("server did not start in 20 s")
+
+
+@pytest.fixture
+def server(station: Station, tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(station, tmp_path)
+    yield srv
+    srv.stop()
