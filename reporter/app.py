@@ -15,6 +15,7 @@ from .instance import load_identity, open_store
 from .uploads import MemoryOnlyRequest
 from .web import db, errors, headers, intake
 from .web.context import EXTENSION, StationContext
+from .web.guard import Guard, where
 
 STYLE_FILE = Path(__file__).parent / "static" / "style.css"
 log = logging.getLogger("reporter")
@@ -35,14 +36,11 @@ class ReporterFlask(Flask):
         exc_info: tuple[type[BaseException], BaseException, TracebackType]
         | tuple[None, None, None],
     ) -> None:
-        exc_type, _exc, tb = exc_info
-        where = "?"
-        while tb is not None:
-            where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
-            tb = tb.tb_next
+        exc_type, exc, _tb = exc_info
         rule = request.url_rule.rule if request and request.url_rule else "-"
         name = exc_type.__name__ if exc_type else "?"
-        log.error("unhandled %s in %s %s at %s", name, request.method, rule, where)
+        location = where(exc) if exc is not None else "?"
+        log.error("unhandled %s in %s %s at %s", name, request.method, rule, location)
 
 
 def create_app(config: Config) -> Flask:
@@ -78,6 +76,7 @@ def create_app(config: Config) -> Flask:
     headers.init_app(app, css)
     errors.init_app(app)
     app.register_blueprint(intake.bp)
+    app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

@@ -24,7 +24,7 @@ from .crypto import (
     RecipientPublicKey,
     check_new_passphrase,
 )
-from .errors import NoRecipients, PassphraseError, ReporterError
+from .errors import KeyFileError, NoRecipients, PassphraseError, ReporterError
 from .instance import init_instance, load_identity, open_store, unlock
 from .store import Store
 
@@ -120,6 +120,10 @@ def init(obj: Context, kdf_profile: str) -> None:
                                  "(otherwise $REPORTER_KEY_PASSPHRASE, or a prompt).")
 def keygen(out: Path, kdf_profile: str, key_passphrase_file: Path | None) -> None:
     """Make a reviewer key pair. Run it on the reviewer's own (offline) machine."""
+    if out.exists():
+        raise KeyFileError(f"{out} already exists; choose another --out or move it")
+    if not out.parent.is_dir():
+        raise KeyFileError(f"the folder {out.parent} does not exist")
     passphrase = read_passphrase(file=key_passphrase_file, env="REPORTER_KEY_PASSPHRASE",
                                  prompt="Passphrase for the new key", confirm=True)
     check_new_passphrase(passphrase)
@@ -236,7 +240,7 @@ def serve(obj: Context, host: str, port: int, threads: int) -> None:
             )
     config = load_config(obj.instance, key)
     server = make_server(create_app(config), config, host, port, threads)
-    click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "  # type: ignore[union-attr]
+    click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
                "(Ctrl+C to stop)", err=True)
     sys.stdout.flush()
     try:

@@ -110,6 +110,11 @@ class StoreUnavailable(StoreError):
     """The database is locked, read-only, or the disk is full; nothing was written."""
 
 
+class DatabaseUnreadable(StoreError):
+    """The database file cannot be read with the station's key: it is damaged
+    or belongs to another station (a wrong passphrase is caught earlier)."""
+
+
 class ChainBroken(StoreError):
     """The hash chain over stored reports does not verify."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from babel import Locale
 from flask import Flask, request
 from flask_babel import Babel, get_locale
+from werkzeug.exceptions import HTTPException
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
@@ -23,12 +24,24 @@ LANGUAGES: tuple[str, ...] = ("en", "fr")
 
 def language_names() -> list[tuple[str, str]]:
     """(code, name in that language) for the language menu."""
-    return [(code, Locale.parse(code).get_display_name(code).capitalize())
+    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
             for code in LANGUAGES]
 
 
+def _requested_language() -> str:
+    requested = request.args.get("lang", "", type=str)
+    if not requested and request.method == "POST":
+        try:
+            requested = request.form.get("lang", "", type=str)
+        except HTTPException:
+            # The body could not be parsed (too large, malformed): the error
+            # page must still render, so ignore the form's choice.
+            requested = ""
+    return requested
+
+
 def select_locale() -> str:
-    requested = request.values.get("lang", "", type=str)
+    requested = _requested_language()
     if requested in LANGUAGES:
         return requested
     try:

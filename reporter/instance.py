@@ -44,7 +44,7 @@ CTX_KEY_CHECK = b"reporter/db-key-check/v1"
 
 SETTING_STATION_ID = "station_id"
 SETTING_SIGNING_KEY = "signing_key"
-SETTING_SESSION_SECRET = "session_secret"
+SETTING_SESSION_SECRET = "session_secret"  # noqa: S105 (a setting name, not a secret)
 
 
 @dataclass(frozen=True)

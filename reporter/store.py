@@ -27,13 +27,13 @@ import sqlcipher3.dbapi2 as sqlcipher
 from .crypto import KEY_BYTES, RecipientPublicKey, digest
 from .errors import (
     ChainBroken,
+    DatabaseUnreadable,
     DuplicateRecipient,
     InstanceError,
     SchemaTooNew,
     StoreError,
     StoreUnavailable,
     UnknownRecipient,
-    WrongPassphrase,
 )
 
 CTX_GENESIS = b"reporter/chain/v1/genesis"
@@ -149,9 +149,9 @@ class Store:
             try:
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlcipher.DatabaseError:
-                raise WrongPassphrase(
-                    f"{path} cannot be opened with this passphrase: the database file is "
-                    "damaged or belongs to another station"
+                raise DatabaseUnreadable(
+                    f"{path} cannot be read with this station's key: the database file is "
+                    "damaged or belongs to another station. Restore it from a backup."
                 ) from None
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA secure_delete = ON")
