@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
 
-## test: set up and run every test
+## test: set up and run every test, the linter and the type checker
 test: $(STAMP)
+	$(VENV)/bin/ruff check reporter tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: run the benchmarks and print a table (record it in docs/benchmarks.md)
@@ -35,9 +37,16 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## translations: refresh the template and catalogues, compile them
+# babel.cfg's patterns are relative to the project root, so extract from `.`
+# (extracting from `reporter` matches nothing). The .pot has no header; each
+# .po keeps its own (Language, Plural-Forms, charset), so no --omit-header on
+# update. A language in reporter.i18n.LANGUAGES without a catalogue is created
+# (marked fuzzy until translated). tests/test_i18n.py checks the result.
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o reporter/translations/messages.pot --no-location --omit-header --sort-output reporter
-	$(VENV)/bin/pybabel update -i reporter/translations/messages.pot -d reporter/translations --no-location --omit-header --ignore-obsolete
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o reporter/translations/messages.pot --no-location --omit-header --sort-output .
+	for lang in $$($(PY) -c 'from reporter.i18n import LANGUAGES; print(*LANGUAGES)'); do \
+	  $(VENV)/bin/pybabel update -i reporter/translations/messages.pot -d reporter/translations -l $$lang --init-missing --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	done
 	$(VENV)/bin/pybabel compile -d reporter/translations --statistics
 
 clean:
