@@ -1,0 +1,84 @@
+"""The form in a real headless Chromium, JavaScript off, on a small phone screen."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from reporter import envelope
+from reporter.report import Report
+
+from .browser import artifact, browser  # noqa: F401  (fixture)
+from .conftest import Server, Station
+
+pytestmark = pytest.mark.slow
+PHONE = {"width": 360, "height": 640}
+
+
+def _page(browser, server: Server, requests_seen: list[str]):  # type: ignore[no-untyped-def]
+    context = browser.new_context(java_script_enabled=False, viewport=PHONE,
+                                  locale="en-GB")
+    page = context.new_page()
+    page.on("request", lambda request: requests_seen.append(request.url))
+    return context, page
+
+
+def _no_sideways_scroll(browser, html_url: str) -> int:  # type: ignore[no-untyped-def]
+    # Measuring needs script, so a second, script-enabled context reads the
+    # same page; the page itself carries no script either way.
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(html_url)
+    width = int(page.evaluate("document.documentElement.scrollWidth"))
+    context.close()
+    return width
+
+
+def test_a_monitor_reports_with_javascript_off(browser, server: Server,  # type: ignore[no-untyped-def]
+                                               station: Station) -> None:
+    seen: list[str] = []
+    context, page = _page(browser, server, seen)
+    page.goto(server.url + "/")
+    page.screenshot(path=artifact("form-en.png"), full_page=True)
+    page.check("input[name=incident_types][value=shooting]")
+    page.check("input[name=incident_types][value=child-labour]")
+    page.fill("#incident_date", "2026-11-02")
+    page.select_option("#site", "Marange")
+    page.fill("#location", "Near the river")
+    page.fill("#people_affected", "3")
+    page.fill("#description", "Guards beat three diggers. Browser test.")
+    page.check("input[name=source][value=witnessed]")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".receipt")
+    page.screenshot(path=artifact("receipt-en.png"), full_page=True)
+    receipt = page.inner_text(".receipt").strip()
+    context.close()
+
+    origin = urlsplit(server.url).netloc
+    assert seen and all(urlsplit(url).netloc == origin for url in seen), seen
+    with station.store() as store:
+        [stored] = list(store.reports())
+    report = Report.from_body(envelope.open_envelope(stored.envelope, station.reviewer))
+    assert report.receipt == receipt
+    assert report.fields["incident_types"] == ["shooting", "child-labour"]
+    assert report.fields["description"] == "Guards beat three diggers. Browser test."
+
+
+def test_errors_show_beside_fields_with_javascript_off(browser, server: Server) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    context, page = _page(browser, server, seen)
+    page.goto(server.url + "/?lang=fr")
+    page.fill("#description", "Texte gardé après l'erreur")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".alert")
+    page.screenshot(path=artifact("form-errors-fr.png"), full_page=True)
+    assert page.input_value("#description") == "Texte gardé après l'erreur"
+    assert page.locator("#incident_types-error").count() == 1
+    assert page.get_attribute("html", "lang") == "fr"
+    context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/follow-up", "/?lang=fr", "/nope"])
+def test_pages_fit_a_360_pixel_screen(browser, server: Server, path: str) -> None:  # type: ignore[no-untyped-def]
+    assert _no_sideways_scroll(browser, server.url + path) <= PHONE["width"]
