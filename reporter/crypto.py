@@ -88,6 +88,20 @@ def _fingerprint(context: bytes, key: bytes) -> str:
 
 # --- recipients (X25519) ----------------------------------------------------
 
+# Any clamped scalar works: a low-order point times it is the identity, which
+# libsodium refuses. The point is public, so a fixed scalar reveals nothing.
+_PROBE_SCALAR = bytes(range(1, 33))
+
+
+def _usable_point(raw: bytes) -> bool:
+    """False for the low-order X25519 points (all-zero shared secret)."""
+    try:
+        sodium.crypto_scalarmult(_PROBE_SCALAR, raw)
+    except nacl.exceptions.RuntimeError:
+        return False
+    return True
+
+
 
 @dataclass(frozen=True)
 class RecipientPublicKey:
@@ -98,6 +112,11 @@ class RecipientPublicKey:
     def __post_init__(self) -> None:
         if len(self.raw) != KEY_BYTES:
             raise InvalidPublicKey(f"a public key is {KEY_BYTES} bytes, got {len(self.raw)}")
+        if not _usable_point(self.raw):
+            raise InvalidPublicKey(
+                "this is not a usable public key (a low-order point: anything sealed to it "
+                "could be read by anyone). Ask the reviewer to run 'reporter keygen' again."
+            )
 
     @classmethod
     def from_text(cls, text: str) -> RecipientPublicKey:

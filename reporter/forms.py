@@ -27,7 +27,7 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import InputRequired, Optional, Regexp, ValidationError
 
 from . import report
 from .errors import InvalidReceipt
@@ -72,17 +72,57 @@ CONTACT_LABELS = {
 assert set(INCIDENT_TYPE_LABELS) == set(report.INCIDENT_TYPES)  # noqa: S101
 assert set(PERPETRATOR_LABELS) == set(report.PERPETRATORS)  # noqa: S101
 
-# WTForms' and Flask-WTF's own messages, listed so the extractor puts them in
-# our catalogue. They are looked up by their English text at run time.
-_BUILTIN_MESSAGES = (
-    _l("Not a valid integer value."),
-    _l("Not a valid date value."),
-    _l("Not a valid choice."),
-    _l("This field is required."),
-)
+# WTForms' own messages that our fields can still produce, listed so the
+# extractor puts them in our catalogue; they are looked up by their English
+# text at run time.
+_BUILTIN_MESSAGES = (_l("Not a valid choice."),)
 
 REQUIRED = _l("Please fill in this field.")
-TOO_LONG = _l("Please use at most %(max)d characters.")
+
+
+class MaxChars:
+    """At most ``limit`` characters, the number written the monitor's way."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.field_flags = {"maxlength": limit}  # rendered as the maxlength attribute
+
+    def __call__(self, form: Any, field_: Field) -> None:
+        if field_.data and len(field_.data) > self.limit:
+            raise ValidationError(flask_babel.gettext(
+                "Please use at most %(max)s characters.",
+                max=flask_babel.format_number(self.limit)))
+
+
+class CountField(IntegerField):  # type: ignore[misc]
+    """A number of people: a whole number from 0 to ``MAX_PEOPLE``."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = int(valuelist[0].strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Please write a number, for example 3.")) from None
+
+    def pre_validate(self, form: Any) -> None:
+        if self.data is not None and not 0 <= self.data <= MAX_PEOPLE:
+            raise ValidationError(flask_babel.gettext(
+                "Please enter a number between %(min)s and %(max)s.",
+                min=flask_babel.format_number(0), max=flask_babel.format_number(MAX_PEOPLE)))
+
+
+class DayField(DateField):  # type: ignore[misc]
+    """A calendar date, with a message a person can act on."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l(
+                "Please write the date as year-month-day, for example 2026-03-14.")) from None
 
 
 class _CatalogueTranslations:
@@ -125,15 +165,11 @@ def _choices(labels: dict[str, Any]) -> list[SelectChoice]:
 
 
 def _short(label: Any, max_chars: int = MAX_SHORT) -> StringField:
-    return StringField(label, validators=[Optional(), Length(max=max_chars, message=TOO_LONG)])
+    return StringField(label, validators=[Optional(), MaxChars(max_chars)])
 
 
-def _count(label: Any) -> IntegerField:
-    return IntegerField(label, validators=[
-        Optional(),
-        NumberRange(min=0, max=MAX_PEOPLE,
-                    message=_l("Please enter a number between %(min)s and %(max)s.")),
-    ])
+def _count(label: Any) -> CountField:
+    return CountField(label, validators=[Optional()])
 
 
 class IncidentForm(_Form):
@@ -142,7 +178,7 @@ class IncidentForm(_Form):
         choices=_choices(INCIDENT_TYPE_LABELS),
         validators=[InputRequired(message=_l("Please tick at least one kind of incident."))],
     )
-    incident_date = DateField(_l("Date of the incident"), validators=[Optional()])
+    incident_date = DayField(_l("Date of the incident"), validators=[Optional()])
     date_approximate = _short(_l("If you do not know the exact date: roughly when?"))
     site = SelectField(_l("Mine site"), validators=[Optional()], validate_choice=True)
     site_other = _short(_l("Name of the site, if it is not in the list"))
@@ -159,7 +195,7 @@ class IncidentForm(_Form):
     description = TextAreaField(
         _l("Describe what happened"),
         validators=[InputRequired(message=REQUIRED),
-                    Length(max=MAX_DESCRIPTION, message=TOO_LONG)],
+                    MaxChars(MAX_DESCRIPTION)],
     )
     source = RadioField(
         _l("How do you know about it?"),
@@ -169,7 +205,7 @@ class IncidentForm(_Form):
     monitor_code = StringField(_l("Your monitor code, if you were given one (optional)"),
                                validators=[
         Optional(),
-        Length(max=64, message=TOO_LONG),
+        MaxChars(64),
         Regexp(r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$",
                message=_l("A monitor code has only letters, digits and dashes.")),
     ])
@@ -244,11 +280,11 @@ def _receipt_check(form: Any, field_: Field) -> None:
 
 class FollowUpForm(_Form):
     receipt = StringField(_l("Your receipt code"), validators=[
-        InputRequired(message=REQUIRED), Length(max=40, message=TOO_LONG), _receipt_check])
+        InputRequired(message=REQUIRED), MaxChars(40), _receipt_check])
     description = TextAreaField(
         _l("What do you want to add?"),
         validators=[InputRequired(message=REQUIRED),
-                    Length(max=MAX_DESCRIPTION, message=TOO_LONG)],
+                    MaxChars(MAX_DESCRIPTION)],
     )
 
     def to_fields(self) -> dict[str, Any]:

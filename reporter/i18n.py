@@ -13,7 +13,7 @@ from pathlib import Path
 
 from babel import Locale
 from flask import Flask, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, format_number, get_locale
 from werkzeug.exceptions import HTTPException
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
@@ -40,8 +40,13 @@ def _requested_language() -> str:
     return requested
 
 
+def _normalise(code: str) -> str:
+    """``fr``, ``FR``, ``fr-CD`` and ``fr_CD`` all mean ``fr``."""
+    return code.strip().replace("_", "-").split("-", 1)[0].lower()[:8]
+
+
 def select_locale() -> str:
-    requested = _requested_language()
+    requested = _normalise(_requested_language())
     if requested in LANGUAGES:
         return requested
     try:
@@ -69,4 +74,5 @@ def init_app(app: Flask) -> None:
         current_language=current_language,
         text_direction=text_direction,
         language_names=language_names,
+        format_number=format_number,
     )
