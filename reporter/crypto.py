@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import struct
+import unicodedata
 from dataclasses import dataclass
 
 import nacl.bindings as sodium
@@ -266,8 +267,8 @@ class KdfParams:
 
     # Refuse parameters outside these bounds when *reading* a file, so a
     # crafted key file cannot ask for a terabyte of memory.
-    MAX_OPSLIMIT = 64
-    MAX_MEMLIMIT = 4 * 1024**3
+    MAX_OPSLIMIT = 16
+    MAX_MEMLIMIT = 1024**3  # libsodium's SENSITIVE; no profile asks for more
 
     def __post_init__(self) -> None:
         if len(self.salt) != argon2id.SALTBYTES:
@@ -301,7 +302,7 @@ class KdfParams:
         if not isinstance(data, dict) or data.get("algorithm") != "argon2id13":
             raise ValueError("unknown key-derivation algorithm")
         ops, mem, salt = data.get("opslimit"), data.get("memlimit"), data.get("salt")
-        if not isinstance(ops, int) or not isinstance(mem, int) or not isinstance(salt, str):
+        if type(ops) is not int or type(mem) is not int or not isinstance(salt, str):
             raise ValueError("key-derivation parameters have the wrong types")
         return cls(ops, mem, base64.b64decode(salt, validate=True))
 
@@ -325,13 +326,19 @@ def check_new_passphrase(passphrase: str) -> None:
         )
 
 
+def normalise_passphrase(passphrase: str) -> bytes:
+    """UTF-8 of the NFC form: "é" typed as one character or as e + accent,
+    on any keyboard or system, gives the same key."""
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
 def derive_key(passphrase: str, params: KdfParams) -> bytes:
     """32-byte key from a passphrase with Argon2id, at the cost ``params`` sets."""
     if not passphrase:
         raise PassphraseError("the passphrase is empty")
     return argon2id.kdf(
         KEY_BYTES,
-        passphrase.encode("utf-8"),
+        normalise_passphrase(passphrase),
         params.salt,
         opslimit=params.opslimit,
         memlimit=params.memlimit,

@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,14 @@ def _key_check(key: bytes) -> bytes:
     return digest(CTX_KEY_CHECK, key, size=16)
 
 
+def _fsync_dir(path: Path) -> None:
+    dir_fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
@@ -82,11 +91,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -95,18 +100,42 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def init_instance(instance: Path, passphrase: str, *, kdf_profile: str = "moderate") -> (
         StationIdentity):
-    """Create a new station in ``instance``; refuse to touch an existing one."""
+    """Create a new station in ``instance``; refuse to touch an existing one.
+
+    The station is built in a staging folder beside ``instance`` and renamed
+    into place at the end, so an interrupted ``init`` leaves no half-made
+    station behind (only a ``.reporter-init-*`` folder, removed on failure).
+    """
     check_new_passphrase(passphrase)
     if (instance / STATION_FILE).exists() or db_path(instance).exists():
         raise InstanceExists(
             f"{instance} already holds a station; use another --instance folder "
             "(reporter never overwrites a station)"
         )
+    if instance.exists() and (not instance.is_dir() or any(instance.iterdir())):
+        raise InstanceError(f"{instance} exists and is not an empty folder; choose another")
     try:
-        instance.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(instance, 0o700)
+        instance.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".reporter-init-", dir=instance.parent))
     except OSError as exc:
         raise InstanceError(f"cannot create {instance}: {exc.strerror}") from None
+    try:
+        identity = _build_station(staging, passphrase, kdf_profile)
+        if instance.exists():
+            instance.rmdir()  # empty, checked above
+        os.rename(staging, instance)
+        _fsync_dir(instance.parent)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise InstanceError(f"cannot create {instance}: {exc.strerror}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return identity
+
+
+def _build_station(folder: Path, passphrase: str, kdf_profile: str) -> StationIdentity:
+    os.chmod(folder, 0o700)
     params = KdfParams.new(kdf_profile)
     key = derive_key(passphrase, params)
     identity = StationIdentity(
@@ -116,7 +145,7 @@ def init_instance(instance: Path, passphrase: str, *, kdf_profile: str = "modera
     )
     old_umask = os.umask(0o077)
     try:
-        with Store.open(db_path(instance), key, create=True) as store:
+        with Store.open(db_path(folder), key, create=True) as store:
             store.set_setting(SETTING_STATION_ID, identity.station_id)
             store.set_setting(SETTING_SIGNING_KEY, identity.signing_key.seed())
             store.set_setting(SETTING_SESSION_SECRET, identity.session_secret)
@@ -126,7 +155,7 @@ def init_instance(instance: Path, passphrase: str, *, kdf_profile: str = "modera
             "kdf": params.to_json(),
             "key_check": base64.b64encode(_key_check(key)).decode("ascii"),
         }
-        _write_atomic(instance / STATION_FILE,
+        _write_atomic(folder / STATION_FILE,
                       (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
     finally:
         os.umask(old_umask)
@@ -152,7 +181,7 @@ def read_instance_file(instance: Path) -> InstanceFile:
         raise InstanceError(f"cannot read {path}: {exc}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InstanceError(f"{path} is not a reporter station file")
-    if document.get("version") != VERSION:
+    if type(document.get("version")) is not int or document["version"] != VERSION:
         raise InstanceError(
             f"{path} has version {document.get('version')!r}; this reporter reads "
             f"version {VERSION}. Upgrade reporter."

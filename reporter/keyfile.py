@@ -3,8 +3,9 @@
 The file is JSON so a person can see what it is and which public key it holds
 without the passphrase. The private key is encrypted with XChaCha20-Poly1305
 under a key derived from the passphrase with Argon2id; every other field is
-bound to the ciphertext as associated data, so editing the public key, the
-cost parameters or the version makes decryption fail instead of misleading.
+bound to the ciphertext as associated data (and unknown fields are refused), so
+editing the public key, the cost parameters or the version makes decryption
+fail instead of misleading.
 The full layout is in ``docs/key-file-format.md``.
 """
 
@@ -36,6 +37,8 @@ WARNING = (
     "SECRET reviewer key. Keep it on an offline machine; never copy it to a station."
 )
 MAX_FILE_BYTES = 16 * 1024
+HEADER_FIELDS = ("format", "version", "warning", "public_key", "kdf", "cipher")
+KNOWN_FIELDS = frozenset((*HEADER_FIELDS, "nonce", "ciphertext"))
 
 
 def _aad(header: dict[str, Any]) -> bytes:
@@ -69,11 +72,14 @@ def _parse(data: bytes) -> tuple[dict[str, Any], KdfParams, bytes, bytes]:
         raise KeyFileError("this is not a reporter key file (it is not JSON)") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise KeyFileError("this is not a reporter key file (no 'reporter-identity' format)")
-    if document.get("version") != VERSION:
+    if type(document.get("version")) is not int or document["version"] != VERSION:
         raise KeyFileError(
             f"key file version {document.get('version')!r} is not supported by this "
             f"reporter (it reads version {VERSION}); upgrade reporter"
         )
+    unknown = set(document) - KNOWN_FIELDS
+    if unknown:
+        raise KeyFileError(f"the key file has unknown fields: {', '.join(sorted(unknown))}")
     if document.get("cipher") != CIPHER:
         raise KeyFileError(f"unknown cipher {document.get('cipher')!r} in key file")
     try:
@@ -85,8 +91,7 @@ def _parse(data: bytes) -> tuple[dict[str, Any], KdfParams, bytes, bytes]:
         raise KeyFileError(f"the key file is damaged ({exc})") from None
     if len(nonce) != AEAD_NONCE_BYTES or len(ciphertext) != KEY_BYTES + 16:
         raise KeyFileError("the key file is damaged (wrong nonce or ciphertext length)")
-    header = {k: document[k] for k in ("format", "version", "warning", "public_key", "kdf",
-                                       "cipher") if k in document}
+    header = {k: document[k] for k in HEADER_FIELDS if k in document}
     return header, params, nonce, ciphertext
 
 

@@ -13,6 +13,7 @@ agent, and only the calendar date (UTC) of arrival, never the time.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -50,6 +51,7 @@ SOURCES = ("witnessed", "heard")
 CONTACT_CHOICES = ("none", "contact")
 
 KINDS = ("incident", "follow-up")
+ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,10 @@ class Report:
             receipt = parse_receipt(str(document.get("receipt", "")))
             follows_raw = document.get("follows")
             follows = parse_receipt(str(follows_raw)) if follows_raw is not None else None
-            date.fromisoformat(str(document.get("submitted")))
+            submitted = str(document.get("submitted"))
+            if not ISO_DAY.fullmatch(submitted):
+                raise ValueError(f"submitted date {submitted!r} is not YYYY-MM-DD")
+            date.fromisoformat(submitted)
         except (InvalidReceipt, ValueError) as exc:
             raise InvalidReport(f"the report header is invalid: {exc}") from None
         if (kind == "follow-up") != (follows is not None):

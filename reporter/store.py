@@ -99,6 +99,7 @@ class Recipient:
 class StoredReport:
     seq: int
     envelope: bytes
+    size: int
     chain: bytes
 
 
@@ -319,13 +320,14 @@ class Store:
         """Stored reports in sequence order, read in pages to keep memory flat."""
         while True:
             rows = self._db.execute(
-                "SELECT seq, envelope, chain FROM reports WHERE seq > ? ORDER BY seq LIMIT 256",
+                "SELECT seq, envelope, size, chain FROM reports WHERE seq > ? "
+                "ORDER BY seq LIMIT 256",
                 (after,),
             ).fetchall()
             if not rows:
                 return
-            for seq, envelope, chain in rows:
-                yield StoredReport(int(seq), bytes(envelope), bytes(chain))
+            for seq, envelope, size, chain in rows:
+                yield StoredReport(int(seq), bytes(envelope), int(size), bytes(chain))
             after = rows[-1][0]
 
     def verify_chain(self, station_id: bytes) -> bytes:
@@ -335,6 +337,8 @@ class Store:
         for report in self.reports():
             if report.seq != expected_seq:
                 raise ChainBroken(f"report {expected_seq} is missing from the log")
+            if report.size != len(report.envelope):
+                raise ChainBroken(f"report {report.seq} does not have its recorded size")
             link = chain_link(previous, report.seq, report.envelope)
             if link != report.chain:
                 raise ChainBroken(f"the hash chain breaks at report {report.seq}")

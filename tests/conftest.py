@@ -22,6 +22,8 @@ from reporter.config import load_config
 from reporter.crypto import RecipientPrivateKey
 from reporter.instance import init_instance, open_store, unlock
 
+from .browser import browser  # noqa: F401  (a session fixture for browser tests)
+
 PASSPHRASE = "correct horse battery staple"
 # libsodium's minimum Argon2id cost: key derivation in microseconds. Tests only.
 FAST_KDF = (crypto.argon2id.OPSLIMIT_MIN, crypto.argon2id.MEMLIMIT_MIN)

@@ -9,7 +9,7 @@ import pytest
 from reporter import envelope
 from reporter.report import Report
 
-from .browser import artifact, browser  # noqa: F401  (fixture)
+from .browser import artifact
 from .conftest import Server, Station
 
 pytestmark = pytest.mark.slow

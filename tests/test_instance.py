@@ -122,3 +122,32 @@ def test_a_damaged_database_is_not_called_a_wrong_passphrase(tmp_path: Path) -> 
     (path / DB_FILE).write_bytes(os.urandom(8192))
     with pytest.raises(DatabaseUnreadable, match="damaged"):
         open_store(path, key)
+
+
+def test_an_interrupted_init_leaves_nothing_behind(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from reporter import instance as instance_module
+
+    def power_cut(*_args: object, **_kwargs: object) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(instance_module, "_write_atomic", power_cut)
+    with pytest.raises(InstanceError, match="Input/output error"):
+        init_instance(tmp_path / "instance", PASSPHRASE)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    init_instance(tmp_path / "instance", PASSPHRASE)  # and it can be run again
+    assert unlock(tmp_path / "instance", PASSPHRASE)
+
+
+def test_init_into_an_existing_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "instance").mkdir()
+    init_instance(tmp_path / "instance", PASSPHRASE)
+    assert (tmp_path / "instance" / STATION_FILE).exists()
+
+
+def test_init_refuses_a_folder_with_other_files(tmp_path: Path) -> None:
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / "notes.txt").write_text("mine")
+    with pytest.raises(InstanceError, match="not an empty folder"):
+        init_instance(tmp_path / "instance", PASSPHRASE)
