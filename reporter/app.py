@@ -69,7 +69,10 @@ def create_app(config: Config) -> Flask:
         WTF_CSRF_CHECK_DEFAULT=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
-    app.extensions[EXTENSION] = StationContext(config=config, identity=identity, style=css)
+    app.extensions[EXTENSION] = StationContext(
+        config=config, identity=identity, style=css,
+        connections=db.Connections(config, identity.station_id),
+    )
     app.jinja_env.globals["inline_style"] = css
     i18n.init_app(app)
     db.init_app(app)

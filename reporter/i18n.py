@@ -9,6 +9,7 @@ never an error.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from babel import Locale
@@ -22,6 +23,7 @@ DEFAULT_LOCALE = "en"
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 
 
+@functools.cache
 def language_names() -> list[tuple[str, str]]:
     """(code, name in that language) for the language menu."""
     return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())

@@ -7,14 +7,15 @@ never written to a file, never passed to another process.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from . import envelope
+from .crypto import RecipientPublicKey
 from .errors import NoRecipients
 from .receipt import new_receipt
 from .report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, Report
-from .store import Store
 
 
 def arrival_date() -> str:
@@ -35,16 +36,17 @@ def build_report(fields: dict[str, Any], locale: str, follows: str | None = None
     )
 
 
-def accept(store: Store, station_id: bytes, report: Report) -> int:
-    """Seal ``report`` to every recipient and append it; return its sequence number.
+def accept(report: Report, recipients: Sequence[RecipientPublicKey],
+           append: Callable[[bytes], int]) -> int:
+    """Seal ``report`` to every recipient and ``append`` it; return its sequence number.
 
-    Raises ``NoRecipients`` (nothing is stored) when the station has no
-    reviewer key, and ``StoreUnavailable`` when the database cannot be written.
-    The report is durable when this returns.
+    ``append`` is ``GroupCommit.append`` in the server (or ``Store.append_report``
+    bound to a station id): it returns once the envelope is durable. Raises
+    ``NoRecipients`` (nothing is stored) when the station has no reviewer key,
+    and ``StoreUnavailable`` when the database cannot be written.
     """
-    recipients = [r.public_key for r in store.recipients()]
     if not recipients:
         raise NoRecipients(
             "the station has no reviewer key; add one with 'reporter recipients add'"
         )
-    return store.append_report(envelope.seal(report.to_body(), recipients), station_id)
+    return append(envelope.seal(report.to_body(), list(recipients)))

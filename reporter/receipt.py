@@ -35,7 +35,8 @@ def _format(raw: str) -> str:
 
 def new_receipt() -> str:
     """A fresh receipt code, formatted for display."""
-    data = "".join(secrets.choice(ALPHABET) for _ in range(DATA_CHARS))
+    bits = secrets.randbits(5 * DATA_CHARS)
+    data = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(DATA_CHARS))
     return _format(data + _check(data))
 
 

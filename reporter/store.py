@@ -168,6 +168,10 @@ class Store:
             db.close()
             raise
 
+    def limit_cache(self, kib: int) -> None:
+        """Cap this connection's page cache (a kept reader needs little)."""
+        self._db.execute(f"PRAGMA cache_size = -{int(kib)}")
+
     def close(self) -> None:
         self._db.close()
 
@@ -298,17 +302,26 @@ class Store:
 
     def append_report(self, envelope: bytes, station_id: bytes) -> int:
         """Append one envelope; return its sequence number once it is durable."""
+        return self.append_reports([envelope], station_id)[0]
+
+    def append_reports(self, envelopes: list[bytes], station_id: bytes) -> list[int]:
+        """Append envelopes in order, in one transaction; durable when this returns."""
+        seqs = []
         with self._write() as db:
             row = db.execute(
                 "SELECT seq, chain FROM reports ORDER BY seq DESC LIMIT 1"
             ).fetchone()
-            seq, previous = (1, genesis(station_id)) if row is None else (
-                row[0] + 1, bytes(row[1]))
-            db.execute(
-                "INSERT INTO reports (seq, envelope, size, chain) VALUES (?, ?, ?, ?)",
-                (seq, envelope, len(envelope), chain_link(previous, seq, envelope)),
-            )
-        return int(seq)
+            seq, previous = (0, genesis(station_id)) if row is None else (
+                int(row[0]), bytes(row[1]))
+            for envelope in envelopes:
+                seq += 1
+                previous = chain_link(previous, seq, envelope)
+                db.execute(
+                    "INSERT INTO reports (seq, envelope, size, chain) VALUES (?, ?, ?, ?)",
+                    (seq, envelope, len(envelope), previous),
+                )
+                seqs.append(seq)
+        return seqs
 
     def report_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])

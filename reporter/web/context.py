@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask
 
 from ..config import Config
 from ..instance import StationIdentity
+
+if TYPE_CHECKING:
+    from .db import Connections
 
 EXTENSION = "reporter"
 
@@ -17,6 +21,7 @@ class StationContext:
     config: Config
     identity: StationIdentity
     style: str  # the inline style sheet, hashed into the CSP
+    connections: Connections
 
 
 def station(app: Flask) -> StationContext:

@@ -7,19 +7,24 @@ they wrote is lost, and the store is left exactly as it was.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from werkzeug.wrappers import Response
 
 from ..errors import NoRecipients, StoreUnavailable
 from ..forms import FollowUpForm, IncidentForm
 from ..i18n import current_language
 from ..intake import accept, build_report
-from .context import station
-from .db import get_store
+from ..report import Report
+from .db import connections, get_store
 
 bp = Blueprint("intake", __name__)
 
 Page = str | tuple[str, int] | Response
+
+
+def _accept(report: Report) -> int:
+    recipients = [r.public_key for r in get_store().recipients()]
+    return accept(report, recipients, connections().commits.append)
 
 
 def _incident_form() -> IncidentForm:
@@ -46,7 +51,7 @@ def submit_report() -> Page:
         return render_template("report.html", form=form), 400
     report = build_report(form.to_fields(), current_language())
     try:
-        accept(get_store(), station(current_app).identity.station_id, report)
+        _accept(report)
     except (StoreUnavailable, NoRecipients):
         return render_template("report.html", form=form, unavailable=True), 503
     return render_template("receipt.html", receipt=report.receipt, follow_up=False)
@@ -64,7 +69,7 @@ def submit_follow_up() -> Page:
         return render_template("follow_up.html", form=form), 400
     report = build_report(form.to_fields(), current_language(), follows=form.receipt.data)
     try:
-        accept(get_store(), station(current_app).identity.station_id, report)
+        _accept(report)
     except (StoreUnavailable, NoRecipients):
         return render_template("follow_up.html", form=form, unavailable=True), 503
     return render_template("receipt.html", receipt=form.receipt.data, follow_up=True)
