@@ -20,26 +20,20 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import sqlcipher3.dbapi2 as sqlcipher
-
-from .crypto import KEY_BYTES, RecipientPublicKey, digest
+from . import sqlc
+from .crypto import RecipientPublicKey, digest
 from .errors import (
     ChainBroken,
-    DatabaseUnreadable,
     DuplicateRecipient,
     InstanceError,
-    SchemaTooNew,
     StoreError,
-    StoreUnavailable,
     UnknownRecipient,
 )
 
 CTX_GENESIS = b"reporter/chain/v1/genesis"
 CTX_LINK = b"reporter/chain/v1/link"
 CTX_ENVELOPE_HASH = b"reporter/envelope-hash/v1"
-BUSY_TIMEOUT_MS = 10_000
 MAX_NAME_CHARS = 200
 
 
@@ -103,23 +97,10 @@ class StoredReport:
     chain: bytes
 
 
-def _unavailable(exc: Exception) -> StoreUnavailable:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        reason = "the database is locked by another process; try again in a moment"
-    elif "readonly" in text or "read-only" in text:
-        reason = "the database is read-only; check the instance folder's permissions"
-    elif "full" in text:
-        reason = "the disk is full; free space and try again"
-    else:
-        reason = f"the database could not be written ({exc})"
-    return StoreUnavailable(reason)
-
-
 class Store:
     """An open, keyed connection to the station database."""
 
-    def __init__(self, connection: sqlcipher.Connection) -> None:
+    def __init__(self, connection: sqlc.Connection) -> None:
         self._db = connection
 
     # --- opening ---------------------------------------------------------
@@ -131,42 +112,15 @@ class Store:
         The caller has already checked the key against the instance's key
         check, so a failure to read here means the file itself is damaged.
         """
-        if len(key) != KEY_BYTES:
-            raise ValueError("the database key is 32 bytes")
         if not create and not path.is_file():
             raise InstanceError(f"no station database at {path}; run 'reporter init' first")
+        db = sqlc.connect(path, key, create=create, owner="station")
         try:
-            db = sqlcipher.connect(
-                str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                check_same_thread=False,
-            )
-        except sqlcipher.Error as exc:
-            raise _unavailable(exc) from None
-        try:
-            db.execute("PRAGMA cipher_log_level = NONE")
-            # The raw-key form skips SQLCipher's own PBKDF2 (0.1 s per open):
-            # the key is already the output of Argon2id.
-            db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-            try:
-                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlcipher.DatabaseError:
-                raise DatabaseUnreadable(
-                    f"{path} cannot be read with this station's key: the database file is "
-                    "damaged or belongs to another station. Restore it from a backup."
-                ) from None
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            db.execute("PRAGMA secure_delete = ON")
-            db.execute("PRAGMA temp_store = MEMORY")
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA synchronous = FULL")
-            if create:
-                db.execute("PRAGMA journal_mode = WAL")
-            store = cls(db)
-            store._migrate()
-            return store
+            sqlc.migrate(db, MIGRATIONS)
         except BaseException:
             db.close()
             raise
+        return cls(db)
 
     def limit_cache(self, kib: int) -> None:
         """Cap this connection's page cache (a kept reader needs little)."""
@@ -181,53 +135,12 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _migrate(self) -> None:
-        version = self.schema_version
-        if version > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"the database has schema {version}, newer than this reporter "
-                f"understands ({SCHEMA_VERSION}); upgrade reporter"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            with self._write():
-                for statement in MIGRATIONS[target - 1]:
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {target}")
-
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return sqlc.schema_version(self._db)
 
-    # --- transactions ----------------------------------------------------
-
-    class _Transaction:
-        def __init__(self, db: sqlcipher.Connection) -> None:
-            self._db = db
-
-        def __enter__(self) -> sqlcipher.Connection:
-            try:
-                # IMMEDIATE takes the write lock now, so two writers never
-                # both read the same chain head.
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlcipher.OperationalError as exc:
-                raise _unavailable(exc) from None
-            return self._db
-
-        def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-            if exc_type is None:
-                try:
-                    self._db.execute("COMMIT")
-                    return
-                except sqlcipher.Error as commit_error:
-                    self._db.execute("ROLLBACK")
-                    raise _unavailable(commit_error) from None
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            if isinstance(exc, sqlcipher.OperationalError):
-                raise _unavailable(exc) from None
-
-    def _write(self) -> Store._Transaction:
-        return Store._Transaction(self._db)
+    def _write(self) -> sqlc.Transaction:
+        return sqlc.Transaction(self._db)
 
     # --- settings --------------------------------------------------------
 

@@ -21,7 +21,6 @@ from ..instance import open_store
 from ..store import Store
 from .context import station
 
-
 CACHE_KIB = 256
 
 
