@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, keyfile
+from .cli_common import read_passphrase
 from .config import instance_from_env, load_config
 from .crypto import (
     KDF_PROFILES,
@@ -24,8 +25,9 @@ from .crypto import (
     RecipientPublicKey,
     check_new_passphrase,
 )
-from .errors import KeyFileError, NoRecipients, PassphraseError, ReporterError
+from .errors import KeyFileError, NoRecipients, ReporterError
 from .instance import init_instance, load_identity, open_store, unlock
+from .review_cli import review
 from .store import Store
 
 EXIT_ERROR = 1
@@ -51,28 +53,6 @@ class Context:
 
     def store(self) -> Store:
         return open_store(self.instance, self.key())
-
-
-def read_passphrase(*, file: Path | None, env: str, prompt: str, confirm: bool) -> str:
-    """From a file (first line), the environment, or an interactive prompt."""
-    if file is not None:
-        try:
-            lines = file.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PassphraseError(f"cannot read the passphrase file {file}: {exc}") from None
-        if not lines or not lines[0]:
-            raise PassphraseError(f"the passphrase file {file} is empty")
-        return lines[0]
-    value = os.environ.get(env)
-    if value:
-        return value
-    if not sys.stdin.isatty():
-        raise PassphraseError(
-            f"no passphrase: run in a terminal to be asked, set {env}, "
-            "or use --passphrase-file"
-        )
-    entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
-    return entered
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -290,3 +270,6 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         _fail(f"unexpected {type(exc).__name__}; run again with REPORTER_DEBUG=1 and "
               "report the traceback (it holds no report content)", EXIT_INTERNAL)
+
+
+cli.add_command(review)

@@ -16,42 +16,30 @@ one Argon2id run.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import passfile
 from .crypto import (
     KdfParams,
     StationSigningKey,
     check_new_passphrase,
-    constant_time_equal,
     derive_key,
-    digest,
     random_bytes,
 )
-from .errors import InstanceError, InstanceExists, WrongPassphrase
+from .errors import InstanceError, InstanceExists
 from .store import Store
 
 STATION_FILE = "station.json"
 DB_FILE = "station.db"
 FORMAT = "reporter-station"
-VERSION = 1
-CTX_KEY_CHECK = b"reporter/db-key-check/v1"
 
 SETTING_STATION_ID = "station_id"
 SETTING_SIGNING_KEY = "signing_key"
 SETTING_SESSION_SECRET = "session_secret"  # noqa: S105 (a setting name, not a secret)
-
-
-@dataclass(frozen=True)
-class InstanceFile:
-    kdf: KdfParams
-    key_check: bytes
 
 
 @dataclass(frozen=True)
@@ -69,10 +57,6 @@ class StationIdentity:
 
 def db_path(instance: Path) -> Path:
     return instance / DB_FILE
-
-
-def _key_check(key: bytes) -> bytes:
-    return digest(CTX_KEY_CHECK, key, size=16)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -149,27 +133,20 @@ def _build_station(folder: Path, passphrase: str, kdf_profile: str) -> StationId
             store.set_setting(SETTING_STATION_ID, identity.station_id)
             store.set_setting(SETTING_SIGNING_KEY, identity.signing_key.seed())
             store.set_setting(SETTING_SESSION_SECRET, identity.session_secret)
-        document = {
-            "format": FORMAT,
-            "version": VERSION,
-            "kdf": params.to_json(),
-            "key_check": base64.b64encode(_key_check(key)).decode("ascii"),
-        }
-        _write_atomic(folder / STATION_FILE,
-                      (json.dumps(document, indent=2, sort_keys=True) + "\n").encode())
+        _write_atomic(folder / STATION_FILE, passfile.render(FORMAT, params, key))
     finally:
         os.umask(old_umask)
     return identity
 
 
-def read_instance_file(instance: Path) -> InstanceFile:
+def read_instance_file(instance: Path) -> passfile.PassFile:
     path = instance / STATION_FILE
     if not instance.is_dir():
         raise InstanceError(
             f"no instance folder at {instance}; run 'reporter init' or pass --instance"
         )
     try:
-        document = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         if db_path(instance).exists():
             raise InstanceError(
@@ -177,31 +154,14 @@ def read_instance_file(instance: Path) -> InstanceFile:
                 "(an interrupted 'reporter init'?). Restore it from a backup."
             ) from None
         raise InstanceError(f"{instance} holds no station; run 'reporter init' first") from None
-    except (OSError, ValueError) as exc:
-        raise InstanceError(f"cannot read {path}: {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise InstanceError(f"{path} is not a reporter station file")
-    if type(document.get("version")) is not int or document["version"] != VERSION:
-        raise InstanceError(
-            f"{path} has version {document.get('version')!r}; this reporter reads "
-            f"version {VERSION}. Upgrade reporter."
-        )
-    try:
-        kdf = KdfParams.from_json(document.get("kdf"))
-        key_check = base64.b64decode(str(document.get("key_check")), validate=True)
-    except (ValueError, binascii.Error) as exc:
-        raise InstanceError(f"{path} is damaged: {exc}") from None
-    if len(key_check) != 16:
-        raise InstanceError(f"{path} is damaged: the key check has the wrong length")
-    return InstanceFile(kdf, key_check)
+    except OSError as exc:
+        raise InstanceError(f"cannot read {path}: {exc.strerror}") from None
+    return passfile.parse(path, data, FORMAT, InstanceError)
 
 
 def unlock(instance: Path, passphrase: str) -> bytes:
     """Derive the database key; ``WrongPassphrase`` if it is not this station's."""
-    info = read_instance_file(instance)
-    key = derive_key(passphrase, info.kdf)
-    if not constant_time_equal(_key_check(key), info.key_check):
-        raise WrongPassphrase("wrong passphrase for this station")
+    key = read_instance_file(instance).unlock(passphrase, "this station")
     if not db_path(instance).is_file():
         raise InstanceError(f"the station database {db_path(instance)} is missing")
     return key
