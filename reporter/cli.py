@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, keyfile
+from .bundle_cli import export, review_gaps, review_import, station_key, verify
 from .cli_common import read_passphrase
 from .config import instance_from_env, load_config
 from .crypto import (
@@ -105,7 +106,8 @@ def keygen(out: Path, kdf_profile: str, key_passphrase_file: Path | None) -> Non
     if not out.parent.is_dir():
         raise KeyFileError(f"the folder {out.parent} does not exist")
     passphrase = read_passphrase(file=key_passphrase_file, env="REPORTER_KEY_PASSPHRASE",
-                                 prompt="Passphrase for the new key", confirm=True)
+                                 prompt="Passphrase for the new key", confirm=True,
+                                 option="--key-passphrase-file")
     check_new_passphrase(passphrase)
     private_key = RecipientPrivateKey.generate()
     keyfile.write_new(out, keyfile.dump(private_key, passphrase, KdfParams.new(kdf_profile)))
@@ -269,7 +271,12 @@ def main(argv: list[str] | None = None) -> Any:
         if os.environ.get("REPORTER_DEBUG") == "1":
             raise
         _fail(f"unexpected {type(exc).__name__}; run again with REPORTER_DEBUG=1 and "
-              "report the traceback (it holds no report content)", EXIT_INTERNAL)
+              "report the traceback", EXIT_INTERNAL)
 
 
 cli.add_command(review)
+cli.add_command(export)
+cli.add_command(station_key)
+cli.add_command(verify)
+review.add_command(review_import)
+review.add_command(review_gaps)

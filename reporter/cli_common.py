@@ -11,7 +11,8 @@ import click
 from .errors import PassphraseError
 
 
-def read_passphrase(*, file: Path | None, env: str, prompt: str, confirm: bool) -> str:
+def read_passphrase(*, file: Path | None, env: str, prompt: str, confirm: bool,
+                    option: str = "--passphrase-file") -> str:
     """From a file (first line), the environment, or an interactive prompt."""
     if file is not None:
         try:
@@ -27,7 +28,7 @@ def read_passphrase(*, file: Path | None, env: str, prompt: str, confirm: bool) 
     if not sys.stdin.isatty():
         raise PassphraseError(
             f"no passphrase: run in a terminal to be asked, set {env}, "
-            "or use --passphrase-file"
+            f"or use {option}"
         )
     entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return entered

@@ -99,6 +99,20 @@ class Tampered(FormatError):
     """Authentication failed: the data was altered after it was sealed."""
 
 
+class ForeignStation(FormatError):
+    """A bundle claims a known station but is signed by another key."""
+
+
+class BundleConflict(FormatError):
+    """A bundle contradicts what was already imported (same number, other content)."""
+
+
+class NothingToExport(ReporterError):
+    """No report arrived since the last bundle."""
+
+    exit_code = 0
+
+
 # --- the store --------------------------------------------------------------
 
 

@@ -62,6 +62,14 @@ _MIGRATION_1 = (
         body          TEXT NOT NULL,
         UNIQUE (station_id, seq)
     )""",
+    # Reports a bundle carried that were not sealed to this reviewer's key
+    # (sealed before the key was added to the station): known, not readable.
+    """CREATE TABLE unreadable (
+        station_id    BLOB NOT NULL REFERENCES stations (station_id),
+        seq           INTEGER NOT NULL,
+        envelope_hash BLOB NOT NULL,
+        PRIMARY KEY (station_id, seq)
+    ) WITHOUT ROWID""",
     "CREATE INDEX reports_receipt ON reports (receipt)",
     "CREATE INDEX reports_follows ON reports (follows)",
     "CREATE INDEX reports_submitted ON reports (submitted)",
@@ -231,6 +239,21 @@ class ReviewDB:
              columns["incident_date"], columns["site"], columns["types"],
              columns["description"], columns["body"]))
         return int(cursor.lastrowid or 0)
+
+    def unreadable_hash(self, station_id: bytes, seq: int) -> bytes | None:
+        row = self._db.execute(
+            "SELECT envelope_hash FROM unreadable WHERE station_id = ? AND seq = ?",
+            (station_id, seq)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def add_unreadable(self, station_id: bytes, seq: int, envelope_hash: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO unreadable (station_id, seq, envelope_hash) VALUES (?, ?, ?)",
+            (station_id, seq, envelope_hash))
+
+    def unreadable_seqs(self, station_id: bytes) -> list[int]:
+        return [int(r[0]) for r in self._db.execute(
+            "SELECT seq FROM unreadable WHERE station_id = ? ORDER BY seq", (station_id,))]
 
     def report_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])

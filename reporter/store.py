@@ -79,7 +79,20 @@ _MIGRATION_1 = (
     )""",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+# Bundles exported (issue 3). ``written`` is 0 while a bundle is being written:
+# a row left at 0 by a crash is dropped by the next export, which reuses its
+# number (that file never left the station).
+_MIGRATION_2 = (
+    """CREATE TABLE bundles (
+        number    INTEGER PRIMARY KEY CHECK (number >= 1),
+        first_seq INTEGER NOT NULL,
+        last_seq  INTEGER NOT NULL,
+        hash      BLOB NOT NULL CHECK (length(hash) = 32),
+        written   INTEGER NOT NULL DEFAULT 0
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -87,6 +100,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 class Recipient:
     name: str
     public_key: RecipientPublicKey
+
+
+@dataclass(frozen=True)
+class ExportedBundle:
+    number: int
+    first_seq: int
+    last_seq: int
+    hash: bytes
+    written: bool
 
 
 @dataclass(frozen=True)
@@ -255,6 +277,44 @@ class Store:
             for seq, envelope, size, chain in rows:
                 yield StoredReport(int(seq), bytes(envelope), int(size), bytes(chain))
             after = rows[-1][0]
+
+    def last_seq(self) -> int:
+        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchone()[0])
+
+    def chain_at(self, seq: int, station_id: bytes) -> bytes:
+        """The chain value after report ``seq`` (the genesis value for 0)."""
+        if seq == 0:
+            return genesis(station_id)
+        row = self._db.execute("SELECT chain FROM reports WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise ChainBroken(f"report {seq} is missing from the log")
+        return bytes(row[0])
+
+    # --- bundles -------------------------------------------------------------------
+
+    def bundles(self) -> list[ExportedBundle]:
+        return [ExportedBundle(int(n), int(a), int(b), bytes(h), bool(w)) for n, a, b, h, w in
+                self._db.execute("SELECT number, first_seq, last_seq, hash, written "
+                                 "FROM bundles ORDER BY number")]
+
+    def drop_unwritten_bundles(self) -> int:
+        with self._write() as db:
+            return int(db.execute("DELETE FROM bundles WHERE written = 0").rowcount)
+
+    def reserve_bundle(self, number: int, first_seq: int, last_seq: int, hash_: bytes) -> None:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM bundles WHERE number = ?", (number,)).fetchone():
+                raise StoreError(f"bundle {number} is already taken (another export is running?)")
+            db.execute("INSERT INTO bundles (number, first_seq, last_seq, hash) "
+                       "VALUES (?, ?, ?, ?)", (number, first_seq, last_seq, hash_))
+
+    def mark_bundle_written(self, number: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE bundles SET written = 1 WHERE number = ?", (number,))
+
+    def forget_bundle(self, number: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM bundles WHERE number = ? AND written = 0", (number,))
 
     def verify_chain(self, station_id: bytes) -> bytes:
         """Recompute the hash chain; return its head or raise ``ChainBroken``."""

@@ -146,3 +146,18 @@ def server(station: Station, tmp_path: Path) -> Iterator[Server]:
     srv = start_server(station, tmp_path)
     yield srv
     srv.stop()
+
+
+def add_reports(station: Station, count: int, text: str = "report") -> list[str]:
+    """Submit ``count`` reports straight through intake; return their receipts."""
+    from reporter.intake import accept, build_report
+
+    receipts = []
+    with station.store() as store:
+        recipients = [r.public_key for r in store.recipients()]
+        for i in range(count):
+            report = build_report({"description": f"{text} {i}", "incident_types": ["other"],
+                                   "site": "Marange"}, "en")
+            accept(report, recipients, lambda e: store.append_report(e, station.station_id))
+            receipts.append(report.receipt)
+    return receipts

@@ -192,11 +192,25 @@ def test_a_failed_migration_leaves_the_schema_untouched(tmp_path: Path,
     Store.open(path, KEY, create=True).close()
     broken = (*store_module.MIGRATIONS, ("CREATE TABLE extra (x)", "THIS IS NOT SQL"))
     monkeypatch.setattr(store_module, "MIGRATIONS", broken)
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StoreError):
         Store.open(path, KEY)
     monkeypatch.undo()
     with Store.open(path, KEY) as store:
-        assert store.schema_version == 1
+        assert store.schema_version == len(store_module.MIGRATIONS)
         tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
         assert "extra" not in tables
+
+
+def test_a_first_version_database_is_migrated_with_its_reports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "station.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    with Store.open(path, KEY, create=True) as old:
+        old.append_report(b"written by schema 1", STATION)
+        assert old.schema_version == 1
+    monkeypatch.undo()
+    with Store.open(path, KEY) as store:
+        assert store.schema_version == len(store_module.MIGRATIONS) >= 2
+        assert [r.envelope for r in store.reports()] == [b"written by schema 1"]
+        assert store.bundles() == []
+        store.verify_chain(STATION)

@@ -1,0 +1,127 @@
+"""The station side of bundles: ``reporter export``.
+
+An export takes every report not yet exported (or, with ``all_held``, every
+report the station still holds), builds and signs the manifest, and writes
+the bundle to ``FILE.partial`` before renaming it to ``FILE``. The bundle's
+number is reserved in the database before writing and marked written after
+the rename; a crash in between leaves a reservation that the next export
+drops and reuses, since that file never left the station.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .bundle import Manifest, recipient_id, write_bundle
+from .crypto import RecipientPublicKey
+from .errors import NoRecipients, NothingToExport, ReporterError
+from .instance import StationIdentity
+from .store import Store, envelope_hash
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    number: int
+    first_seq: int
+    last_seq: int
+    reports: int
+    size: int
+    path: Path
+
+
+def _range(store: Store, all_held: bool) -> tuple[int, int, int, bytes | None]:
+    """(number, first_seq, last_seq, previous hash) of the next bundle."""
+    written = [b for b in store.bundles() if b.written]
+    number = (written[-1].number + 1) if written else 1
+    previous = written[-1].hash if written else None
+    exported = max((b.last_seq for b in written), default=0)
+    first = 1 if all_held else exported + 1
+    return number, first, store.last_seq(), previous
+
+
+def _envelopes(store: Store, first: int, last: int) -> Iterator[tuple[int, bytes]]:
+    for report in store.reports(after=first - 1):
+        if report.seq > last:
+            return
+        yield report.seq, report.envelope
+
+
+def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
+                  all_held: bool = False, progress: Progress | None = None) -> ExportResult:
+    recipients = [r.public_key for r in store.recipients()]
+    if not recipients:
+        raise NoRecipients("no reviewer key is configured; add one with "
+                           "'reporter recipients add' before exporting")
+    if out.exists():
+        raise ReporterError(f"{out} already exists; choose another --out")
+    partial = out.with_name(out.name + ".partial")
+    store.drop_unwritten_bundles()
+    number, first, last, previous = _range(store, all_held)
+    if first > last:
+        raise NothingToExport(
+            f"no new report since bundle {number - 1}; nothing written" if number > 1
+            else "the station holds no report yet; nothing written")
+    entries = tuple((seq, len(env), envelope_hash(env))
+                    for seq, env in _envelopes(store, first, last))
+    manifest = Manifest(
+        station_id=identity.station_id,
+        station_key=identity.signing_key.verify_key,
+        number=number,
+        previous=previous,
+        first_seq=first,
+        last_seq=last,
+        chain_before=store.chain_at(first - 1, identity.station_id),
+        chain_head=store.chain_at(last, identity.station_id),
+        envelopes=entries,
+        recipients=tuple(recipient_id(r) for r in recipients),
+        created=datetime.now(UTC).date().isoformat(),
+    )
+    store.reserve_bundle(number, first, last, manifest.hash())
+    try:
+        size = _write_file(partial, manifest, identity, store, recipients, progress)
+        os.rename(partial, out)
+        _fsync_dir(out.parent)
+    except BaseException:
+        store.forget_bundle(number)
+        partial.unlink(missing_ok=True)
+        raise
+    store.mark_bundle_written(number)
+    return ExportResult(number, first, last, len(entries), size, out)
+
+
+def _write_file(path: Path, manifest: Manifest, identity: StationIdentity, store: Store,
+                recipients: list[RecipientPublicKey], progress: Progress | None) -> int:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise ReporterError(f"cannot create {path}: {exc.strerror}") from None
+
+    def envelopes() -> Iterator[bytes]:
+        for count, (_seq, envelope) in enumerate(
+                _envelopes(store, manifest.first_seq, manifest.last_seq), 1):
+            if progress is not None:
+                progress(count)
+            yield envelope
+
+    with os.fdopen(fd, "wb") as fh:
+        try:
+            size = write_bundle(fh, manifest, identity.signing_key, envelopes(), recipients)
+            fh.flush()
+            os.fsync(fh.fileno())
+        except OSError as exc:
+            raise ReporterError(f"cannot write {path}: {exc.strerror}") from None
+    return size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,200 @@
+"""Reviewer-side use cases: verify and import bundles, find what is missing.
+
+No Flask, no terminal: the CLI (``review_cli.py``) prints what these return.
+Import is one transaction per bundle: a bundle that fails any check leaves
+the review database exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from .bundle import BundleReader, Manifest
+from .crypto import RecipientPrivateKey, StationVerifyKey
+from .envelope import open_envelope
+from .errors import BundleConflict, ForeignStation, NotARecipient, ReporterError
+from .report import Report
+from .reviewdb import BundleRecord, ReviewDB
+from .store import envelope_hash
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    station_id: bytes
+    station_key: StationVerifyKey
+    number: int
+    first_seq: int
+    last_seq: int
+    added: int = 0
+    already_present: int = 0
+    unreadable: list[int] = field(default_factory=list)
+    already_imported: bool = False
+    new_station: bool = False
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    manifest: Manifest
+    reports: int
+    manifest_hash: bytes
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ReporterError(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+def verify_bundle(path: Path, key: RecipientPrivateKey,
+                  station_key: StationVerifyKey | None = None) -> VerifyResult:
+    """Check everything a bundle promises, without importing it."""
+    with _opened(path) as fh:
+        reader = BundleReader(fh, key)
+        if station_key is not None and reader.manifest.station_key != station_key:
+            raise ForeignStation(
+                f"{path} is signed by station key {reader.manifest.station_key.fingerprint()}"
+                f", not the expected {station_key.fingerprint()}")
+        count = reader.verify_all()
+    return VerifyResult(reader.manifest, count, reader.manifest_hash)
+
+
+def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) -> None:
+    sid, number = manifest.station_id, manifest.number
+    before = db.bundle(sid, number - 1) if number > 1 else None
+    if before is not None and before.hash != manifest.previous:
+        raise BundleConflict(
+            f"bundle {number} does not follow the bundle {number - 1} already imported "
+            "(different history): the station was restored from a backup, or one of "
+            "them is forged")
+    after = db.bundle(sid, number + 1)
+    if after is not None and after.previous != manifest_hash:
+        raise BundleConflict(
+            f"bundle {number} is not the one bundle {number + 1} says came before it "
+            "(different history)")
+
+
+def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
+                  progress: Progress | None = None) -> ImportResult:
+    """Verify and decrypt one bundle into ``db``, in one transaction."""
+    with _opened(path) as fh:
+        reader = BundleReader(fh, key)
+        m = reader.manifest
+        result = ImportResult(path, m.station_id, m.station_key, m.number,
+                              m.first_seq, m.last_seq)
+        with db.transaction():
+            pinned = db.pinned_key(m.station_id)
+            if pinned is None:
+                db.pin_station(m.station_id, m.station_key.raw)
+                result.new_station = True
+            elif pinned != m.station_key.raw:
+                raise ForeignStation(
+                    f"SECURITY WARNING: {path} claims station {m.station_id.hex()} but is "
+                    f"signed by key {m.station_key.fingerprint()}, not the pinned key "
+                    f"{StationVerifyKey(pinned).fingerprint()}. It is forged, or the station "
+                    "was replaced. Nothing was imported; check with the operator by phone.")
+            existing = db.bundle(m.station_id, m.number)
+            if existing is not None:
+                if existing.hash != reader.manifest_hash:
+                    raise BundleConflict(
+                        f"bundle {m.number} of station {m.station_id.hex()[:8]} was already "
+                        f"imported with different contents: {path} is a forgery or a replay "
+                        "from a restored station. Nothing was imported.")
+                reader.verify_all()
+                result.already_imported = True
+                return result
+            _check_neighbours(db, m, reader.manifest_hash)
+            total = len(m.envelopes)
+            for done, (seq, envelope) in enumerate(reader.envelopes(), 1):
+                _import_report(db, key, m.station_id, seq, envelope, result)
+                if progress is not None:
+                    progress(done, total)
+            db.add_bundle(BundleRecord(
+                station_id=m.station_id, number=m.number, hash=reader.manifest_hash,
+                previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
+                chain_before=m.chain_before, chain_head=m.chain_head,
+                reports=total, created=datetime.now(UTC).date().isoformat()))
+    return result
+
+
+def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes, seq: int,
+                   envelope: bytes, result: ImportResult) -> None:
+    h = envelope_hash(envelope)
+    known = db.report_hash(station_id, seq) or db.unreadable_hash(station_id, seq)
+    if known is not None:
+        if known != h:
+            raise BundleConflict(
+                f"report {seq} of station {station_id.hex()[:8]} differs from the copy "
+                "already imported (different history). Nothing was imported.")
+        result.already_present += 1
+        return
+    try:
+        body = open_envelope(envelope, key)
+    except NotARecipient:
+        db.add_unreadable(station_id, seq, h)
+        result.unreadable.append(seq)
+        return
+    db.add_report(station_id, seq, h, Report.from_body(body))
+    result.added += 1
+
+
+@dataclass(frozen=True)
+class StationGaps:
+    station_id: bytes
+    station_key: StationVerifyKey
+    bundles: int
+    missing_bundles: list[int]
+    missing_reports: list[int]
+    unreadable_reports: list[int]
+    last_seq: int
+
+
+def gaps(db: ReviewDB) -> list[StationGaps]:
+    """Per station: bundle numbers and report numbers not (yet) imported."""
+    out = []
+    for station_id, verify_key in db.stations():
+        bundles = db.bundles(station_id)
+        numbers = {b.number for b in bundles}
+        top = max(numbers, default=0)
+        last_seq = max((b.last_seq for b in bundles), default=0)
+        held = set(db.seqs(station_id))
+        unreadable = db.unreadable_seqs(station_id)
+        present = held | set(unreadable)
+        out.append(StationGaps(
+            station_id=station_id,
+            station_key=StationVerifyKey(verify_key),
+            bundles=len(numbers),
+            missing_bundles=[n for n in range(1, top + 1) if n not in numbers],
+            missing_reports=[s for s in range(1, last_seq + 1) if s not in present],
+            unreadable_reports=unreadable,
+            last_seq=last_seq,
+        ))
+    return out
+
+
+def compress(numbers: list[int]) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1-3, 7, 9-10"``."""
+    parts: list[str] = []
+    start = prev = None
+    for n in numbers:
+        if start is None:
+            start = prev = n
+        elif prev is not None and n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}-{prev}" if start != prev else f"{start}")
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}-{prev}" if start != prev else f"{start}")
+    return ", ".join(parts)
