@@ -71,6 +71,26 @@ def export(obj: Any, out: Path, all_held: bool) -> None:
     click.echo("Give it to the reviewers. Nobody can read it on the way.", err=True)
 
 
+@click.command()
+@click.option("--through", "number", type=click.IntRange(1), required=True,
+              help="Erase the reports of bundles 1 to N (N included).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def purge(obj: Any, number: int, yes: bool) -> None:
+    """Erase reports that reviewers confirmed they received, so a seized station
+    holds as little as possible. Only do this once they have imported the bundles."""
+    if not yes:
+        click.confirm(f"Erase for good every report in bundles 1 to {number}? Only do this "
+                      "once the reviewers confirmed they imported them", abort=True)
+    with obj.store() as store:
+        result = store.purge_through(number)
+    click.echo(f"Erased {result.erased} reports (up to report {result.through_seq}, "
+               f"bundle {result.through_bundle}); the database file was rewritten.")
+    if not result.wal_truncated:
+        click.echo("Note: a running 'reporter serve' kept the write-ahead log open; run "
+                   "purge again after stopping it to empty the log as well.", err=True)
+
+
 @click.command("station-key")
 @click.pass_obj
 def station_key(obj: Any) -> None:

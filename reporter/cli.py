@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, keyfile
-from .bundle_cli import export, review_gaps, review_import, station_key, verify
+from .bundle_cli import export, purge, review_gaps, review_import, station_key, verify
 from .cli_common import read_passphrase
 from .config import instance_from_env, load_config
 from .crypto import (
@@ -241,6 +241,11 @@ def status(obj: Context) -> None:
         click.echo(f"Station id:       {identity.station_id_text}")
         click.echo(f"Signing key:      {identity.signing_key.verify_key.fingerprint()}")
         click.echo(f"Reports held:     {store.report_count()}")
+        click.echo(f"Reports purged:   {store.purged_count()}")
+        written = [b for b in store.bundles() if b.written]
+        click.echo(f"Bundles exported: {len(written)}"
+                   + (f" (last: {written[-1].number}, up to report {written[-1].last_seq})"
+                      if written else ""))
         click.echo(f"Ciphertext bytes: {store.stored_bytes()}")
         click.echo(f"Recipients:       {len(store.recipients())}")
         click.echo(f"Mine sites:       {len(store.sites())}")
@@ -276,6 +281,7 @@ def main(argv: list[str] | None = None) -> Any:
 
 cli.add_command(review)
 cli.add_command(export)
+cli.add_command(purge)
 cli.add_command(station_key)
 cli.add_command(verify)
 review.add_command(review_import)

@@ -41,7 +41,8 @@ def _range(store: Store, all_held: bool) -> tuple[int, int, int, bytes | None]:
     number = (written[-1].number + 1) if written else 1
     previous = written[-1].hash if written else None
     exported = max((b.last_seq for b in written), default=0)
-    first = 1 if all_held else exported + 1
+    held = store.first_held_seq()
+    first = (held or store.last_seq() + 1) if all_held else exported + 1
     return number, first, store.last_seq(), previous
 
 
@@ -49,6 +50,8 @@ def _envelopes(store: Store, first: int, last: int) -> Iterator[tuple[int, bytes
     for report in store.reports(after=first - 1):
         if report.seq > last:
             return
+        if report.envelope is None:
+            raise ReporterError(f"report {report.seq} was purged and cannot be exported")
         yield report.seq, report.envelope
 
 

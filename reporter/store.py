@@ -81,15 +81,28 @@ _MIGRATION_1 = (
 
 # Bundles exported (issue 3). ``written`` is 0 while a bundle is being written:
 # a row left at 0 by a crash is dropped by the next export, which reuses its
-# number (that file never left the station).
+# number (that file never left the station). ``purged`` is set by ``reporter
+# purge``, which also needs ``reports.envelope`` to become nullable: the row
+# (sequence number, size, chain value) stays so the chain still continues.
 _MIGRATION_2 = (
     """CREATE TABLE bundles (
         number    INTEGER PRIMARY KEY CHECK (number >= 1),
         first_seq INTEGER NOT NULL,
         last_seq  INTEGER NOT NULL,
         hash      BLOB NOT NULL CHECK (length(hash) = 32),
-        written   INTEGER NOT NULL DEFAULT 0
+        written   INTEGER NOT NULL DEFAULT 0,
+        purged    INTEGER NOT NULL DEFAULT 0
     )""",
+    """CREATE TABLE reports_v2 (
+        seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
+        envelope BLOB,
+        size     INTEGER NOT NULL,
+        chain    BLOB NOT NULL CHECK (length(chain) = 32)
+    )""",
+    "INSERT INTO reports_v2 (seq, envelope, size, chain) "
+    "SELECT seq, envelope, size, chain FROM reports",
+    "DROP TABLE reports",
+    "ALTER TABLE reports_v2 RENAME TO reports",
 )
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
@@ -109,12 +122,21 @@ class ExportedBundle:
     last_seq: int
     hash: bytes
     written: bool
+    purged: bool
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    through_bundle: int
+    through_seq: int
+    erased: int
+    wal_truncated: bool  # False if another connection (a running server) held the WAL
 
 
 @dataclass(frozen=True)
 class StoredReport:
     seq: int
-    envelope: bytes
+    envelope: bytes | None  # None once purged
     size: int
     chain: bytes
 
@@ -259,10 +281,23 @@ class Store:
         return seqs
 
     def report_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])
+        """Reports whose ciphertext the station still holds."""
+        return int(self._db.execute(
+            "SELECT count(*) FROM reports WHERE envelope IS NOT NULL").fetchone()[0])
+
+    def purged_count(self) -> int:
+        return int(self._db.execute(
+            "SELECT count(*) FROM reports WHERE envelope IS NULL").fetchone()[0])
+
+    def first_held_seq(self) -> int | None:
+        row = self._db.execute("SELECT min(seq) FROM reports WHERE envelope IS NOT NULL")
+        value = row.fetchone()[0]
+        return None if value is None else int(value)
 
     def stored_bytes(self) -> int:
-        return int(self._db.execute("SELECT coalesce(sum(size), 0) FROM reports").fetchone()[0])
+        return int(self._db.execute(
+            "SELECT coalesce(sum(size), 0) FROM reports WHERE envelope IS NOT NULL"
+        ).fetchone()[0])
 
     def reports(self, after: int = 0) -> Iterator[StoredReport]:
         """Stored reports in sequence order, read in pages to keep memory flat."""
@@ -275,7 +310,8 @@ class Store:
             if not rows:
                 return
             for seq, envelope, size, chain in rows:
-                yield StoredReport(int(seq), bytes(envelope), int(size), bytes(chain))
+                yield StoredReport(int(seq), None if envelope is None else bytes(envelope),
+                                   int(size), bytes(chain))
             after = rows[-1][0]
 
     def last_seq(self) -> int:
@@ -293,9 +329,10 @@ class Store:
     # --- bundles -------------------------------------------------------------------
 
     def bundles(self) -> list[ExportedBundle]:
-        return [ExportedBundle(int(n), int(a), int(b), bytes(h), bool(w)) for n, a, b, h, w in
-                self._db.execute("SELECT number, first_seq, last_seq, hash, written "
-                                 "FROM bundles ORDER BY number")]
+        return [ExportedBundle(int(n), int(a), int(b), bytes(h), bool(w), bool(p))
+                for n, a, b, h, w, p in self._db.execute(
+                    "SELECT number, first_seq, last_seq, hash, written, purged "
+                    "FROM bundles ORDER BY number")]
 
     def drop_unwritten_bundles(self) -> int:
         with self._write() as db:
@@ -312,6 +349,32 @@ class Store:
         with self._write() as db:
             db.execute("UPDATE bundles SET written = 1 WHERE number = ?", (number,))
 
+    def purge_through(self, number: int) -> PurgeResult:
+        """Erase the ciphertext of every report in written bundles up to ``number``.
+
+        ``secure_delete`` overwrites the freed space, ``VACUUM`` rebuilds the
+        file without it, and a ``TRUNCATE`` checkpoint empties the WAL, whose
+        old frames would still hold the erased pages.
+        """
+        written = [b for b in self.bundles() if b.written]
+        target = next((b for b in written if b.number == number), None)
+        if target is None:
+            raise StoreError(
+                f"bundle {number} was never exported from this station; "
+                f"exported bundles: {', '.join(str(b.number) for b in written) or 'none'}")
+        through = max(b.last_seq for b in written if b.number <= number)
+        with self._write() as db:
+            erased = int(db.execute(
+                "UPDATE reports SET envelope = NULL WHERE seq <= ? AND envelope IS NOT NULL",
+                (through,)).rowcount)
+            db.execute("UPDATE bundles SET purged = 1 WHERE number <= ?", (number,))
+        try:
+            self._db.execute("VACUUM")
+            busy = int(self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+        except sqlc.Error as exc:
+            raise sqlc.unavailable(exc) from None
+        return PurgeResult(number, through, erased, wal_truncated=busy == 0)
+
     def forget_bundle(self, number: int) -> None:
         with self._write() as db:
             db.execute("DELETE FROM bundles WHERE number = ? AND written = 0", (number,))
@@ -323,13 +386,18 @@ class Store:
         for report in self.reports():
             if report.seq != expected_seq:
                 raise ChainBroken(f"report {expected_seq} is missing from the log")
+            expected_seq += 1
+            if report.envelope is None:
+                # Purged after export: its link was verified by the reviewers'
+                # import; carry on from the stored value.
+                previous = report.chain
+                continue
             if report.size != len(report.envelope):
                 raise ChainBroken(f"report {report.seq} does not have its recorded size")
             link = chain_link(previous, report.seq, report.envelope)
             if link != report.chain:
                 raise ChainBroken(f"the hash chain breaks at report {report.seq}")
             previous = link
-            expected_seq += 1
         return previous
 
 
