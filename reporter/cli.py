@@ -272,6 +272,12 @@ def main(argv: list[str] | None = None) -> Any:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except BrokenPipeError:
+        # The output was piped into something that stopped reading (| head):
+        # not an error. Point stdout at /dev/null so the exit flush is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     except Exception as exc:
         if os.environ.get("REPORTER_DEBUG") == "1":
             raise

@@ -110,6 +110,11 @@ class Report:
             if not ISO_DAY.fullmatch(submitted):
                 raise ValueError(f"submitted date {submitted!r} is not YYYY-MM-DD")
             date.fromisoformat(submitted)
+            incident_date = fields.get("incident_date")
+            if incident_date is not None:
+                if not isinstance(incident_date, str) or not ISO_DAY.fullmatch(incident_date):
+                    raise ValueError(f"incident date {incident_date!r} is not YYYY-MM-DD")
+                date.fromisoformat(incident_date)
         except (InvalidReceipt, ValueError) as exc:
             raise InvalidReport(f"the report header is invalid: {exc}") from None
         if (kind == "follow-up") != (follows is not None):

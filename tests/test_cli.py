@@ -161,3 +161,15 @@ def test_the_real_command_never_prints_a_traceback(tmp_path: Path, args: list[st
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stderr.startswith("error: ")
+
+
+def test_output_piped_into_head_is_not_an_error(tmp_path: Path) -> None:
+    env = {**os.environ, "REPORTER_INSTANCE": str(tmp_path / "none")}
+    # `reporter --help | head -1`: the reader goes away before the writer is done.
+    writer = subprocess.Popen([sys.executable, "-m", "reporter", "recipients", "--help"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert writer.stdout is not None
+    writer.stdout.read(5)
+    writer.stdout.close()
+    _, err = writer.communicate(timeout=60)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

@@ -119,3 +119,15 @@ def body(**changes: object) -> bytes:
 def test_from_body_refusals(data: bytes) -> None:
     with pytest.raises(InvalidReport):
         Report.from_body(data)
+
+
+@pytest.mark.parametrize("bad", ["20261102", "2026-W44-1", "2026-02-30", 20261102, "yesterday"])
+def test_a_malformed_incident_date_is_refused(bad: object) -> None:
+    from reporter.errors import InvalidReport
+    from reporter.receipt import new_receipt
+    from reporter.report import Report
+
+    body = Report(kind="incident", receipt=new_receipt(), locale="en", submitted="2026-11-02",
+                  fields={"incident_date": bad}).to_body()
+    with pytest.raises(InvalidReport, match="incident date|out of range"):
+        Report.from_body(body)
