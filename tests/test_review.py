@@ -163,3 +163,38 @@ def test_verify_checks_everything_without_a_database(station: Station,
 def test_compress() -> None:
     assert compress([]) == ""
     assert compress([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
+
+
+def test_every_field_comes_back_byte_exact_through_a_bundle(
+        station: Station, db: ReviewDB, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import csrf_token, valid_report
+
+    canaries = {name: f"CNRY{name.replace('_', '')}é漢字🙂" for name in (
+        "date_approximate", "site_other", "location", "perpetrator_other",
+        "description", "contact_details")}
+    canaries["monitor_code"] = "CNRY-monitor-7"
+    token = csrf_token(client.get("/?lang=fr").get_data(as_text=True))
+    response = client.post("/", data={
+        "csrf_token": token, "lang": "fr",
+        **valid_report(site="other", contact="contact", perpetrators=["police", "other"],
+                       people_affected="12", children_affected="3", women_affected="5",
+                       incident_types=["forced-labour", "child-labour"], **canaries)})
+    assert response.status_code == 200
+    with station.store() as store:
+        [stored] = list(store.reports())
+    import_bundle(db, export(station, tmp_path / "1.rptr"), station.reviewer)
+    body = db.connection.execute("SELECT body FROM reports").fetchone()[0]
+    from reporter.envelope import open_envelope
+    from reporter.report import Report
+
+    assert stored.envelope is not None
+    original = Report.from_body(open_envelope(stored.envelope, station.reviewer))
+    imported = Report.from_body(body.encode("utf-8"))
+    assert imported == original
+    for name, value in canaries.items():
+        assert imported.fields[name] == value
+    assert imported.fields["incident_types"] == ["forced-labour", "child-labour"]
+    assert imported.fields["perpetrators"] == ["police", "other"]
+    assert (imported.fields["people_affected"], imported.fields["children_affected"],
+            imported.fields["women_affected"]) == (12, 3, 5)
+    assert imported.locale == "fr"
