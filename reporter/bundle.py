@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 import nacl.bindings as sodium
 import nacl.exceptions
 
+from . import jsonio
 from .crypto import (
     KEY_BYTES,
     SEAL_OVERHEAD,
@@ -57,7 +58,7 @@ from .errors import (
     Truncated,
     UnknownVersion,
 )
-from .store import chain_link, envelope_hash
+from .store import chain_link_hashed, envelope_hash
 
 MAGIC = b"RPTR-BDL"
 VERSION = 1
@@ -153,7 +154,7 @@ class Manifest:
     def from_json(cls, data: bytes) -> Manifest:
         """Parse and check every field; ``Malformed`` names the first problem."""
         try:
-            doc = json.loads(data.decode("ascii"))
+            doc = jsonio.loads(data.decode("ascii"))
         except (UnicodeDecodeError, ValueError):
             raise Malformed("the bundle manifest is not valid JSON") from None
         if not isinstance(doc, dict):
@@ -184,8 +185,11 @@ class Manifest:
             raise Malformed("only bundle 1 has no previous bundle")
         if manifest.first_seq > manifest.last_seq:
             raise Malformed("the manifest's report range is empty or reversed")
-        seqs = [seq for seq, _size, _h in manifest.envelopes]
-        if seqs != list(range(manifest.first_seq, manifest.last_seq + 1)):
+        # Count first: a signed manifest may claim any range, and building it
+        # would let a crafted one exhaust memory.
+        if (manifest.last_seq - manifest.first_seq + 1 != len(manifest.envelopes)
+                or any(seq != manifest.first_seq + i
+                       for i, (seq, _size, _h) in enumerate(manifest.envelopes))):
             raise Malformed("the manifest's envelopes do not match its report range")
         return manifest
 
@@ -400,7 +404,7 @@ class BundleReader:
             raise Malformed("the bundle's manifest is not followed by its signature")
         try:
             station_key = StationVerifyKey.from_text(
-                json.loads(manifest_json.decode("ascii")).get("station_key", ""))
+                jsonio.loads(manifest_json.decode("ascii")).get("station_key", ""))
         except (ValueError, AttributeError, InvalidPublicKey):
             raise Malformed("the manifest names no valid station key") from None
         try:
@@ -468,15 +472,21 @@ class BundleReader:
 
     def envelopes(self) -> Iterator[tuple[int, bytes]]:
         """Every envelope, checked against the signed manifest; then the end."""
+        for seq, envelope, _hash in self.hashed_envelopes():
+            yield seq, envelope
+
+    def hashed_envelopes(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """``envelopes()`` with each envelope's (checked) hash, computed once."""
         chain = self.manifest.chain_before
         for seq, size, expected in self.manifest.envelopes:
             kind, envelope = self._frame(MAX_ENVELOPE)
             if kind != FRAME_ENVELOPE:
                 raise Malformed(f"the bundle has fewer envelopes than its manifest ({seq})")
-            if len(envelope) != size or envelope_hash(envelope) != expected:
+            hashed = envelope_hash(envelope) if len(envelope) == size else b""
+            if hashed != expected:
                 raise Tampered(f"report {seq} in the bundle does not match its signed hash")
-            chain = chain_link(chain, seq, envelope)
-            yield seq, envelope
+            chain = chain_link_hashed(chain, seq, hashed)
+            yield seq, envelope, hashed
         if chain != self.manifest.chain_head:
             raise Tampered("the reports do not rebuild the signed hash chain")
         kind, _rest = self._frame(0)
@@ -486,7 +496,7 @@ class BundleReader:
 
     def _check_padding(self) -> None:
         while True:
-            if any(self._buffer):
+            if self._buffer.count(0) != len(self._buffer):
                 raise Malformed("the bundle's padding is not zero")
             self._consumed += len(self._buffer)
             self._buffer.clear()

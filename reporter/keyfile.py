@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from . import jsonio
 from .crypto import (
     AEAD_NONCE_BYTES,
     KEY_BYTES,
@@ -67,8 +68,8 @@ def _parse(data: bytes) -> tuple[dict[str, Any], KdfParams, bytes, bytes]:
     if len(data) > MAX_FILE_BYTES:
         raise KeyFileError("this file is far too large to be a reporter key file")
     try:
-        document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = jsonio.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
         raise KeyFileError("this is not a reporter key file (it is not JSON)") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise KeyFileError("this is not a reporter key file (no 'reporter-identity' format)")

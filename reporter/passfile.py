@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import jsonio
 from .crypto import KdfParams, constant_time_equal, derive_key, digest
 from .errors import ReporterError, WrongPassphrase
 
@@ -53,7 +54,7 @@ def parse(path: Path, data: bytes, format_name: str,
           error: type[ReporterError]) -> PassFile:
     """Check and parse; every problem is ``error`` naming ``path``."""
     try:
-        document = json.loads(data)
+        document = jsonio.loads(data)
     except ValueError:
         raise error(f"{path} is damaged (not JSON)") from None
     if not isinstance(document, dict) or document.get("format") != format_name:

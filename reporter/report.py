@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from . import jsonio
 from .errors import InvalidReceipt, InvalidReport
 from .receipt import parse_receipt
 
@@ -86,8 +87,8 @@ class Report:
     def from_body(cls, body: bytes) -> Report:
         """Parse a decrypted body, checking the schema; ``InvalidReport`` if it is wrong."""
         try:
-            document = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            document = jsonio.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
             raise InvalidReport("the sealed report is not valid JSON") from None
         if not isinstance(document, dict):
             raise InvalidReport("the sealed report is not a JSON object")

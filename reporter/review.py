@@ -20,7 +20,6 @@ from .envelope import open_envelope
 from .errors import BundleConflict, ForeignStation, NotARecipient, ReporterError
 from .report import Report
 from .reviewdb import BundleRecord, ReviewDB
-from .store import envelope_hash
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -116,8 +115,10 @@ def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
                 return result
             _check_neighbours(db, m, reader.manifest_hash)
             total = len(m.envelopes)
-            for done, (seq, envelope) in enumerate(reader.envelopes(), 1):
-                _import_report(db, key, m.station_id, seq, envelope, result)
+            known = db.known_hashes(m.station_id, m.first_seq, m.last_seq)
+            for done, (seq, envelope, hashed) in enumerate(reader.hashed_envelopes(), 1):
+                _import_report(db, key, m.station_id, seq, envelope, hashed,
+                               known.get(seq), result)
                 if progress is not None:
                     progress(done, total)
             db.add_bundle(BundleRecord(
@@ -129,9 +130,8 @@ def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
 
 
 def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes, seq: int,
-                   envelope: bytes, result: ImportResult) -> None:
-    h = envelope_hash(envelope)
-    known = db.report_hash(station_id, seq) or db.unreadable_hash(station_id, seq)
+                   envelope: bytes, h: bytes, known: bytes | None,
+                   result: ImportResult) -> None:
     if known is not None:
         if known != h:
             raise BundleConflict(
@@ -145,7 +145,7 @@ def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes, se
         db.add_unreadable(station_id, seq, h)
         result.unreadable.append(seq)
         return
-    db.add_report(station_id, seq, h, Report.from_body(body))
+    db.add_report(station_id, seq, h, Report.from_body(body), body)
     result.added += 1
 
 

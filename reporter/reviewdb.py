@@ -100,8 +100,12 @@ class BundleRecord:
     created: str
 
 
-def report_columns(report: Report) -> dict[str, Any]:
-    """The searchable columns of a report (everything is also kept in ``body``)."""
+def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
+    """The searchable columns of a report (everything is also kept in ``body``).
+
+    ``body`` is the decrypted body as it arrived, when the caller has it: it
+    parsed into ``report``, so storing it saves serialising ``report`` again.
+    """
     fields = report.fields
     site = fields.get("site") or fields.get("site_other") or None
     return {
@@ -114,7 +118,7 @@ def report_columns(report: Report) -> dict[str, Any]:
         "site": site if isinstance(site, str) else None,
         "types": json.dumps(fields.get("incident_types") or [], ensure_ascii=False),
         "description": str(fields.get("description") or ""),
-        "body": report.to_body().decode("utf-8"),
+        "body": (body if body is not None else report.to_body()).decode("utf-8"),
     }
 
 
@@ -228,8 +232,8 @@ class ReviewDB:
         return None if row is None else bytes(row[0])
 
     def add_report(self, station_id: bytes, seq: int, envelope_hash: bytes,
-                   report: Report) -> int:
-        columns = report_columns(report)
+                   report: Report, body: bytes | None = None) -> int:
+        columns = report_columns(report, body)
         cursor = self._db.execute(
             "INSERT INTO reports (station_id, seq, envelope_hash, kind, receipt, follows, "
             "locale, submitted, incident_date, site, types, description, body) "
@@ -254,6 +258,16 @@ class ReviewDB:
     def unreadable_seqs(self, station_id: bytes) -> list[int]:
         return [int(r[0]) for r in self._db.execute(
             "SELECT seq FROM unreadable WHERE station_id = ? ORDER BY seq", (station_id,))]
+
+    def known_hashes(self, station_id: bytes, first: int, last: int) -> dict[int, bytes]:
+        """Envelope hashes already held (readable or not) for ``first..last``."""
+        known: dict[int, bytes] = {}
+        for table in ("reports", "unreadable"):
+            for seq, h in self._db.execute(
+                    f"SELECT seq, envelope_hash FROM {table} "  # noqa: S608 (fixed names)
+                    "WHERE station_id = ? AND seq BETWEEN ? AND ?", (station_id, first, last)):
+                known[int(seq)] = bytes(h)
+        return known
 
     def report_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])

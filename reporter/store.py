@@ -48,7 +48,12 @@ def genesis(station_id: bytes) -> bytes:
 
 def chain_link(previous: bytes, seq: int, envelope: bytes) -> bytes:
     """``chain[seq] = H(chain[seq-1], seq, H(envelope))``."""
-    return digest(CTX_LINK, previous, struct.pack(">Q", seq), envelope_hash(envelope))
+    return chain_link_hashed(previous, seq, envelope_hash(envelope))
+
+
+def chain_link_hashed(previous: bytes, seq: int, hashed_envelope: bytes) -> bytes:
+    """``chain_link`` for an envelope whose hash is already known."""
+    return digest(CTX_LINK, previous, struct.pack(">Q", seq), hashed_envelope)
 
 
 # --- migrations ---------------------------------------------------------------
