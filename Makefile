@@ -26,9 +26,10 @@ test: $(STAMP)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## bench: run the benchmarks and print a table (record it in docs/benchmarks.md)
+## bench: run the benchmarks and print tables (record them in docs/benchmarks.md)
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench.bundles
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check reporter tests bench
