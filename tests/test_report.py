@@ -129,5 +129,5 @@ def test_a_malformed_incident_date_is_refused(bad: object) -> None:
 
     body = Report(kind="incident", receipt=new_receipt(), locale="en", submitted="2026-11-02",
                   fields={"incident_date": bad}).to_body()
-    with pytest.raises(InvalidReport, match="incident date|out of range"):
+    with pytest.raises(InvalidReport, match=r"incident date|out of range"):
         Report.from_body(body)
