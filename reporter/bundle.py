@@ -300,6 +300,9 @@ def write_bundle(out: BinaryIO, manifest: Manifest, signing_key: StationSigningK
     if signing_key.verify_key != manifest.station_key:
         raise ValueError("the signing key is not the manifest's station key")
     manifest_json = manifest.to_json()
+    if len(manifest_json) > MAX_MANIFEST:
+        raise ValueError(f"the manifest is larger than readers accept ({MAX_MANIFEST} bytes): "
+                         "export fewer reports per bundle")
     padded = padded_size(plaintext_length(manifest))
     file_key = random_bytes(KEY_BYTES)
     state = sodium.crypto_secretstream_xchacha20poly1305_state()

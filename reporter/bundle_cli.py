@@ -17,7 +17,7 @@ from .crypto import RecipientPrivateKey, StationVerifyKey
 from .errors import NothingToExport, ReporterError
 from .export import export_bundle
 from .instance import load_identity
-from .review import compress, gaps, import_bundle, verify_bundle
+from .review import compress, format_ranges, gaps, import_bundle, verify_bundle
 from .review_cli import ReviewContext, pass_review
 
 
@@ -179,7 +179,7 @@ def review_gaps(ctx: ReviewContext) -> None:
     for g in found:
         click.echo(f"Station {g.station_id.hex()} ({g.station_key.fingerprint()}): "
                    f"{g.bundles} bundles, reports up to {g.last_seq}")
-        click.echo(f"  missing bundles: {compress(g.missing_bundles) or 'none'}")
-        click.echo(f"  missing reports: {compress(g.missing_reports) or 'none'}")
+        click.echo(f"  missing bundles: {format_ranges(g.missing_bundles) or 'none'}")
+        click.echo(f"  missing reports: {format_ranges(g.missing_reports) or 'none'}")
         if g.unreadable_reports:
             click.echo(f"  not sealed to your key: {compress(g.unreadable_reports)}")

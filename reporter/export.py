@@ -3,9 +3,15 @@
 An export takes every report not yet exported (or, with ``all_held``, every
 report the station still holds), builds and signs the manifest, and writes
 the bundle to ``FILE.partial`` before renaming it to ``FILE``. The bundle's
-number is reserved in the database before writing and marked written after
-the rename; a crash in between leaves a reservation that the next export
-drops and reuses, since that file never left the station.
+number and ``FILE`` are reserved in the database before writing, and the
+bundle is marked written after the rename.
+
+A crash (or a failure) in between leaves a reservation, which the next export
+settles first (``recover``): if ``FILE`` exists, the rename happened, the file
+is complete and may already be on its way, so the bundle is marked written;
+otherwise nothing left the station, so ``FILE.partial`` is deleted and the
+number is used again. A bundle number is therefore never given to two
+different files that could both reach a reviewer.
 """
 
 from __future__ import annotations
@@ -63,8 +69,8 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
                            "'reporter recipients add' before exporting")
     if out.exists():
         raise ReporterError(f"{out} already exists; choose another --out")
-    partial = out.with_name(out.name + ".partial")
-    store.drop_unwritten_bundles()
+    partial = _partial(out)
+    recover(store)
     number, first, last, previous = _range(store, all_held)
     if first > last:
         raise NothingToExport(
@@ -85,17 +91,41 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
         recipients=tuple(recipient_id(r) for r in recipients),
         created=datetime.now(UTC).date().isoformat(),
     )
-    store.reserve_bundle(number, first, last, manifest.hash())
+    store.reserve_bundle(number, first, last, manifest.hash(), str(out))
     try:
         size = _write_file(partial, manifest, identity, store, recipients, progress)
-        os.rename(partial, out)
-        _fsync_dir(out.parent)
     except BaseException:
         store.forget_bundle(number)
         partial.unlink(missing_ok=True)
         raise
+    try:
+        os.rename(partial, out)
+        _fsync_dir(out.parent)
+    except OSError as exc:
+        # Whether or not the rename happened, the next export's recover() decides.
+        raise ReporterError(f"cannot finish writing {out}: {exc.strerror}; run export "
+                            "again to settle it") from None
     store.mark_bundle_written(number)
     return ExportResult(number, first, last, len(entries), size, out)
+
+
+def _partial(out: Path) -> Path:
+    return out.with_name(out.name + ".partial")
+
+
+def recover(store: Store) -> list[int]:
+    """Settle reservations left by an interrupted export; return numbers kept."""
+    kept = []
+    for number, recorded in store.unwritten_bundles():
+        out = Path(recorded) if recorded else None
+        if out is not None and out.exists() and not _partial(out).exists():
+            store.mark_bundle_written(number)  # complete, possibly already sent
+            kept.append(number)
+        else:
+            if out is not None:
+                _partial(out).unlink(missing_ok=True)
+            store.forget_bundle(number)
+    return kept
 
 
 def _write_file(path: Path, manifest: Manifest, identity: StationIdentity, store: Store,

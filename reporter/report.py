@@ -120,7 +120,7 @@ class Report:
             raise InvalidReport(f"the report header is invalid: {exc}") from None
         if (kind == "follow-up") != (follows is not None):
             raise InvalidReport("only a follow-up names the report it follows")
-        return cls(
+        report = cls(
             kind=kind,
             receipt=receipt,
             locale=str(document.get("locale", "")),
@@ -129,3 +129,12 @@ class Report:
             follows=follows,
             form=str(document.get("form", "")),
         )
+        if b"\\u" in body:
+            # Only a JSON escape can smuggle a lone surrogate ("\\ud800") in: text
+            # that cannot be written back as UTF-8 is refused here, not later.
+            try:
+                report.to_body()
+            except UnicodeEncodeError:
+                raise InvalidReport("the sealed report holds invalid text "
+                                    "(a lone surrogate)") from None
+        return report

@@ -7,10 +7,9 @@ the review database exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,6 +19,7 @@ from .envelope import open_envelope
 from .errors import BundleConflict, ForeignStation, NotARecipient, ReporterError
 from .report import Report
 from .reviewdb import BundleRecord, ReviewDB
+from .store import genesis
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -82,6 +82,17 @@ def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) ->
         raise BundleConflict(
             f"bundle {number} is not the one bundle {number + 1} says came before it "
             "(different history)")
+    # The hash chain must continue across bundles too: from the station's
+    # genesis value, and from whatever imported bundle ends just before.
+    if manifest.first_seq == 1 and manifest.chain_before != genesis(sid):
+        raise BundleConflict(f"bundle {number} does not start the station's hash chain")
+    for other in db.bundles(sid):
+        if other.last_seq == manifest.first_seq - 1 and other.chain_head != manifest.chain_before:
+            raise BundleConflict(
+                f"bundle {number} does not continue the hash chain of bundle {other.number}")
+        if manifest.last_seq == other.first_seq - 1 and manifest.chain_head != other.chain_before:
+            raise BundleConflict(
+                f"bundle {other.number} does not continue the hash chain of bundle {number}")
 
 
 def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
@@ -125,7 +136,7 @@ def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
                 station_id=m.station_id, number=m.number, hash=reader.manifest_hash,
                 previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
                 chain_before=m.chain_before, chain_head=m.chain_head,
-                reports=total, created=datetime.now(UTC).date().isoformat()))
+                reports=total, created=m.created))
     return result
 
 
@@ -149,15 +160,37 @@ def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes, se
     result.added += 1
 
 
+Ranges = list[tuple[int, int]]  # inclusive (first, last) pairs
+
+
 @dataclass(frozen=True)
 class StationGaps:
     station_id: bytes
     station_key: StationVerifyKey
     bundles: int
-    missing_bundles: list[int]
-    missing_reports: list[int]
+    missing_bundles: Ranges
+    missing_reports: Ranges
     unreadable_reports: list[int]
     last_seq: int
+
+
+def missing_ranges(present: Iterable[int], top: int) -> Ranges:
+    """The numbers 1..``top`` not in ``present`` (ascending), as ranges.
+
+    Ranges, not lists: a forged bundle may claim report 2**62, and listing
+    every missing number would exhaust memory.
+    """
+    out: Ranges = []
+    expected = 1
+    for n in present:
+        if n > top:
+            break
+        if n > expected:
+            out.append((expected, n - 1))
+        expected = max(expected, n + 1)
+    if expected <= top:
+        out.append((expected, top))
+    return out
 
 
 def gaps(db: ReviewDB) -> list[StationGaps]:
@@ -165,22 +198,25 @@ def gaps(db: ReviewDB) -> list[StationGaps]:
     out = []
     for station_id, verify_key in db.stations():
         bundles = db.bundles(station_id)
-        numbers = {b.number for b in bundles}
-        top = max(numbers, default=0)
+        numbers = sorted(b.number for b in bundles)
         last_seq = max((b.last_seq for b in bundles), default=0)
-        held = set(db.seqs(station_id))
         unreadable = db.unreadable_seqs(station_id)
-        present = held | set(unreadable)
+        present = sorted({*db.seqs(station_id), *unreadable})
         out.append(StationGaps(
             station_id=station_id,
             station_key=StationVerifyKey(verify_key),
             bundles=len(numbers),
-            missing_bundles=[n for n in range(1, top + 1) if n not in numbers],
-            missing_reports=[s for s in range(1, last_seq + 1) if s not in present],
+            missing_bundles=missing_ranges(numbers, max(numbers, default=0)),
+            missing_reports=missing_ranges(present, last_seq),
             unreadable_reports=unreadable,
             last_seq=last_seq,
         ))
     return out
+
+
+def format_ranges(ranges: Ranges) -> str:
+    """``[(1, 3), (7, 7)]`` -> ``"1-3, 7"``."""
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ranges)
 
 
 def compress(numbers: list[int]) -> str:

@@ -84,9 +84,9 @@ _MIGRATION_1 = (
     )""",
 )
 
-# Bundles exported (issue 3). ``written`` is 0 while a bundle is being written:
-# a row left at 0 by a crash is dropped by the next export, which reuses its
-# number (that file never left the station). ``purged`` is set by ``reporter
+# Bundles exported (issue 3). ``written`` is 0 while a bundle is being written,
+# and ``path`` is where it goes: the next export settles a row left at 0 by a
+# crash (see ``export.recover``). ``purged`` is set by ``reporter
 # purge``, which also needs ``reports.envelope`` to become nullable: the row
 # (sequence number, size, chain value) stays so the chain still continues.
 _MIGRATION_2 = (
@@ -96,7 +96,8 @@ _MIGRATION_2 = (
         last_seq  INTEGER NOT NULL,
         hash      BLOB NOT NULL CHECK (length(hash) = 32),
         written   INTEGER NOT NULL DEFAULT 0,
-        purged    INTEGER NOT NULL DEFAULT 0
+        purged    INTEGER NOT NULL DEFAULT 0,
+        path      TEXT
     )""",
     """CREATE TABLE reports_v2 (
         seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
@@ -339,16 +340,18 @@ class Store:
                     "SELECT number, first_seq, last_seq, hash, written, purged "
                     "FROM bundles ORDER BY number")]
 
-    def drop_unwritten_bundles(self) -> int:
-        with self._write() as db:
-            return int(db.execute("DELETE FROM bundles WHERE written = 0").rowcount)
+    def unwritten_bundles(self) -> list[tuple[int, str]]:
+        """(number, path) of reservations an interrupted export left behind."""
+        return [(int(n), str(p)) for n, p in self._db.execute(
+            "SELECT number, coalesce(path, '') FROM bundles WHERE written = 0 ORDER BY number")]
 
-    def reserve_bundle(self, number: int, first_seq: int, last_seq: int, hash_: bytes) -> None:
+    def reserve_bundle(self, number: int, first_seq: int, last_seq: int, hash_: bytes,
+                       path: str = "") -> None:
         with self._write() as db:
             if db.execute("SELECT 1 FROM bundles WHERE number = ?", (number,)).fetchone():
                 raise StoreError(f"bundle {number} is already taken (another export is running?)")
-            db.execute("INSERT INTO bundles (number, first_seq, last_seq, hash) "
-                       "VALUES (?, ?, ?, ?)", (number, first_seq, last_seq, hash_))
+            db.execute("INSERT INTO bundles (number, first_seq, last_seq, hash, path) "
+                       "VALUES (?, ?, ?, ?, ?)", (number, first_seq, last_seq, hash_, path))
 
     def mark_bundle_written(self, number: int) -> None:
         with self._write() as db:

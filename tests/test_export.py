@@ -96,3 +96,36 @@ def test_a_reservation_left_by_a_killed_export_is_dropped(station: Station,
         store.reserve_bundle(1, 1, 2, b"\0" * 32)  # as if killed mid-write
     result = export(station, tmp_path / "b.rptr")
     assert result.number == 1
+
+
+def test_a_killed_export_with_only_a_partial_file_reuses_the_number(
+        station: Station, tmp_path: Path) -> None:
+    add_reports(station, 2)
+    out = tmp_path / "b.rptr"
+    with station.store() as store:
+        store.reserve_bundle(1, 1, 2, b"\0" * 32, str(out))
+    (tmp_path / "b.rptr.partial").write_bytes(b"half a bundle")  # killed while writing
+    result = export(station, tmp_path / "again.rptr")
+    assert result.number == 1 and result.first_seq == 1
+    assert not (tmp_path / "b.rptr.partial").exists()
+
+
+def test_a_crash_after_the_rename_keeps_that_bundle(station: Station, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file was complete and may already have left: its number is never reused."""
+    add_reports(station, 2)
+    from reporter import export as export_module
+
+    def crash(_path: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(export_module, "_fsync_dir", crash)
+    with pytest.raises(ReporterError, match="run export again"):
+        export(station, tmp_path / "1.rptr")
+    monkeypatch.undo()
+    assert (tmp_path / "1.rptr").exists()
+    add_reports(station, 1)
+    second = export(station, tmp_path / "2.rptr")
+    assert (second.number, second.first_seq, second.last_seq) == (2, 3, 3)
+    assert manifest_of(station, tmp_path / "2.rptr").previous == \
+        manifest_of(station, tmp_path / "1.rptr").hash()

@@ -64,10 +64,10 @@ def test_order_does_not_matter_and_gaps_are_reported(station: Station, db: Revie
         paths.append(export(station, tmp_path / f"{n}.rptr"))
     import_bundle(db, paths[2], station.reviewer)
     [g] = gaps(db)
-    assert g.missing_bundles == [1, 2] and g.missing_reports == [1, 2, 3, 4]
+    assert g.missing_bundles == [(1, 2)] and g.missing_reports == [(1, 4)]
     import_bundle(db, paths[0], station.reviewer)
     [g] = gaps(db)
-    assert g.missing_bundles == [2] and g.missing_reports == [3, 4]
+    assert g.missing_bundles == [(2, 2)] and g.missing_reports == [(3, 4)]
     import_bundle(db, paths[1], station.reviewer)
     [g] = gaps(db)
     assert g.missing_bundles == [] and g.missing_reports == [] and g.last_seq == 6
@@ -160,6 +160,15 @@ def test_verify_checks_everything_without_a_database(station: Station,
     assert result.reports == 2 and result.manifest.number == 1
 
 
+def test_missing_ranges_cost_nothing_for_huge_numbers() -> None:
+    from reporter.review import format_ranges, missing_ranges
+
+    assert missing_ranges([], 0) == []
+    assert missing_ranges([1, 2, 5, 9], 10) == [(3, 4), (6, 8), (10, 10)]
+    assert missing_ranges([2**62], 2**62) == [(1, 2**62 - 1)]  # a forged bundle's claim
+    assert format_ranges([(1, 3), (7, 7)]) == "1-3, 7"
+
+
 def test_compress() -> None:
     assert compress([]) == ""
     assert compress([1, 2, 3, 7, 9, 10]) == "1-3, 7, 9-10"
@@ -198,3 +207,36 @@ def test_every_field_comes_back_byte_exact_through_a_bundle(
     assert (imported.fields["people_affected"], imported.fields["children_affected"],
             imported.fields["women_affected"]) == (12, 3, 5)
     assert imported.locale == "fr"
+
+
+def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station, db: ReviewDB,
+                                                                tmp_path: Path) -> None:
+    import io
+
+    from reporter.bundle import BundleReader, Manifest, recipient_id, write_bundle
+    from reporter.crypto import random_bytes
+    from reporter.store import chain_link, envelope_hash
+
+    add_reports(station, 2)
+    first = export(station, tmp_path / "1.rptr")
+    import_bundle(db, first, station.reviewer)
+    with open(first, "rb") as fh:
+        m1 = BundleReader(fh, station.reviewer).manifest
+    with station.store() as store:
+        identity = load_identity(store)
+    envelope = random_bytes(300)
+    wrong_start = random_bytes(32)  # not bundle 1's chain head
+    manifest = Manifest(
+        station_id=station.station_id, station_key=identity.signing_key.verify_key, number=2,
+        previous=m1.hash(), first_seq=3, last_seq=3, chain_before=wrong_start,
+        chain_head=chain_link(wrong_start, 3, envelope),
+        envelopes=((3, len(envelope), envelope_hash(envelope)),),
+        recipients=(recipient_id(station.reviewer.public_key),), created="2026-11-28")
+    out = io.BytesIO()
+    write_bundle(out, manifest, identity.signing_key, [envelope], [station.reviewer.public_key])
+    forged = tmp_path / "2.rptr"
+    forged.write_bytes(out.getvalue())
+    before = snapshot(db)
+    with pytest.raises(BundleConflict, match="does not continue the hash chain"):
+        import_bundle(db, forged, station.reviewer)
+    assert snapshot(db) == before
