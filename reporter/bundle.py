@@ -40,20 +40,20 @@ import nacl.exceptions
 from . import jsonio
 from .crypto import (
     KEY_BYTES,
-    SEAL_OVERHEAD,
     SIGNATURE_BYTES,
+    STANZA_BYTES,
     RecipientPrivateKey,
     RecipientPublicKey,
     StationSigningKey,
     StationVerifyKey,
     digest,
+    open_stanzas,
     random_bytes,
     subkey,
 )
 from .errors import (
     InvalidPublicKey,
     Malformed,
-    NotARecipient,
     Tampered,
     Truncated,
     UnknownVersion,
@@ -63,7 +63,6 @@ from .store import chain_link_hashed, envelope_hash
 MAGIC = b"RPTR-BDL"
 VERSION = 1
 MAX_RECIPIENTS = 64
-STANZA_BYTES = KEY_BYTES + SEAL_OVERHEAD
 SS_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 SS_ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES
 TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
@@ -390,7 +389,7 @@ class BundleReader:
         info = inspect(fixed, size)
         self.info = info
         header = fixed + fh.read(info.header_length - FIXED_HEADER.size)
-        file_key = self._file_key(header, info, key)
+        file_key = open_stanzas(header, FIXED_HEADER.size, info.recipients, key, "bundle")
         self._state = sodium.crypto_secretstream_xchacha20poly1305_state()
         sodium.crypto_secretstream_xchacha20poly1305_init_pull(
             self._state, header[-SS_HEADER_BYTES:], subkey(file_key, CTX_PAYLOAD))
@@ -421,20 +420,6 @@ class BundleReader:
                 "this bundle was signed for other recipients and re-encrypted to your key "
                 "by someone else; ask the station operator for a bundle addressed to you")
         self.manifest_hash = self.manifest.hash()
-
-    @staticmethod
-    def _file_key(header: bytes, info: BundleInfo, key: RecipientPrivateKey) -> bytes:
-        for i in range(info.recipients):
-            start = FIXED_HEADER.size + i * STANZA_BYTES
-            try:
-                file_key = key.unseal(header[start : start + STANZA_BYTES])
-            except NotARecipient:
-                continue
-            if len(file_key) != KEY_BYTES:
-                raise Malformed("a recipient stanza holds a key of the wrong length")
-            return file_key
-        raise NotARecipient(
-            f"this bundle is not addressed to this key ({key.public_key.fingerprint()})")
 
     def _pull(self) -> bool:
         if self._chunk_index >= self._chunks:

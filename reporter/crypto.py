@@ -30,7 +30,7 @@ import nacl.signing
 import nacl.utils
 
 from . import bech32
-from .errors import InvalidPublicKey, NotARecipient, PassphraseError, Tampered
+from .errors import InvalidPublicKey, Malformed, NotARecipient, PassphraseError, Tampered
 
 KEY_BYTES = 32
 SEAL_OVERHEAD = sodium.crypto_box_SEALBYTES  # 48: ephemeral public key + MAC
@@ -183,6 +183,32 @@ class RecipientPrivateKey:
 
     def __repr__(self) -> str:
         return f"RecipientPrivateKey(public={self.public_key.fingerprint()})"
+
+
+# --- recipient stanzas: a file key sealed to each recipient --------------------
+
+STANZA_BYTES = KEY_BYTES + SEAL_OVERHEAD  # 80
+
+
+def open_stanzas(data: bytes, start: int, count: int, key: RecipientPrivateKey,
+                 what: str) -> bytes:
+    """The 32-byte file key from the first of ``count`` stanzas that ``key`` opens.
+
+    Every stanza is tried, as age does: stanzas carry no key identifier, so a
+    sealed file does not say whom it is addressed to. ``what`` names the file
+    in the error ("envelope", "bundle").
+    """
+    for i in range(count):
+        offset = start + i * STANZA_BYTES
+        try:
+            file_key = key.unseal(data[offset : offset + STANZA_BYTES])
+        except NotARecipient:
+            continue
+        if len(file_key) != KEY_BYTES:
+            raise Malformed("a recipient stanza holds a key of the wrong length")
+        return file_key
+    raise NotARecipient(f"this {what} is not addressed to this key "
+                        f"({key.public_key.fingerprint()})")
 
 
 # --- the station's signing key (Ed25519) -------------------------------------

@@ -32,18 +32,18 @@ import nacl.exceptions
 
 from .crypto import (
     KEY_BYTES,
-    SEAL_OVERHEAD,
+    STANZA_BYTES,
     RecipientPrivateKey,
     RecipientPublicKey,
+    open_stanzas,
     random_bytes,
     subkey,
 )
-from .errors import Malformed, NotARecipient, Tampered, Truncated, UnknownVersion
+from .errors import Malformed, Tampered, Truncated, UnknownVersion
 
 MAGIC = b"RPTR-ENV"
 VERSION = 1
 MAX_RECIPIENTS = 64
-STANZA_BYTES = KEY_BYTES + SEAL_OVERHEAD  # 80
 SS_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES  # 24
 SS_ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES  # 17
 TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
@@ -149,27 +149,10 @@ def seal(body: bytes, recipients: Sequence[RecipientPublicKey]) -> bytes:
     return b"".join(out)
 
 
-def _file_key(envelope: bytes, info: EnvelopeInfo, key: RecipientPrivateKey) -> bytes:
-    # Try every stanza, as age does: stanzas carry no key identifier, so an
-    # envelope does not say who it is addressed to.
-    for i in range(info.recipients):
-        start = FIXED_HEADER.size + i * STANZA_BYTES
-        try:
-            file_key = key.unseal(envelope[start : start + STANZA_BYTES])
-        except NotARecipient:
-            continue
-        if len(file_key) != KEY_BYTES:
-            raise Malformed("a recipient stanza holds a key of the wrong length")
-        return file_key
-    raise NotARecipient(
-        f"this envelope is not addressed to the key {key.public_key.fingerprint()}"
-    )
-
-
 def open_envelope(envelope: bytes, key: RecipientPrivateKey) -> bytes:
     """Check, decrypt and unpad an envelope; return the body it carries."""
     info = inspect(envelope)
-    file_key = _file_key(envelope, info, key)
+    file_key = open_stanzas(envelope, FIXED_HEADER.size, info.recipients, key, "envelope")
     header = envelope[: info.header_length]
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     sodium.crypto_secretstream_xchacha20poly1305_init_pull(

@@ -25,7 +25,7 @@ from pathlib import Path
 from .bundle import Manifest, recipient_id, write_bundle
 from .crypto import RecipientPublicKey
 from .errors import NoRecipients, NothingToExport, ReporterError
-from .instance import StationIdentity
+from .instance import StationIdentity, fsync_dir
 from .store import Store, envelope_hash
 
 Progress = Callable[[int], None]
@@ -100,7 +100,7 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
         raise
     try:
         os.rename(partial, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     except OSError as exc:
         # Whether or not the rename happened, the next export's recover() decides.
         raise ReporterError(f"cannot finish writing {out}: {exc.strerror}; run export "
@@ -150,11 +150,3 @@ def _write_file(path: Path, manifest: Manifest, identity: StationIdentity, store
         except OSError as exc:
             raise ReporterError(f"cannot write {path}: {exc.strerror}") from None
     return size
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -59,7 +59,8 @@ def db_path(instance: Path) -> Path:
     return instance / DB_FILE
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable."""
     dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
@@ -75,7 +76,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -108,7 +109,7 @@ def init_instance(instance: Path, passphrase: str, *, kdf_profile: str = "modera
         if instance.exists():
             instance.rmdir()  # empty, checked above
         os.rename(staging, instance)
-        _fsync_dir(instance.parent)
+        fsync_dir(instance.parent)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise InstanceError(f"cannot create {instance}: {exc.strerror}") from None

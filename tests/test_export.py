@@ -119,7 +119,7 @@ def test_a_crash_after_the_rename_keeps_that_bundle(station: Station, tmp_path: 
     def crash(_path: Path) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(export_module, "_fsync_dir", crash)
+    monkeypatch.setattr(export_module, "fsync_dir", crash)
     with pytest.raises(ReporterError, match="run export again"):
         export(station, tmp_path / "1.rptr")
     monkeypatch.undo()
