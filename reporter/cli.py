@@ -27,6 +27,7 @@ from .crypto import (
     check_new_passphrase,
 )
 from .errors import KeyFileError, NoRecipients, ReporterError
+from .i18n_cli import i18n
 from .instance import init_instance, load_identity, open_store, unlock
 from .review_cli import review
 from .store import Store
@@ -287,6 +288,7 @@ def main(argv: list[str] | None = None) -> Any:
 
 cli.add_command(review)
 cli.add_command(export)
+cli.add_command(i18n)
 cli.add_command(purge)
 cli.add_command(station_key)
 cli.add_command(verify)
