@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
 # Languages whose catalogues are complete for every monitor-facing string.
-LANGUAGES: tuple[str, ...] = ("en", "fr")
+LANGUAGES: tuple[str, ...] = ("en", "fr", "pt", "sw", "ln", "sn")
 
 
 @functools.cache

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from reporter import envelope
+from reporter.i18n import LANGUAGES
 from reporter.report import Report
 
 from .browser import artifact
@@ -79,6 +80,8 @@ def test_errors_show_beside_fields_with_javascript_off(browser, server: Server) 
     context.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/follow-up", "/?lang=fr", "/nope"])
-def test_pages_fit_a_360_pixel_screen(browser, server: Server, path: str) -> None:  # type: ignore[no-untyped-def]
-    assert _no_sideways_scroll(browser, server.url + path) <= PHONE["width"]
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("path", ["/", "/follow-up", "/nope"])
+def test_pages_fit_a_360_pixel_screen_in_every_language(browser, server: Server,  # type: ignore[no-untyped-def]
+                                                        path: str, language: str) -> None:
+    assert _no_sideways_scroll(browser, f"{server.url}{path}?lang={language}") <= PHONE["width"]

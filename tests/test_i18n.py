@@ -1,11 +1,14 @@
-"""English and French: the shipped catalogues, and the language a monitor sees.
+"""The shipped catalogues, and the language a monitor sees.
 
-The catalogues are checked against the code (no string missing from the
-template, none stale), for completeness (every French string translated, none
-fuzzy, the same placeholders) and against their compiled ``.mo`` files (which
-the wheel ships, so a stale one would put old text in front of monitors).
-Then the pages themselves are rendered in French, including the error pages
-and WTForms' own validation messages, and searched for leftover English.
+Every language in ``reporter.i18n.LANGUAGES`` is covered: English (the
+source) and each translation (French, Portuguese, Swahili, Lingala, Shona,
+...). The catalogues are checked against the code (no string missing from the
+template, none stale), for completeness (every string translated, none fuzzy,
+the same placeholders) and against their compiled ``.mo`` files (which the
+wheel ships, so a stale one would put old text in front of monitors). Then
+the pages themselves are rendered in each language, including the error
+pages and WTForms' own validation messages, and searched for leftover
+English.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel import Locale
 from babel.messages import frontend
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
@@ -37,9 +41,13 @@ POT = TRANSLATIONS_DIR / "messages.pot"
 # The keywords of the Makefile's `translations` target (-k _l -k lazy_gettext)
 # on top of pybabel's defaults (_, gettext, ngettext, ...).
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
-# Shorter msgids ("Police", "Send") may legitimately occur inside French text
-# or be identical in both languages; the page checks skip them.
+# Shorter msgids ("Police", "Send") may legitimately occur inside translated
+# text or be identical in both languages; the page checks skip them.
 MIN_CHECKED_LENGTH = 12
+# Every shipped translation: the generic checks below run for each of them.
+TRANSLATED = tuple(lang for lang in LANGUAGES if lang != DEFAULT_LOCALE)
+# A browser's usual Accept-Language for each, with a region we serve.
+BROWSER_LOCALES = {"fr": "fr-CD", "pt": "pt-AO", "sw": "sw-CD", "ln": "ln-CD", "sn": "sn-ZW"}
 
 Key = tuple[Any, str | None]  # (msgid, msgctxt); a plural msgid is a tuple
 
@@ -83,9 +91,16 @@ def _fresh_extraction() -> frozenset[Key]:
 
 
 @cache
-def _french() -> dict[str, str]:
-    return {m.id: _forms(m.string)[0] for m in _catalog(_po_path("fr"))
+def _translations(lang: str) -> dict[str, str]:
+    """msgid -> msgstr (first form) of one shipped catalogue."""
+    return {m.id: _forms(m.string)[0] for m in _catalog(_po_path(lang))
             if m.id and isinstance(m.id, str)}
+
+
+def test_french_and_the_newer_translations_are_all_shipped() -> None:
+    """Guard: the parametrised checks below must not silently run for nobody."""
+    assert {"fr", "pt", "sw", "ln", "sn"} <= set(TRANSLATED)
+    assert DEFAULT_LOCALE not in TRANSLATED
 
 
 # -- placeholders ------------------------------------------------------------
@@ -182,8 +197,9 @@ def test_each_catalogue_parses_with_a_proper_header(lang: str) -> None:
             f"{lang}: the header must say who translated it and whether it was reviewed")
 
 
-def test_french_is_complete_and_nothing_is_fuzzy() -> None:
-    catalog = _catalog(_po_path("fr"))
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_each_translation_is_complete_and_nothing_is_fuzzy(lang: str) -> None:
+    catalog = _catalog(_po_path(lang))
     missing, fuzzy = [], []
     for message in catalog:
         if not message.id:
@@ -192,9 +208,36 @@ def test_french_is_complete_and_nothing_is_fuzzy() -> None:
             missing.append(message.id)
         if message.fuzzy:
             fuzzy.append(message.id)
-    assert not missing, f"untranslated French strings: {missing}"
-    assert not fuzzy, f"fuzzy French strings: {fuzzy}"
+    assert not missing, f"{lang}: untranslated strings: {missing}"
+    assert not fuzzy, f"{lang}: fuzzy strings: {fuzzy}"
     assert len(_keys(catalog)) == len(_keys(_catalog(POT)))
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_each_translation_keeps_the_example_receipt_code(lang: str) -> None:
+    example = "7KQM-3XHD-9TWA-R2PC"
+    for msgid, msgstr in _translations(lang).items():
+        if example in msgid:
+            assert example in msgstr, (lang, msgid, msgstr)
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_each_translation_says_whether_a_native_speaker_reviewed_it(lang: str) -> None:
+    comment = _catalog(_po_path(lang)).header_comment
+    status = re.search(r"^# Review status: (.+)$", comment, re.MULTILINE)
+    assert status, f"{lang}: no review status line"
+    if "not reviewed" in status.group(1):
+        # An unreviewed translation must say how it was made.
+        assert re.search(r"machine|author", comment), f"{lang}: say who translated it"
+
+
+@pytest.mark.parametrize("code", LANGUAGES)
+def test_babel_knows_every_language_and_its_own_name(code: str) -> None:
+    """The language menu shows each language's name in that language."""
+    locale = Locale.parse(code)
+    assert str(locale) == code
+    name = locale.get_display_name(code)
+    assert name and name.lower() != code
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -248,7 +291,7 @@ def test_committed_mo_matches_a_fresh_compile(lang: str) -> None:
         f"{lang}: messages.mo is stale, run `make translations`")
     assert committed.plural_forms == fresh.plural_forms
     assert str(committed.locale) == str(fresh.locale) == lang
-    if lang == "fr":
+    if lang != DEFAULT_LOCALE:
         assert len(messages(committed)) == len(_keys(_catalog(POT)))
 
 
@@ -263,13 +306,25 @@ def _page_language(response: Any) -> str:
     return match.group(1)
 
 
+@pytest.mark.parametrize("lang", TRANSLATED)
 @pytest.mark.parametrize("path", ["/", "/follow-up"])
-def test_lang_in_the_url_chooses_french(client: Any, path: str) -> None:
-    response = client.get(f"{path}?lang=fr")
+def test_lang_in_the_url_chooses_the_language(client: Any, path: str, lang: str) -> None:
+    response = client.get(f"{path}?lang={lang}")
     assert response.status_code == 200
-    assert _page_language(response) == "fr"
+    assert _page_language(response) == lang
     page = response.get_data(as_text=True)
-    assert f'aria-label="{_french()["Language"]}"' in page
+    assert f'aria-label="{_translations(lang)["Language"]}"' in page
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_language_menu_lists_every_language_by_its_own_name(client: Any, lang: str) -> None:
+    page = client.get(f"/?lang={lang}").get_data(as_text=True)
+    for code in LANGUAGES:
+        name = str(escape(Locale.parse(code).get_display_name(code).capitalize()))
+        if code == lang:
+            assert f'<strong lang="{code}" aria-current="true">{name}</strong>' in page, code
+        else:
+            assert f'lang="{code}" hreflang="{code}">{name}</a>' in page, code
 
 
 def test_english_is_the_default(client: Any) -> None:
@@ -279,12 +334,14 @@ def test_english_is_the_default(client: Any) -> None:
     assert "<title>Report an incident</title>" in response.get_data(as_text=True)
 
 
-def test_accept_language_chooses_french(client: Any) -> None:
-    response = client.get("/", headers={"Accept-Language": "fr-CD,fr;q=0.9"})
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_accept_language_chooses_the_language(client: Any, lang: str) -> None:
+    regional = BROWSER_LOCALES.get(lang, lang)
+    response = client.get("/", headers={"Accept-Language": f"{regional},{lang};q=0.9"})
     assert response.status_code == 200
-    assert _page_language(response) == "fr"
+    assert _page_language(response) == lang
     page = response.get_data(as_text=True)
-    assert f"<title>{_french()['Report an incident']}</title>" in page
+    assert f"<title>{_translations(lang)['Report an incident']}</title>" in page
 
 
 def test_lang_in_the_url_wins_over_the_browser(client: Any) -> None:
@@ -338,46 +395,54 @@ def _reports(station: Station) -> list[Report]:
                 for r in store.reports()]
 
 
-def test_the_hidden_lang_field_keeps_french_after_a_failed_post(
-        client: Any, station: Station) -> None:
-    response = _form_post(client, "/", "fr", valid_report(description=""))
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_hidden_lang_field_keeps_the_language_after_a_failed_post(
+        client: Any, station: Station, lang: str) -> None:
+    response = _form_post(client, "/", lang, valid_report(description=""))
     assert response.status_code == 400
-    assert _page_language(response) == "fr"
+    assert _page_language(response) == lang
     page = response.get_data(as_text=True)
-    assert _on_page(_french()["Your report was not sent yet."], page)
-    assert _on_page(_french()["Please fill in this field."], page)
-    assert 'name="lang" value="fr"' in page
+    assert _on_page(_translations(lang)["Your report was not sent yet."], page)
+    assert _on_page(_translations(lang)["Please fill in this field."], page)
+    assert f'name="lang" value="{lang}"' in page
     with station.store() as store:
         assert store.report_count() == 0
 
 
-def test_the_hidden_lang_field_keeps_french_after_a_successful_post(
-        client: Any, station: Station) -> None:
-    response = _form_post(client, "/", "fr", valid_report())
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_the_hidden_lang_field_keeps_the_language_after_a_successful_post(
+        client: Any, station: Station, lang: str) -> None:
+    response = _form_post(client, "/", lang, valid_report())
     assert response.status_code == 200
-    assert _page_language(response) == "fr"
+    assert _page_language(response) == lang
     page = response.get_data(as_text=True)
-    assert _on_page(_french()["Thank you: your report was received"], page)
+    assert _on_page(_translations(lang)["Thank you: your report was received"], page)
     [report] = _reports(station)
     assert report.receipt in page
-    assert report.locale == "fr"
+    assert report.locale == lang
     # The links onward keep the language too.
-    assert "/follow-up?lang=fr" in page
+    assert f"/follow-up?lang={lang}" in page
 
 
-def test_a_french_follow_up_stays_french(client: Any, station: Station) -> None:
-    _form_post(client, "/", "fr", valid_report())
+FOLLOW_UPS = {"fr": "Ils sont revenus.", "pt": "Eles voltaram.", "sw": "Walirudi tena.",
+              "ln": "Bazongaki lisusu.", "sn": "Vakadzoka zvakare."}
+
+
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_a_follow_up_stays_in_the_language(client: Any, station: Station, lang: str) -> None:
+    _form_post(client, "/", lang, valid_report())
     [first] = _reports(station)
-    response = _form_post(client, "/follow-up", "fr",
-                          {"receipt": first.receipt, "description": "Ils sont revenus."})
+    response = _form_post(client, "/follow-up", lang, {
+        "receipt": first.receipt, "description": FOLLOW_UPS.get(lang, "They came back.")})
     assert response.status_code == 200
-    assert _page_language(response) == "fr"
+    assert _page_language(response) == lang
     page = response.get_data(as_text=True)
-    assert _on_page(_french()["What you added is locked and kept with your report."], page)
-    assert _reports(station)[1].locale == "fr"
+    assert _on_page(
+        _translations(lang)["What you added is locked and kept with your report."], page)
+    assert _reports(station)[1].locale == lang
 
 
-# -- whole pages, in English and in French -----------------------------------
+# -- whole pages, in English and in each translation -------------------------
 
 def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     """Every page a monitor can meet, including every kind of validation error."""
@@ -449,8 +514,8 @@ def _literal_length(text: str) -> int:
     return len(PY_FORMAT.sub("", text))
 
 
-def _checked_french() -> list[tuple[str, str]]:
-    return [(msgid, msgstr) for msgid, msgstr in _french().items()
+def _checked(lang: str) -> list[tuple[str, str]]:
+    return [(msgid, msgstr) for msgid, msgstr in _translations(lang).items()
             if msgstr != msgid and _literal_length(msgid) > MIN_CHECKED_LENGTH]
 
 
@@ -462,35 +527,37 @@ def test_the_page_patterns_allow_for_html_escaping_and_placeholders() -> None:
     assert not _on_page("Send the report", "<p>Envoyer le rapport</p>")
 
 
-def test_french_pages_contain_no_english_from_the_catalogue(client: Any) -> None:
-    pages = _render_pages(client, "fr")
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_pages_contain_no_english_from_the_catalogue(client: Any, lang: str) -> None:
+    pages = _render_pages(client, lang)
     assert {name: status for name, (status, _page) in pages.items()} == EXPECTED_STATUS
-    checked = _checked_french()
+    checked = _checked(lang)
     assert len(checked) > 50
     leftovers = []
     for name, (_status, page) in pages.items():
-        assert '<html lang="fr"' in page, name
+        assert f'<html lang="{lang}" dir="ltr"' in page, name
         for msgid, _msgstr in checked:
             if _on_page(msgid, page):
                 leftovers.append((name, msgid))
-    assert not leftovers, f"English left on French pages: {leftovers}"
+    assert not leftovers, f"English left on {lang} pages: {leftovers}"
 
 
-def test_french_pages_show_the_translation_of_every_english_string(client: Any) -> None:
+@pytest.mark.parametrize("lang", TRANSLATED)
+def test_pages_show_the_translation_of_every_english_string(client: Any, lang: str) -> None:
     english = _render_pages(client, "en")
-    french = _render_pages(client, "fr")
-    assert english.keys() == french.keys()
+    translated = _render_pages(client, lang)
+    assert english.keys() == translated.keys()
     seen: set[str] = set()
     untranslated = []
     for name, (_status, en_page) in english.items():
         assert '<html lang="en"' in en_page, name
-        fr_page = french[name][1]
-        for msgid, msgstr in _checked_french():
+        page = translated[name][1]
+        for msgid, msgstr in _checked(lang):
             if _on_page(msgid, en_page):
                 seen.add(msgid)
-                if not _on_page(msgstr, fr_page):
+                if not _on_page(msgstr, page):
                     untranslated.append((name, msgid))
-    assert not untranslated, f"French pages lack these translations: {untranslated}"
+    assert not untranslated, f"{lang} pages lack these translations: {untranslated}"
     # The rendering really reached WTForms' own messages, ours with a
     # placeholder, and every error page.
     for msgid in ("Please write a number, for example 3.",
