@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,6 +35,8 @@ from reporter.errors import (
 from reporter.review import gaps, import_bundle, verify_bundle
 from reporter.reviewdb import ReviewDB
 from reporter.store import chain_link, envelope_hash, genesis
+
+from .vectorfile import Vector, load, vector_files
 
 VECTORS = Path(__file__).parent / "vectors" / "bundle"
 REVIEW_PASSPHRASE = "a long review passphrase"
@@ -70,41 +71,9 @@ REQUIRED = {
 KNOWN_BUGS: dict[str, tuple[type[BaseException], str]] = {}
 
 
-@dataclass(frozen=True)
-class Vector:
-    name: str
-    header: dict[str, str]
-    data: bytes
-
-    @property
-    def expect(self) -> str:
-        return self.header["expect"]
-
-    @property
-    def identity(self) -> RecipientPrivateKey:
-        return RecipientPrivateKey(bytes.fromhex(self.header["identity"]))
-
-
-def load(path: Path) -> Vector:
-    raw = path.read_bytes()
-    head, separator, data = raw.partition(b"\n\n")
-    assert separator, f"{path.name}: no blank line after the header"
-    header: dict[str, str] = {}
-    for line in head.decode("utf-8").split("\n"):
-        key, colon, value = line.partition(": ")
-        assert colon and key and value, f"{path.name}: bad header line {line!r}"
-        assert key not in header, f"{path.name}: {key} appears twice"
-        header[key] = value
-    return Vector(path.name, header, data)
-
-
-def vector_files() -> list[Path]:
-    return sorted(p for p in VECTORS.iterdir() if p.is_file() and "." not in p.name)
-
-
 def params() -> list[object]:
     out: list[object] = []
-    for path in vector_files():
+    for path in vector_files(VECTORS):
         marks = []
         if path.name in KNOWN_BUGS:
             error, reason = KNOWN_BUGS[path.name]
@@ -126,7 +95,7 @@ def read_all(vector: Vector) -> BundleReader:
 
 
 def test_the_required_cases_are_all_there() -> None:
-    names = {p.name for p in vector_files()}
+    names = {p.name for p in vector_files(VECTORS)}
     assert REQUIRED <= names, sorted(REQUIRED - names)
     assert set(KNOWN_BUGS) <= names
     # Regression vectors for bugs found by these vectors and the fuzzer.
