@@ -45,6 +45,11 @@ class ReporterFlask(Flask):
 
 def create_app(config: Config) -> Flask:
     """Build the station app for an unlocked instance."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     app = ReporterFlask(__name__)
     with open_store(config.instance_path, config.db_key) as store:
         identity = load_identity(store)
@@ -80,9 +85,4 @@ def create_app(config: Config) -> Flask:
     errors.init_app(app)
     app.register_blueprint(intake.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
     return app

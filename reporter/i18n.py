@@ -5,15 +5,21 @@ the submitted form (the language menu and a hidden field carry it, so it
 needs neither JavaScript nor a cookie), then the browser's
 ``Accept-Language``, then English. Anything malformed or unknown is ignored,
 never an error.
+
+A language whose compiled catalogue cannot be loaded (a broken ``.mo``) is
+left out when the app starts, with one log line: the station then serves
+English to those monitors instead of failing every page in that language.
 """
 
 from __future__ import annotations
 
 import functools
+import gettext
+import logging
 from pathlib import Path
 
 from babel import Locale
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import Babel, format_number, get_locale
 from werkzeug.exceptions import HTTPException
 
@@ -21,13 +27,43 @@ TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
 # Languages whose catalogues are complete for every monitor-facing string.
 LANGUAGES: tuple[str, ...] = ("en", "fr", "pt", "sw", "ln", "sn")
+EXTENSION = "reporter_languages"
+log = logging.getLogger("reporter")
+
+
+def usable_languages(directory: Path) -> tuple[str, ...]:
+    """``LANGUAGES`` whose compiled catalogue loads; each broken one is logged once."""
+    usable = [DEFAULT_LOCALE]
+    for code in LANGUAGES:
+        if code == DEFAULT_LOCALE:
+            continue
+        path = directory / code / "LC_MESSAGES" / "messages.mo"
+        try:
+            with open(path, "rb") as fh:
+                gettext.GNUTranslations(fh)
+        except Exception as exc:  # gettext raises several kinds on a damaged file
+            log.warning("the %r translation cannot be loaded (%s); its monitors get English "
+                        "until it is fixed: run 'reporter i18n check %s'",
+                        code, type(exc).__name__, code)
+            continue
+        usable.append(code)
+    return tuple(usable)
+
+
+def active_languages() -> tuple[str, ...]:
+    languages: tuple[str, ...] = current_app.extensions.get(EXTENSION, (DEFAULT_LOCALE,))
+    return languages
 
 
 @functools.cache
+def _names(languages: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
+            for code in languages]
+
+
 def language_names() -> list[tuple[str, str]]:
     """(code, name in that language) for the language menu."""
-    return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
-            for code in LANGUAGES]
+    return _names(active_languages())
 
 
 def _requested_language() -> str:
@@ -48,11 +84,12 @@ def _normalise(code: str) -> str:
 
 
 def select_locale() -> str:
+    languages = active_languages()
     requested = _normalise(_requested_language())
-    if requested in LANGUAGES:
+    if requested in languages:
         return requested
     try:
-        best = request.accept_languages.best_match(LANGUAGES)
+        best = request.accept_languages.best_match(languages)
     except (ValueError, TypeError):
         best = None
     return best or DEFAULT_LOCALE
@@ -68,9 +105,11 @@ def text_direction() -> str:
     return "rtl" if locale is not None and locale.character_order == "right-to-left" else "ltr"
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, directory: Path | None = None) -> None:
+    directory = directory or TRANSLATIONS_DIR
+    app.extensions[EXTENSION] = usable_languages(directory)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LOCALE
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         current_language=current_language,
