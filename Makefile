@@ -20,8 +20,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
 
+# axe-core (accessibility checks in the browser tests), from the npm registry.
+AXE := node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.14.1
+$(AXE):
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --no-audit --no-fund --no-save --silent axe-core@$(AXE_VERSION); \
+	else echo "npm not found: the accessibility tests will be skipped"; fi
+
 ## test: set up and run every test, the linter and the type checker
-test: $(STAMP)
+test: $(STAMP) $(AXE)
 	$(VENV)/bin/ruff check reporter tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
