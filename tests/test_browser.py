@@ -85,3 +85,33 @@ def test_errors_show_beside_fields_with_javascript_off(browser, server: Server) 
 def test_pages_fit_a_360_pixel_screen_in_every_language(browser, server: Server,  # type: ignore[no-untyped-def]
                                                         path: str, language: str) -> None:
     assert _no_sideways_scroll(browser, f"{server.url}{path}?lang={language}") <= PHONE["width"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_monitor_reports_in_every_language(browser, server: Server, station: Station,  # type: ignore[no-untyped-def]
+                                            language: str) -> None:
+    seen: list[str] = []
+    context, page = _page(browser, server, seen)
+    page.goto(f"{server.url}/?lang={language}")
+    assert page.get_attribute("html", "lang") == language
+    page.screenshot(path=artifact(f"form-{language}.png"), full_page=True)
+    page.check("input[name=incident_types][value=eviction-destruction]")
+    page.fill("#date_approximate", "2026-10")
+    page.fill("#description", f"Test report in {language}.")
+    page.check("input[name=source][value=heard]")
+    page.click("button[type=submit]")
+    page.wait_for_selector(".receipt")
+    assert page.get_attribute("html", "lang") == language
+    box = page.locator(".receipt").bounding_box()
+    assert box is not None and box["height"] < 70, "the receipt code wraps onto two lines"
+    page.screenshot(path=artifact(f"receipt-{language}.png"), full_page=True)
+    page.goto(f"{server.url}/follow-up?lang={language}")
+    page.screenshot(path=artifact(f"follow-up-{language}.png"), full_page=True)
+    context.close()
+    origin = urlsplit(server.url).netloc
+    assert all(urlsplit(url).netloc == origin for url in seen), seen
+    with station.store() as store:
+        [stored] = list(store.reports())
+    assert stored.envelope is not None
+    report = Report.from_body(envelope.open_envelope(stored.envelope, station.reviewer))
+    assert report.locale == language
