@@ -120,7 +120,9 @@ def check(language: str, root: Path = TRANSLATIONS_DIR) -> CheckResult:
         with open(path, "rb") as fh:
             catalog = read_po(fh, locale=language, abort_invalid=True)
     except PoFileError as exc:
-        return CheckResult(path, None, [Problem("error", f"{path}", f"cannot be read: {exc}")])
+        line = getattr(exc, "lineno", None)  # 0-based in Babel's parser
+        where = f"{path}:{line + 1}" if isinstance(line, int) else f"{path}"
+        return CheckResult(path, None, [Problem("error", where, f"cannot be read: {exc}")])
     except (ValueError, UnknownLocaleError) as exc:
         return CheckResult(path, None, [Problem("error", f"{path}", f"invalid catalogue: {exc}")])
     result = CheckResult(path, coverage(catalog, language, raw))

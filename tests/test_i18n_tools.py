@@ -32,7 +32,7 @@ def replace_translation(root: Path, msgid_start: str, new_msgstr: str) -> int:
                 k += 1
             lines[j:k] = [f'msgstr "{new_msgstr}"']
             path.write_text("\n".join(lines), encoding="utf-8")
-            return j + 1
+            return i + 1  # the msgid's line, 1-based, as editors count
     raise AssertionError(f"no msgid starting with {msgid_start!r}")
 
 
@@ -49,7 +49,7 @@ def test_a_placeholder_mismatch_is_an_error_with_file_and_line(root: Path) -> No
     result = check("fr", root)
     assert not result.ok
     [problem] = [p for p in result.problems if p.severity == "error"]
-    assert problem.where.endswith(f"messages.po:{line}") or "messages.po:" in problem.where
+    assert problem.where.endswith(f"messages.po:{line}"), problem.where
     assert "placeholders differ" in problem.text and "max" in problem.text
 
 
@@ -76,6 +76,8 @@ def test_a_syntax_error_is_reported_not_raised(root: Path) -> None:
     path.write_text(path.read_text(encoding="utf-8") + '\nmsgid "dangling\n', encoding="utf-8")
     result = check("fr", root)
     assert not result.ok and "cannot be read" in result.problems[0].text
+    lines = path.read_text(encoding="utf-8").count("\n")
+    assert result.problems[0].where.endswith(f"messages.po:{lines}"), result.problems[0].where
 
 
 def test_init_starts_a_language_from_the_template(root: Path) -> None:
