@@ -69,6 +69,7 @@ from reporter.instance import init_instance, load_identity, open_store, unlock
 from reporter.intake import build_report
 
 from .bundle_ops import CHEAP_KDF, REVIEW_PASSPHRASE, SECRETS_FILE
+from .markdown import table, verdict
 from .payload import SITE, report_fields_dict
 
 PASSPHRASE = "bench station passphrase"
@@ -242,17 +243,6 @@ def _mb(kib: float) -> str:
     return f"{kib * 1024 / 1e6:.1f}"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _verdict(ok: bool) -> str:
-    return "**pass**" if ok else "**FAIL**"
-
-
 LABELS = {
     "export": "export (`export_bundle`)",
     "verify": "verify (`verify_bundle`)",
@@ -288,7 +278,7 @@ def render(results: dict[str, Any]) -> str:
                          note])
     rows.append(["–", "baseline: a process that imports the same modules", "–", "–", "–",
                  "–", _mb(base_kib), "+0.0", ""])
-    out.append(_table(["reports", "operation", "reports/s", "seconds", "CPU s", "vs floor",
+    out.append(table(["reports", "operation", "reports/s", "seconds", "CPU s", "vs floor",
                        "peak RSS MB", "over baseline MB", ""], rows))
     out.append("")
     out.append("*seconds* and *CPU s* are wall and CPU time of the timed part only (process "
@@ -301,7 +291,7 @@ def render(results: dict[str, Any]) -> str:
     for v in results["verdicts"]["ratio"]:
         rows.append([f"import / floor, {v['size']:,} reports",
                      f"{100 * v['ratio']:.0f} % ({v['import']:,.0f} / {v['floor']:,.0f} "
-                     "reports/s)", f"≥ {100 * TARGET_RATIO:.0f} %", _verdict(v["ok"])])
+                     "reports/s)", f"≥ {100 * TARGET_RATIO:.0f} %", verdict(v["ok"])])
     for v in results["verdicts"]["export_ratio"]:
         rows.append([f"export / floor, {v['size']:,} reports",
                      f"{100 * v['ratio']:.0f} % ({v['export']:,.0f} / {v['floor']:,.0f} "
@@ -312,8 +302,8 @@ def render(results: dict[str, Any]) -> str:
             f"{v['growth_bytes'] / 1e6:+.1f} MB ({v['per_1000_bytes'] / 1e3:,.0f} KB per "
             f"1,000 reports; bundle grows {v['bundle_growth_bytes'] / 1e6:.1f} MB)",
             f"< {v['limit_bytes'] / 1e6:.1f} MB" if v["target"] else "(context)",
-            _verdict(v["ok"]) if v["target"] else "–"])
-    out.append(_table(["measure", "result", "target", "verdict"], rows))
+            verdict(v["ok"]) if v["target"] else "–"])
+    out.append(table(["measure", "result", "target", "verdict"], rows))
     out.append("")
     out.append(f"Memory flat means: peak RSS at {results['sizes'][-1]:,} reports minus at "
                f"{results['sizes'][0]:,} below {FLAT_LIMIT_BYTES / 1e6:.0f} MB × "

@@ -32,6 +32,7 @@ from reporter.instance import open_store
 
 from . import floor, load
 from .load import Connection, get_request, open_session, post_request
+from .markdown import table, verdict
 from .payload import form_body
 from .procs import (
     REPO,
@@ -295,19 +296,8 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _mb(kib: int) -> str:
     return f"{kib * 1024 / 1e6:.1f} MB ({kib / 1024:.1f} MiB)"
-
-
-def _verdict(ok: bool) -> str:
-    return "**pass**" if ok else "**FAIL**"
 
 
 def render(results: dict[str, Any]) -> str:
@@ -334,7 +324,7 @@ def render(results: dict[str, Any]) -> str:
         rows.append([name, "1 (in-process)", _fmt(r["rate_per_s"]), _fmt(r["p50_ms"], 3),
                      _fmt(r["p99_ms"], 3), _fmt(r["ok"]), "0",
                      _fmt(r["server_cpu_pct"], 0) + " %", "–", "–", "–"])
-    out.append(_table(["scenario", "clients", "req/s", "p50 ms", "p99 ms", "ok", "errors",
+    out.append(table(["scenario", "clients", "req/s", "p50 ms", "p99 ms", "ok", "errors",
                        "server CPU (of 1 core)", "client CPU (of 1 core)",
                        "client CPU µs/req", "other CPU (of 1 core)"], rows))
     out.append("")
@@ -357,7 +347,7 @@ def render(results: dict[str, Any]) -> str:
         rows.append([f"submissions / trivial POST, {level['clients']} client(s)",
                      f"{ratio * 100:.0f} % ({_fmt(level['station']['rate_per_s'])} / "
                      f"{_fmt(level['trivial']['rate_per_s'])} req/s)",
-                     f"≥ {TARGET_RATIO * 100:.0f} %", _verdict(ratio >= TARGET_RATIO)])
+                     f"≥ {TARGET_RATIO * 100:.0f} %", verdict(ratio >= TARGET_RATIO)])
     floor_rate = results["floor"]["seal_append"]["rate_per_s"]
     best = max(level["station"]["rate_per_s"] for level in results["levels"])
     rows.append(["best submissions / raw floor (seal + append)",
@@ -370,7 +360,7 @@ def render(results: dict[str, Any]) -> str:
                        ("RSS of `reporter serve` after the load", "station_after_load")):
         value = rss[key]["VmRSS"]
         rows.append([label, _mb(value) if value else "– (server gone)",
-                     "< 60 MB", _verdict(0 < value < TARGET_RSS_KIB)])
+                     "< 60 MB", verdict(0 < value < TARGET_RSS_KIB)])
     rows.append(["peak RSS (VmHWM) of `reporter serve` during the run",
                  _mb(rss["station_after_load"]["VmHWM"]), "(context)", "–"])
     rows.append(["peak RSS (VmHWM) at start-up with the shipped Argon2id cost",
@@ -383,8 +373,8 @@ def render(results: dict[str, Any]) -> str:
         size = results["page_bytes"][key]
         target = key != "receipt_page"
         rows.append([label, f"{size:,} bytes", "< 30 KB" if target else "(context)",
-                     _verdict(size < TARGET_PAGE_BYTES) if target else "–"])
-    out.append(_table(["measure", "result", "target", "verdict"], rows))
+                     verdict(size < TARGET_PAGE_BYTES) if target else "–"])
+    out.append(table(["measure", "result", "target", "verdict"], rows))
     out.append("")
     for level in results["levels"]:
         for key in ("station", "trivial"):
