@@ -7,7 +7,7 @@ INSTANCE ?= instance
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test bench lint typecheck translations clean demo
+.PHONY: run preview test bench lint typecheck translations clean demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("reporter needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 ## run: set everything up and serve a demo station on http://127.0.0.1:8080
 run: $(STAMP)
 	VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
+
+## preview: the demo station with in-progress translations too (for translators)
+preview: $(STAMP)
+	REPORTER_PREVIEW_LANGUAGES=1 VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
 
 # axe-core (accessibility checks in the browser tests), from the npm registry.
 AXE := node_modules/axe-core/axe.min.js
@@ -49,12 +53,12 @@ typecheck: $(STAMP)
 # babel.cfg's patterns are relative to the project root, so extract from `.`
 # (extracting from `reporter` matches nothing). The .pot has no header; each
 # .po keeps its own (Language, Plural-Forms, charset), so no --omit-header on
-# update. A language in reporter.i18n.LANGUAGES without a catalogue is created
-# (marked fuzzy until translated). tests/test_i18n.py checks the result.
+# update. Every catalogue is refreshed, shipped (translations/LINGUAS) or in
+# progress. tests/test_i18n.py checks the result.
 translations: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o reporter/translations/messages.pot --no-location --omit-header --sort-output .
-	for lang in $$($(PY) -c 'from reporter.i18n import LANGUAGES; print(*LANGUAGES)'); do \
-	  $(VENV)/bin/pybabel update -i reporter/translations/messages.pot -d reporter/translations -l $$lang --init-missing --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	for lang in $$($(PY) -c 'from reporter.i18n import catalogue_languages; print(*catalogue_languages())'); do \
+	  $(VENV)/bin/pybabel update -i reporter/translations/messages.pot -d reporter/translations -l $$lang --ignore-obsolete --ignore-pot-creation-date || exit 1; \
 	done
 	$(VENV)/bin/pybabel compile -d reporter/translations --statistics
 

@@ -79,7 +79,7 @@ def create_app(config: Config) -> Flask:
         connections=db.Connections(config, identity.station_id),
     )
     app.jinja_env.globals["inline_style"] = css
-    i18n.init_app(app)
+    i18n.init_app(app, preview=config.preview_languages)
     db.init_app(app)
     headers.init_app(app, css)
     errors.init_app(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -207,8 +208,10 @@ def sites_remove(obj: Context, name: str) -> None:
               help="Address to listen on (0.0.0.0 to serve a local Wi-Fi).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--preview-languages", is_flag=True,
+              help="Also show in-progress translations (for translators, never in the field).")
 @pass_ctx
-def serve(obj: Context, host: str, port: int, threads: int) -> None:
+def serve(obj: Context, host: str, port: int, threads: int, preview_languages: bool) -> None:
     """Serve the report form (Waitress). Refuses to start with no reviewer key."""
     from .app import create_app
     from .serve import make_server
@@ -222,6 +225,8 @@ def serve(obj: Context, host: str, port: int, threads: int) -> None:
                 "'reporter keygen' on the reviewer's machine)"
             )
     config = load_config(obj.instance, key)
+    if preview_languages:
+        config = replace(config, preview_languages=True)
     server = make_server(create_app(config), config, host, port, threads)
     click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
                "(Ctrl+C to stop)", err=True)

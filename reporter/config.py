@@ -33,6 +33,9 @@ class Config:
     # Set when the station is served over HTTPS, so the CSRF cookie is
     # never sent in clear. Onion services and local Wi-Fi use plain HTTP.
     secure_cookies: bool = False
+    # Also serve the in-progress catalogues (not in translations/LINGUAS), so
+    # a translator can see unfinished work. Never on a station in the field.
+    preview_languages: bool = False
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -82,6 +85,7 @@ def load_config(instance_path: Path, db_key: bytes, *,
         ("max_body_bytes", "REPORTER_MAX_BODY_BYTES", _int_setting),
         ("csrf_time_limit", "REPORTER_CSRF_TIME_LIMIT", _int_setting),
         ("secure_cookies", "REPORTER_SECURE_COOKIES", _bool_setting),
+        ("preview_languages", "REPORTER_PREVIEW_LANGUAGES", _bool_setting),
     ):
         value = parse(env, name)
         if value is not None:

@@ -6,6 +6,15 @@ needs neither JavaScript nor a cookie), then the browser's
 ``Accept-Language``, then English. Anything malformed or unknown is ignored,
 never an error.
 
+Which languages exist is read from the catalogues themselves, so a new
+language needs no code change:
+
+* **shipped**: listed in ``translations/LINGUAS`` (the gettext convention).
+  Monitors see these; ``make test`` holds each at 100 % of the strings.
+* **in progress**: any other catalogue. Shown only when the station runs
+  with ``--preview-languages`` (``REPORTER_PREVIEW_LANGUAGES``), so a
+  translator can look at unfinished work without monitors meeting it.
+
 A language whose compiled catalogue cannot be loaded (a broken ``.mo``) is
 left out when the app starts, with one log line: the station then serves
 English to those monitors instead of failing every page in that language.
@@ -16,6 +25,7 @@ from __future__ import annotations
 import functools
 import gettext
 import logging
+import re
 from pathlib import Path
 
 from babel import Locale
@@ -25,16 +35,54 @@ from werkzeug.exceptions import HTTPException
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
-# Languages whose catalogues are complete for every monitor-facing string.
-LANGUAGES: tuple[str, ...] = ("en", "fr", "pt", "sw", "ln", "sn")
+SHIPPED_FILE = "LINGUAS"
 EXTENSION = "reporter_languages"
+_CODE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2}|_[A-Z][a-z]{3})?$")
 log = logging.getLogger("reporter")
 
 
-def usable_languages(directory: Path) -> tuple[str, ...]:
-    """``LANGUAGES`` whose compiled catalogue loads; each broken one is logged once."""
+def shipped_languages(directory: Path = TRANSLATIONS_DIR) -> tuple[str, ...]:
+    """The codes in ``LINGUAS``, English first; malformed lines are logged and skipped."""
+    codes = [DEFAULT_LOCALE]
+    try:
+        text = (directory / SHIPPED_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read %s (%s): only English is served",
+                    directory / SHIPPED_FILE, type(exc).__name__)
+        return tuple(codes)
+    for number, line in enumerate(text.splitlines(), 1):
+        for code in line.split("#", 1)[0].split():
+            if not _CODE.match(code):
+                log.warning("%s line %d: %r is not a language code; skipped",
+                            SHIPPED_FILE, number, code[:20])
+            elif code not in codes:
+                codes.append(code)
+    return tuple(codes)
+
+
+def catalogue_languages(directory: Path = TRANSLATIONS_DIR) -> tuple[str, ...]:
+    """Every language with a catalogue folder (shipped or in progress), sorted."""
+    found = {p.parent.parent.name for p in directory.glob("*/LC_MESSAGES/messages.*")
+             if p.suffix in (".po", ".mo")}
+    return tuple(sorted(code for code in found if _CODE.match(code)))
+
+
+def in_progress_languages(directory: Path = TRANSLATIONS_DIR) -> tuple[str, ...]:
+    shipped = shipped_languages(directory)
+    return tuple(code for code in catalogue_languages(directory) if code not in shipped)
+
+
+def usable_languages(directory: Path = TRANSLATIONS_DIR, *,
+                     preview: bool = False) -> tuple[str, ...]:
+    """Languages to serve whose compiled catalogue loads; each broken one is logged once.
+
+    ``preview`` adds the in-progress catalogues, for translators.
+    """
     usable = [DEFAULT_LOCALE]
-    for code in LANGUAGES:
+    wanted = shipped_languages(directory)
+    if preview:
+        wanted += in_progress_languages(directory)
+    for code in wanted:
         if code == DEFAULT_LOCALE:
             continue
         path = directory / code / "LC_MESSAGES" / "messages.mo"
@@ -105,9 +153,9 @@ def text_direction() -> str:
     return "rtl" if locale is not None and locale.character_order == "right-to-left" else "ltr"
 
 
-def init_app(app: Flask, directory: Path | None = None) -> None:
+def init_app(app: Flask, directory: Path | None = None, *, preview: bool = False) -> None:
     directory = directory or TRANSLATIONS_DIR
-    app.extensions[EXTENSION] = usable_languages(directory)
+    app.extensions[EXTENSION] = usable_languages(directory, preview=preview)
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LOCALE
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
     Babel(app, locale_selector=select_locale)

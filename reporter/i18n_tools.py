@@ -9,6 +9,7 @@ translator never needs Python: they edit a ``.po`` file and run
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
 
-from .i18n import TRANSLATIONS_DIR
+from .i18n import SHIPPED_FILE, TRANSLATIONS_DIR, shipped_languages
 
 # A label, a button or a menu entry much longer than its English original may
 # not fit a 360-pixel phone screen; longer texts wrap and are fine.
@@ -65,6 +66,7 @@ class CheckResult:
     path: Path
     coverage: Coverage | None
     problems: list[Problem] = field(default_factory=list)
+    compiled: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -76,9 +78,32 @@ def po_path(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
 
 
 def languages(root: Path = TRANSLATIONS_DIR) -> list[str]:
-    """Every language with a catalogue, English first."""
+    """Every language with a catalogue (shipped or in progress), English first."""
     found = sorted(p.parent.parent.name for p in root.glob("*/LC_MESSAGES/messages.po"))
     return sorted(found, key=lambda code: (code != "en", code))
+
+
+def status(language: str, root: Path = TRANSLATIONS_DIR) -> str:
+    """``shipped`` (in LINGUAS, held at 100 % by CI) or ``in progress``."""
+    return "shipped" if language in shipped_languages(root) else "in progress"
+
+
+def ship(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
+    """Add ``language`` to LINGUAS once its catalogue is error-free and complete."""
+    result = check(language, root, compile_mo=True)
+    if not result.ok:
+        raise I18nError(f"{result.path} has errors: run 'reporter i18n check {language}'")
+    c = result.coverage
+    if c is None or c.translated != c.total:
+        raise I18nError(f"{language} is not complete ({c.translated if c else 0} of "
+                        f"{c.total if c else '?'} translated, fuzzy entries count as "
+                        "untranslated); a shipped language must be at 100 %")
+    linguas = root / SHIPPED_FILE
+    if language not in shipped_languages(root):
+        text = linguas.read_text(encoding="utf-8") if linguas.exists() else ""
+        linguas.write_text(text + ("" if text.endswith("\n") or not text else "\n")
+                           + language + "\n", encoding="utf-8")
+    return linguas
 
 
 def _placeholders(text: str) -> list[str]:
@@ -109,8 +134,13 @@ def coverage(catalog: Catalog, language: str, raw: str) -> Coverage:
     return Coverage(language, translated, fuzzy, untranslated, status)
 
 
-def check(language: str, root: Path = TRANSLATIONS_DIR) -> CheckResult:
-    """Everything that can be wrong with one catalogue, with file and line."""
+def check(language: str, root: Path = TRANSLATIONS_DIR, *,
+          compile_mo: bool = False) -> CheckResult:
+    """Everything that can be wrong with one catalogue, with file and line.
+
+    With ``compile_mo``, an error-free catalogue is also written as the ``.mo``
+    the station loads (atomically, so a running station never reads half).
+    """
     path = po_path(language, root)
     if not path.is_file():
         raise I18nError(f"no catalogue for {language!r} at {path}; start one with "
@@ -126,8 +156,9 @@ def check(language: str, root: Path = TRANSLATIONS_DIR) -> CheckResult:
     except (ValueError, UnknownLocaleError) as exc:
         return CheckResult(path, None, [Problem("error", f"{path}", f"invalid catalogue: {exc}")])
     result = CheckResult(path, coverage(catalog, language, raw))
+    compiled = io.BytesIO()
     try:
-        write_mo(io.BytesIO(), catalog)
+        write_mo(compiled, catalog)
     except Exception as exc:  # babel raises several kinds here
         result.problems.append(Problem("error", f"{path}", f"does not compile: {exc}"))
     for message in catalog:
@@ -152,6 +183,12 @@ def check(language: str, root: Path = TRANSLATIONS_DIR) -> CheckResult:
             result.problems.append(Problem(
                 "warning", where, f"{len(msgstr)} characters for a {len(msgid)}-character "
                 "label: it may not fit on a small phone screen"))
+    if compile_mo and result.ok:
+        mo = path.with_suffix(".mo")
+        partial = mo.with_suffix(".mo.partial")
+        partial.write_bytes(compiled.getvalue())
+        os.replace(partial, mo)
+        result.compiled = mo
     return result
 
 

@@ -50,4 +50,26 @@ def test_a_missing_catalogue_is_treated_the_same(tmp_path: Path,
 
 
 def test_every_shipped_catalogue_loads() -> None:
-    assert i18n.usable_languages(i18n.TRANSLATIONS_DIR) == i18n.LANGUAGES
+    assert i18n.usable_languages(i18n.TRANSLATIONS_DIR) == i18n.shipped_languages()
+
+
+def test_an_in_progress_language_is_served_only_in_preview(station: Station, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "translations"
+    shutil.copytree(i18n.TRANSLATIONS_DIR, copy)
+    (copy / "LINGUAS").write_text("en\nfr\n", encoding="utf-8")  # sw and the rest in progress
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", copy)
+    field = create_app(load_config(station.path, station.key, testing=True)).test_client()
+    page = field.get("/?lang=sw").get_data(as_text=True)
+    assert '<html lang="en"' in page and "Kiswahili" not in page and "Français" in page
+    preview = create_app(load_config(station.path, station.key, testing=True,
+                                     preview_languages=True)).test_client()
+    page = preview.get("/?lang=sw").get_data(as_text=True)
+    assert '<html lang="sw"' in page and "Kiswahili" in page
+
+
+def test_preview_is_a_setting_for_the_environment(station: Station) -> None:
+    config = load_config(station.path, station.key,
+                         environ={"REPORTER_PREVIEW_LANGUAGES": "1"})
+    assert config.preview_languages
+    assert not load_config(station.path, station.key, environ={}).preview_languages

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from reporter.i18n import TRANSLATIONS_DIR
-from reporter.i18n_tools import I18nError, check, languages, new_catalogue, po_path
+from reporter import i18n
+from reporter.i18n import TRANSLATIONS_DIR, shipped_languages, usable_languages
+from reporter.i18n_tools import (
+    I18nError,
+    check,
+    languages,
+    new_catalogue,
+    po_path,
+    ship,
+    status,
+)
 
 
 @pytest.fixture
@@ -102,16 +111,93 @@ def test_init_refuses_what_is_not_a_language(root: Path, bad: str) -> None:
         new_catalogue(bad, root)
 
 
-def test_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_commands(root: Path, monkeypatch: pytest.MonkeyPatch,
+                      capsys: pytest.CaptureFixture[str]) -> None:
     from reporter.cli import main
 
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    (root / "fr" / "LC_MESSAGES" / "messages.mo").unlink()
     assert (main(["i18n", "check", "fr"]) or 0) == 0
-    assert "translated (100 %)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    total = check("fr", root).coverage.total  # type: ignore[union-attr]
+    assert f"fr (shipped): {total} of {total} translated (100 %)" in out
+    assert (root / "fr" / "LC_MESSAGES" / "messages.mo").is_file(), "check compiles"
     main(["i18n", "stats"])
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["language", "translated", "fuzzy", "untranslated",
-                                           "review"]
-    assert any(line.startswith("fr ") for line in out.splitlines())
+    assert out.splitlines()[0].split() == ["language", "status", "translated", "fuzzy",
+                                           "untranslated", "review"]
+    assert any(line.split()[:2] == ["fr", "shipped"] for line in out.splitlines())
     with pytest.raises(SystemExit) as exited:
         main(["i18n", "check", "zz"])
     assert exited.value.code == 1
+
+
+# --- shipped and in-progress languages ------------------------------------------
+
+
+def test_the_shipped_languages_are_read_from_linguas() -> None:
+    assert shipped_languages() == ("en", "fr", "pt", "sw", "ln", "sn")
+
+
+def test_linguas_tolerates_comments_and_refuses_nonsense(root: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    (root / "LINGUAS").write_text("# a comment\nfr sw  # two on a line\n../etc\nfr\n\n",
+                                  encoding="utf-8")
+    assert shipped_languages(root) == ("en", "fr", "sw")
+    assert any("'../etc' is not a language code" in r.message for r in caplog.records)
+    (root / "LINGUAS").unlink()
+    assert shipped_languages(root) == ("en",)
+
+
+def test_a_new_language_needs_no_code_to_reach_the_translator(root: Path,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              ) -> None:
+    from reporter.cli import main
+
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    assert (main(["i18n", "init", "yo"]) or 0) == 0
+    assert status("yo", root) == "in progress"
+    assert (main(["i18n", "check", "yo"]) or 0) == 0
+    out = capsys.readouterr().out
+    assert "yo (in progress): 0 of" in out and "--preview-languages" in out
+    # Monitors do not meet it; a translator previewing does.
+    assert "yo" not in usable_languages(root)
+    assert usable_languages(root, preview=True)[-1] == "yo"
+    main(["i18n", "stats"])
+    assert any(line.split()[:3] == ["yo", "in", "progress"]
+               for line in capsys.readouterr().out.splitlines())
+
+
+def test_ship_refuses_an_incomplete_language_and_lists_a_complete_one(root: Path) -> None:
+    new_catalogue("yo", root)
+    with pytest.raises(I18nError, match="not complete"):
+        ship("yo", root)
+    assert "yo" not in shipped_languages(root)
+    # A complete catalogue (here the French texts under another code) ships.
+    french = po_path("fr", root).read_text(encoding="utf-8")
+    po_path("yo", root).write_text(french.replace("Language: fr", "Language: yo"),
+                                   encoding="utf-8")
+    ship("yo", root)
+    assert shipped_languages(root)[-1] == "yo"
+    assert (root / "yo" / "LC_MESSAGES" / "messages.mo").is_file()
+    assert "yo" in usable_languages(root)
+    ship("yo", root)  # again: nothing changes
+    assert shipped_languages(root).count("yo") == 1
+
+
+def test_ship_refuses_a_catalogue_with_errors(root: Path) -> None:
+    replace_translation(root, "Please use at most", "Au maximum %(mx)s caractères.")
+    (root / "LINGUAS").write_text("en\n", encoding="utf-8")
+    with pytest.raises(I18nError, match="has errors"):
+        ship("fr", root)
+    assert shipped_languages(root) == ("en",)
+
+
+def test_check_does_not_compile_a_broken_catalogue(root: Path) -> None:
+    mo = root / "fr" / "LC_MESSAGES" / "messages.mo"
+    before = mo.read_bytes()
+    replace_translation(root, "Please use at most", "Au maximum %(mx)s caractères.")
+    result = check("fr", root, compile_mo=True)
+    assert not result.ok and result.compiled is None
+    assert mo.read_bytes() == before

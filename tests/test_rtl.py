@@ -34,8 +34,9 @@ def rtl_app(station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch): 
     (copy / "ar" / "LC_MESSAGES").mkdir(parents=True)
     with open(copy / "ar" / "LC_MESSAGES" / "messages.mo", "wb") as fh:
         write_mo(fh, catalog)
+    with open(copy / "LINGUAS", "a", encoding="utf-8") as fh:
+        fh.write("ar\n")
     monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", copy)
-    monkeypatch.setattr(i18n, "LANGUAGES", (*i18n.LANGUAGES, "ar"))
     config = load_config(station.path, station.key, testing=True)
     return create_app(config), config
 
