@@ -116,8 +116,19 @@ def inspect(envelope: bytes) -> EnvelopeInfo:
     return EnvelopeInfo(version, count, padded, header_length, total)
 
 
-def seal(body: bytes, recipients: Sequence[RecipientPublicKey]) -> bytes:
-    """Encrypt ``body`` so that each of ``recipients`` (and nobody else) can open it."""
+def new_file_key() -> bytes:
+    """A fresh file key: made when a submission starts, so its attachments can be
+    sealed under it while they stream in (see ``attachment.py``)."""
+    return random_bytes(KEY_BYTES)
+
+
+def seal(body: bytes, recipients: Sequence[RecipientPublicKey],
+         file_key: bytes | None = None) -> bytes:
+    """Encrypt ``body`` so that each of ``recipients`` (and nobody else) can open it.
+
+    ``file_key`` is given only when attachments were already sealed under it;
+    it must come from ``new_file_key`` and be used for one envelope only.
+    """
     if not recipients:
         raise ValueError("an envelope needs at least one recipient")
     if len(recipients) > MAX_RECIPIENTS:
@@ -125,7 +136,10 @@ def seal(body: bytes, recipients: Sequence[RecipientPublicKey]) -> bytes:
     if len(body) > MAX_BODY:
         raise ValueError(f"the body is larger than {MAX_BODY} bytes")
     padded = padded_size(len(body))
-    file_key = random_bytes(KEY_BYTES)
+    if file_key is None:
+        file_key = new_file_key()
+    elif len(file_key) != KEY_BYTES:
+        raise ValueError("a file key is 32 bytes")
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
         state, subkey(file_key, CTX_PAYLOAD)
@@ -151,6 +165,11 @@ def seal(body: bytes, recipients: Sequence[RecipientPublicKey]) -> bytes:
 
 def open_envelope(envelope: bytes, key: RecipientPrivateKey) -> bytes:
     """Check, decrypt and unpad an envelope; return the body it carries."""
+    return open_envelope_with_key(envelope, key)[0]
+
+
+def open_envelope_with_key(envelope: bytes, key: RecipientPrivateKey) -> tuple[bytes, bytes]:
+    """``open_envelope``, also returning the file key that opens its attachments."""
     info = inspect(envelope)
     file_key = open_stanzas(envelope, FIXED_HEADER.size, info.recipients, key, "envelope")
     header = envelope[: info.header_length]
@@ -182,4 +201,4 @@ def open_envelope(envelope: bytes, key: RecipientPrivateKey) -> bytes:
     padding = padded[4 + length :]
     if padding.count(0) != len(padding):  # C speed; any() would loop in Python
         raise Malformed("the envelope's padding is not zero")
-    return padded[4 : 4 + length]
+    return padded[4 : 4 + length], file_key

@@ -8,6 +8,12 @@ sees are translated in ``forms.py``.
 
 Nothing in a report records who sent it or from where: no IP address, no user
 agent, and only the calendar date (UTC) of arrival, never the time.
+
+Schema 2 adds ``attachments``: what the envelope's reader needs to open and
+check each sealed attachment (``attachment.py``): its index, the file name
+the phone gave (cleaned), the type the station detected from its first bytes,
+its size, the SHA-256 of the original (chain of custody) and the size and
+hash of its ciphertext. Schema 1 reports (no attachments) are still read.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from . import jsonio
+from . import attachment, jsonio
 from .errors import InvalidReceipt, InvalidReport
 from .receipt import parse_receipt
 
-SCHEMA = 1
+SCHEMA = 2
+READABLE_SCHEMAS = (1, 2)
+MAX_NAME = 255
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_MEDIA_TYPE = re.compile(r"[a-z]+/[a-z0-9.+-]{1,80}")
 FORM_VERSION = "incident/1"
 FOLLOW_UP_FORM_VERSION = "follow-up/1"
 
@@ -56,6 +66,55 @@ ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True)
+class AttachmentInfo:
+    """One attachment as its report's envelope describes it."""
+
+    index: int
+    name: str
+    type: str
+    size: int
+    sha256: bytes
+    ciphertext_size: int
+    ciphertext_hash: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "name": self.name,
+            "type": self.type,
+            "size": self.size,
+            "sha256": self.sha256.hex(),
+            "ciphertext_size": self.ciphertext_size,
+            "ciphertext_hash": self.ciphertext_hash.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, item: Any, position: int) -> AttachmentInfo:
+        where = f"attachment {position + 1}"
+        if not isinstance(item, dict):
+            raise InvalidReport(f"{where} is not a JSON object")
+        index, name, kind = item.get("index"), item.get("name"), item.get("type")
+        size, ct_size = item.get("size"), item.get("ciphertext_size")
+        sha, ct_hash = item.get("sha256"), item.get("ciphertext_hash")
+        if index != position:
+            raise InvalidReport(f"{where} has index {index!r}: attachments are out of order")
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME:
+            raise InvalidReport(f"{where} has no valid file name")
+        if not isinstance(kind, str) or not _MEDIA_TYPE.fullmatch(kind):
+            raise InvalidReport(f"{where} has no valid type")
+        if (not isinstance(size, int) or isinstance(size, bool)
+                or not 0 < size <= attachment.MAX_SIZE):
+            raise InvalidReport(f"{where} has an invalid size")
+        if ct_size != attachment.ciphertext_size(size):
+            raise InvalidReport(f"{where}: its ciphertext size does not match its size")
+        if not (isinstance(sha, str) and _HEX64.fullmatch(sha)
+                and isinstance(ct_hash, str) and _HEX64.fullmatch(ct_hash)):
+            raise InvalidReport(f"{where} has an invalid hash")
+        return cls(position, name, kind, size, bytes.fromhex(sha), ct_size,
+                   bytes.fromhex(ct_hash))
+
+
+@dataclass(frozen=True)
 class Report:
     """One submission: a first report or a follow-up to one."""
 
@@ -66,6 +125,7 @@ class Report:
     fields: dict[str, Any] = field(default_factory=dict)
     follows: str | None = None  # receipt code of the first report, for follow-ups
     form: str = FORM_VERSION
+    attachments: tuple[AttachmentInfo, ...] = ()
 
     def to_body(self) -> bytes:
         """Canonical JSON: the same report always gives the same bytes."""
@@ -78,6 +138,7 @@ class Report:
             "locale": self.locale,
             "submitted": self.submitted,
             "fields": self.fields,
+            "attachments": [a.to_json() for a in self.attachments],
         }
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -92,10 +153,11 @@ class Report:
             raise InvalidReport("the sealed report is not valid JSON") from None
         if not isinstance(document, dict):
             raise InvalidReport("the sealed report is not a JSON object")
-        if document.get("schema") != SCHEMA:
+        schema = document.get("schema")
+        if schema not in READABLE_SCHEMAS or isinstance(schema, bool):
             raise InvalidReport(
-                f"report schema {document.get('schema')!r} is not supported "
-                f"(this reporter reads schema {SCHEMA})"
+                f"report schema {schema!r} is not supported "
+                f"(this reporter reads schemas {', '.join(map(str, READABLE_SCHEMAS))})"
             )
         kind = document.get("kind")
         if kind not in KINDS:
@@ -120,6 +182,10 @@ class Report:
             raise InvalidReport(f"the report header is invalid: {exc}") from None
         if (kind == "follow-up") != (follows is not None):
             raise InvalidReport("only a follow-up names the report it follows")
+        items = document.get("attachments", []) if schema >= 2 else []
+        if not isinstance(items, list) or len(items) > attachment.MAX_ATTACHMENTS:
+            raise InvalidReport("the report's attachment list is invalid")
+        attachments = tuple(AttachmentInfo.from_json(item, i) for i, item in enumerate(items))
         report = cls(
             kind=kind,
             receipt=receipt,
@@ -128,6 +194,7 @@ class Report:
             fields=fields,
             follows=follows,
             form=str(document.get("form", "")),
+            attachments=attachments,
         )
         if b"\\u" in body:
             # Only a JSON escape can smuggle a lone surrogate ("\\ud800") in: text

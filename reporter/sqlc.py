@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlcipher3.dbapi2 as sqlcipher
 
@@ -38,10 +38,15 @@ def unavailable(exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(reason)
 
 
-def connect(path: Path, key: bytes, *, create: bool, owner: str) -> sqlcipher.Connection:
+def connect(path: Path, key: bytes, *, create: bool, owner: str,
+            page_size: int | None = None,
+            journal: Literal["WAL", "DELETE"] = "WAL") -> sqlcipher.Connection:
     """A keyed, checked connection with reporter's durability settings.
 
     ``owner`` names whose database it is in messages ("station", "review database").
+    ``page_size`` (SQLCipher's, fixed for the file's life) and ``journal`` are
+    for a database of large blobs (``blobs.py``): big pages and a rollback
+    journal write each byte once instead of twice.
     """
     if len(key) != KEY_BYTES:
         raise ValueError("the database key is 32 bytes")
@@ -53,6 +58,8 @@ def connect(path: Path, key: bytes, *, create: bool, owner: str) -> sqlcipher.Co
     try:
         db.execute("PRAGMA cipher_log_level = NONE")
         db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        if page_size is not None:
+            db.execute(f"PRAGMA cipher_page_size = {int(page_size)}")
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlcipher.DatabaseError:
@@ -66,7 +73,7 @@ def connect(path: Path, key: bytes, *, create: bool, owner: str) -> sqlcipher.Co
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = FULL")
         if create:
-            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA journal_mode = {journal}")
         return db
     except BaseException:
         db.close()

@@ -111,7 +111,16 @@ _MIGRATION_2 = (
     "ALTER TABLE reports_v2 RENAME TO reports",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+# Attachments (issue 4) live in attachments.db, linked to the hash of their
+# report's envelope. The station keeps that hash here so that start-up can
+# tell an upload whose report was committed from one cut off by a crash.
+# Reports stored before this version have NULL (they have no attachments).
+_MIGRATION_3 = (
+    "ALTER TABLE reports ADD COLUMN hash BLOB CHECK (hash IS NULL OR length(hash) = 32)",
+    "CREATE INDEX reports_by_hash ON reports (hash)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -137,6 +146,8 @@ class PurgeResult:
     through_seq: int
     erased: int
     wal_truncated: bool  # False if another connection (a running server) held the WAL
+    # Envelopes erased: their attachments (attachments.db) are erased next.
+    envelope_hashes: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,13 +289,21 @@ class Store:
                 int(row[0]), bytes(row[1]))
             for envelope in envelopes:
                 seq += 1
-                previous = chain_link(previous, seq, envelope)
+                hashed = envelope_hash(envelope)
+                previous = chain_link_hashed(previous, seq, hashed)
                 db.execute(
-                    "INSERT INTO reports (seq, envelope, size, chain) VALUES (?, ?, ?, ?)",
-                    (seq, envelope, len(envelope), previous),
+                    "INSERT INTO reports (seq, envelope, size, chain, hash) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (seq, envelope, len(envelope), previous, hashed),
                 )
                 seqs.append(seq)
         return seqs
+
+    def holds_envelope(self, hashed: bytes) -> bool:
+        """Whether a report with this envelope hash is stored and not purged."""
+        return self._db.execute(
+            "SELECT 1 FROM reports WHERE hash = ? AND envelope IS NOT NULL", (hashed,)
+        ).fetchone() is not None
 
     def report_count(self) -> int:
         """Reports whose ciphertext the station still holds."""
@@ -372,6 +391,9 @@ class Store:
                 f"exported bundles: {', '.join(str(b.number) for b in written) or 'none'}")
         through = max(b.last_seq for b in written if b.number <= number)
         with self._write() as db:
+            hashes = [bytes(r[0]) for r in db.execute(
+                "SELECT hash FROM reports WHERE seq <= ? AND envelope IS NOT NULL "
+                "AND hash IS NOT NULL", (through,))]
             erased = int(db.execute(
                 "UPDATE reports SET envelope = NULL WHERE seq <= ? AND envelope IS NOT NULL",
                 (through,)).rowcount)
@@ -381,7 +403,8 @@ class Store:
             busy = int(self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
         except sqlc.Error as exc:
             raise sqlc.unavailable(exc) from None
-        return PurgeResult(number, through, erased, wal_truncated=busy == 0)
+        return PurgeResult(number, through, erased, wal_truncated=busy == 0,
+                           envelope_hashes=tuple(hashes))
 
     def forget_bundle(self, number: int) -> None:
         with self._write() as db:

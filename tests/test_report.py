@@ -1,4 +1,4 @@
-"""reporter.report: the report and its canonical JSON body (schema 1)."""
+"""reporter.report: the report and its canonical JSON body (schema 2; schema 1 read)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reporter.errors import InvalidReport
+from reporter.attachment import ciphertext_size
 from reporter.report import Report
 
 RECEIPT = "7KQM-3XHD-9TWA-R25V"
@@ -29,10 +30,68 @@ def incident(**overrides: object) -> Report:
 
 def test_the_canonical_body_is_exactly_this() -> None:
     assert incident().to_body() == (
-        '{"fields":{"count":4,"description":"Tirs près de la rivière","site":"Marange"},'
+        '{"attachments":[],'
+        '"fields":{"count":4,"description":"Tirs près de la rivière","site":"Marange"},'
         '"follows":null,"form":"incident/1","kind":"incident","locale":"fr",'
-        '"receipt":"7KQM-3XHD-9TWA-R25V","schema":1,"submitted":"2026-11-02"}'
+        '"receipt":"7KQM-3XHD-9TWA-R25V","schema":2,"submitted":"2026-11-02"}'
     ).encode()
+
+
+def test_a_schema_1_body_is_still_read() -> None:
+    body = (
+        '{"fields":{"site":"Marange"},"follows":null,"form":"incident/1","kind":"incident",'
+        '"locale":"fr","receipt":"7KQM-3XHD-9TWA-R25V","schema":1,"submitted":"2026-11-02"}'
+    ).encode()
+    report = Report.from_body(body)
+    assert report.attachments == () and report.fields == {"site": "Marange"}
+
+
+def attachment_json(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "index": 0, "name": "wounds.jpg", "type": "image/jpeg", "size": 5000,
+        "sha256": "ab" * 32, "ciphertext_size": ciphertext_size(5000),
+        "ciphertext_hash": "cd" * 32,
+    }
+    values.update(overrides)
+    return values
+
+
+def with_attachments(*items: dict[str, object]) -> bytes:
+    document = json.loads(incident().to_body())
+    document["attachments"] = list(items)
+    return json.dumps(document).encode()
+
+
+def test_attachments_round_trip() -> None:
+    report = Report.from_body(with_attachments(attachment_json(),
+                                               attachment_json(index=1, name="note.ogg",
+                                                               type="audio/ogg")))
+    assert [a.name for a in report.attachments] == ["wounds.jpg", "note.ogg"]
+    assert report.attachments[0].sha256 == bytes.fromhex("ab" * 32)
+    assert Report.from_body(report.to_body()) == report
+
+
+@pytest.mark.parametrize("bad", [
+    {"index": 1},
+    {"name": ""},
+    {"name": "x" * 256},
+    {"type": "not a type"},
+    {"size": 0},
+    {"size": True},
+    {"size": 2 ** 41},
+    {"ciphertext_size": 1},
+    {"sha256": "AB" * 32},
+    {"ciphertext_hash": "cd"},
+])
+def test_an_invalid_attachment_entry_is_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(InvalidReport, match="attachment 1"):
+        Report.from_body(with_attachments(attachment_json(**bad)))
+
+
+def test_too_many_attachments_are_refused() -> None:
+    items = [attachment_json(index=i) for i in range(256)]
+    with pytest.raises(InvalidReport, match="attachment list"):
+        Report.from_body(with_attachments(*items))
 
 
 def test_canonical_json_rules() -> None:
@@ -45,8 +104,8 @@ def test_canonical_json_rules() -> None:
     assert b"\\u" not in body
     assert b" " not in body.replace("Tirs près de la rivière".encode(), b"")
     assert set(document) == {"schema", "kind", "form", "receipt", "follows", "locale",
-                             "submitted", "fields"}
-    assert document["schema"] == 1
+                             "submitted", "fields", "attachments"}
+    assert document["schema"] == 2
 
 
 def test_same_report_same_bytes_whatever_the_key_order() -> None:
@@ -97,7 +156,10 @@ def body(**changes: object) -> bytes:
     b"[]",
     b'"report"',
     b"null",
-    body(schema=2),
+    body(schema=3),
+    body(schema=True),
+    body(attachments={}),
+    body(attachments=[1]),
     body(schema="1"),
     body(schema=...),
     body(kind="complaint"),

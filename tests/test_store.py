@@ -206,11 +206,18 @@ def test_a_first_version_database_is_migrated_with_its_reports(
     path = tmp_path / "station.db"
     monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
     with Store.open(path, KEY, create=True) as old:
-        old.append_report(b"written by schema 1", STATION)
+        # As reporter 0.1 wrote it (no hash column yet).
+        link = store_module.chain_link(store_module.genesis(STATION), 1, b"written by schema 1")
+        old._db.execute("INSERT INTO reports (seq, envelope, size, chain) VALUES (1, ?, ?, ?)",
+                        (b"written by schema 1", 19, link))
         assert old.schema_version == 1
     monkeypatch.undo()
     with Store.open(path, KEY) as store:
-        assert store.schema_version == len(store_module.MIGRATIONS) >= 2
+        assert store.schema_version == len(store_module.MIGRATIONS) >= 3
         assert [r.envelope for r in store.reports()] == [b"written by schema 1"]
         assert store.bundles() == []
+        store.verify_chain(STATION)
+        store.append_report(b"written by schema 3", STATION)
+        assert store.holds_envelope(store_module.envelope_hash(b"written by schema 3"))
+        assert not store.holds_envelope(store_module.envelope_hash(b"written by schema 1"))
         store.verify_chain(STATION)
