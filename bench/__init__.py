@@ -3,9 +3,9 @@
 One run measures, side by side and against the targets of issue 2:
 
 * submissions per second and p50/p99 latency through a real ``reporter serve``
-  process (Waitress), with 1, 4 and 16 keep-alive clients;
+  process (Cheroot), with 1, 4 and 16 keep-alive clients;
 * the framework's ceiling: a trivial Flask form-POST app under the same
-  Waitress settings, same clients, same payload;
+  server settings, same clients, same payload;
 * the raw floor: ``envelope.seal`` + ``Store.append_report`` in a loop, no HTTP;
 * the idle and after-load RSS of ``reporter serve``;
 * the size of the form page and the follow-up page.

@@ -72,8 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "(default 12, --quick 3)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per level "
                         "(default 3, --quick 1)")
-    parser.add_argument("--threads", type=int, default=4,
-                        help="Waitress threads for both servers (default 4, as 'reporter serve')")
+    parser.add_argument("--threads", type=int, default=16,
+                        help="server threads for both servers (default 16, as 'reporter serve')")
     parser.add_argument("--client-procs", type=int, default=2,
                         help="client processes (threads are split between them; default 2)")
     parser.add_argument("--workdir", type=Path,
@@ -164,7 +164,7 @@ def machine_facts(workdir: Path) -> dict[str, Any]:
             "status", "--porcelain", "--", "reporter")) is None
         else len([line for line in st.splitlines() if line.strip()]),
         "packages": {n: _version(n) for n in
-                     ("flask", "werkzeug", "waitress", "flask-wtf", "wtforms", "jinja2",
+                     ("flask", "werkzeug", "cheroot", "flask-wtf", "wtforms", "jinja2",
                       "pynacl", "sqlcipher3")},
     }
 
@@ -303,7 +303,7 @@ def _mb(kib: int) -> str:
 def render(results: dict[str, Any]) -> str:
     cfg, out = results["settings"], []
     out.append(f"### Throughput and latency ({cfg['warmup_s']:g} s warm-up, "
-               f"{cfg['duration_s']:g} s measured per level, {cfg['threads']} Waitress threads)")
+               f"{cfg['duration_s']:g} s measured per level, {cfg['threads']} Cheroot threads)")
     out.append("")
     rows = []
     for level in results["levels"]:

@@ -1,9 +1,9 @@
 """The framework's ceiling: a trivial Flask app with one form POST route.
 
-Served by Waitress with the station's own settings
-(``reporter.serve.server_settings``), so the comparison isolates what the
-station does per request (CSRF and form validation, sealing, the durable
-append, template rendering) from what Flask + Waitress cost anyway.
+Served by the station's own server (``reporter.serve.make_server``, Cheroot,
+same settings), so the comparison isolates what the station does per request
+(CSRF and form validation, sealing, the durable append, template rendering)
+from what Flask + Cheroot cost anyway.
 
 ``GET /`` answers a tiny form with a hidden ``csrf_token`` and sets a
 ``csrf`` cookie, so the same load generator drives both servers; ``POST /``
@@ -23,7 +23,7 @@ from flask import Flask, request
 from markupsafe import escape
 
 from reporter.config import Config
-from reporter.serve import server_settings
+from reporter.serve import make_server
 
 
 def create_app(max_body_bytes: int) -> Flask:
@@ -55,12 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args(argv)
-    # The same Waitress settings as ``reporter serve``; the key is never used.
+    # The same server settings as ``reporter serve``; the key is never used.
     config = Config(instance_path=Path("/nonexistent"), db_key=bytes(32))
-    from waitress.server import create_server
-
-    server = create_server(create_app(config.max_body_bytes), host=args.host, port=args.port,
-                           **server_settings(config, args.threads))
+    server = make_server(create_app(config.max_body_bytes), config, args.host, args.port,
+                         args.threads)
     print(f"trivial app on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     try:
         server.run()

@@ -13,7 +13,7 @@ from . import i18n
 from .config import Config
 from .instance import load_identity, open_store
 from .uploads import MemoryOnlyRequest
-from .web import db, errors, headers, intake
+from .web import attachments, db, errors, headers, intake
 from .web.context import EXTENSION, StationContext
 from .web.guard import Guard, where
 
@@ -59,8 +59,14 @@ def create_app(config: Config) -> Flask:
         TESTING=config.testing,
         DEBUG=False,
         PROPAGATE_EXCEPTIONS=False,
-        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        # The whole body (text, attachments and some slack: see config.py),
+        # refused from its Content-Length before reading when larger.
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        # Each text field; files are streamed through encryption instead.
         MAX_FORM_MEMORY_SIZE=config.max_body_bytes,
+        # Fields, check boxes and files: a body of thousands of tiny parts is
+        # refused (413) instead of costing a parse of each.
+        MAX_FORM_PARTS=200 + config.max_attachments,
         WTF_CSRF_TIME_LIMIT=config.csrf_time_limit,
         WTF_CSRF_SSL_STRICT=False,
         # The only cookie: Flask's signed session holding the CSRF token.
@@ -81,6 +87,7 @@ def create_app(config: Config) -> Flask:
     app.jinja_env.globals["inline_style"] = css
     i18n.init_app(app, preview=config.preview_languages)
     db.init_app(app)
+    attachments.init_app(app)
     headers.init_app(app, css)
     errors.init_app(app)
     app.register_blueprint(intake.bp)

@@ -18,6 +18,8 @@ Life of an upload:
    ciphertext segments as they come, then ``close()`` commits durably.
    ``discard()`` (connection dropped, file refused) deletes it; with
    ``secure_delete`` the pages are zeroed.
+   A write transaction is never held while the request waits for more bytes
+   from the network, so concurrent uploads share the write lock fairly.
 2. ``attach(uploads, envelope_hash)`` links the finished uploads to the
    report's envelope, durably, *before* the report is committed to
    ``station.db``.
@@ -116,9 +118,13 @@ class Sink:
                 continue  # drain, so the producer never blocks on a dead writer
             try:
                 uncommitted += 1
-                self._blobs._segment(self.upload, seq, segment,
-                                     commit=uncommitted >= COMMIT_EVERY)
-                uncommitted %= COMMIT_EVERY
+                # Commit when nothing more is waiting: the write lock is never
+                # held while the request waits for the network (a slow phone
+                # would stall every other upload), and a fast upload still
+                # shares one fsync among up to COMMIT_EVERY segments.
+                commit = uncommitted >= COMMIT_EVERY or self._queue.empty()
+                self._blobs._segment(self.upload, seq, segment, commit=commit)
+                uncommitted = 0 if commit else uncommitted
                 seq += 1
             except BaseException as exc:  # handed to the request thread
                 self._error = exc
@@ -175,9 +181,14 @@ class BlobStore:
 
     @classmethod
     def open(cls, instance: Path, db_key: bytes) -> BlobStore:
-        path = blobs_path(instance)
+        return cls.open_at(blobs_path(instance), blobs_key(db_key), owner="station")
+
+    @classmethod
+    def open_at(cls, path: Path, key: bytes, *, owner: str) -> BlobStore:
+        """A blob database at an explicit ``path`` under an explicit (already derived)
+        ``key``: the reviewer's copy of attachment ciphertext uses the same storage."""
         create = not path.exists()
-        db = sqlc.connect(path, blobs_key(db_key), create=create, owner="station",
+        db = sqlc.connect(path, key, create=create, owner=owner,
                           page_size=PAGE_SIZE, journal="DELETE")
         try:
             if create:

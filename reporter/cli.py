@@ -207,14 +207,16 @@ def sites_remove(obj: Context, name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 to serve a local Wi-Fi).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True,
+              help="Requests served at once; a slow upload holds one for its whole length.")
 @click.option("--preview-languages", is_flag=True,
               help="Also show in-progress translations (for translators, never in the field).")
 @pass_ctx
 def serve(obj: Context, host: str, port: int, threads: int, preview_languages: bool) -> None:
-    """Serve the report form (Waitress). Refuses to start with no reviewer key."""
+    """Serve the report form (Cheroot). Refuses to start with no reviewer key."""
     from .app import create_app
     from .serve import make_server
+    from .web.attachments import recover
 
     key = obj.key()
     with open_store(obj.instance, key) as store:
@@ -224,6 +226,10 @@ def serve(obj: Context, host: str, port: int, threads: int, preview_languages: b
                 "first: 'reporter recipients add NAME KEY' (the key comes from "
                 "'reporter keygen' on the reviewer's machine)"
             )
+    dropped = recover(obj.instance, key)
+    if dropped:
+        click.echo(f"Deleted {dropped} unfinished upload(s) left by an interrupted "
+                   "submission (never acknowledged to a monitor).", err=True)
     config = load_config(obj.instance, key)
     if preview_languages:
         config = replace(config, preview_languages=True)

@@ -20,13 +20,23 @@ DEFAULT_INSTANCE = "instance"
 # characters of up to 4 bytes, percent-encoded): 1 MiB leaves ample room while
 # keeping every request body in memory (see SECURITY.md, "temporary files").
 DEFAULT_MAX_BODY = 1024 * 1024
+# Attachments of one report together: 500 MB, as SecureDrop. They stream
+# through encryption (``submission.py``), so this bounds disk, not memory.
+DEFAULT_MAX_ATTACHMENT_BYTES = 500 * 1000 * 1000
+DEFAULT_MAX_ATTACHMENTS = 20
+# A body up to this much above the limits is still read, so a file slightly
+# too large gets its message beside the field and the typed text is kept;
+# beyond it, the request is refused from its Content-Length before reading.
+UPLOAD_SLACK = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Config:
     instance_path: Path
     db_key: bytes = field(repr=False)
-    max_body_bytes: int = DEFAULT_MAX_BODY
+    max_body_bytes: int = DEFAULT_MAX_BODY  # the text of a report (form fields)
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES  # 0: no attachments
+    max_attachments: int = DEFAULT_MAX_ATTACHMENTS
     # A monitor on a slow Tor circuit may take a long time over a report:
     # the CSRF token stays valid for six hours.
     csrf_time_limit: int = 6 * 3600
@@ -45,8 +55,20 @@ class Config:
             raise ConfigError(
                 "REPORTER_MAX_BODY_BYTES must be between 65536 and 16777216 bytes"
             )
+        if not 0 <= self.max_attachment_bytes <= 64 * 1024 ** 3:
+            raise ConfigError("REPORTER_MAX_ATTACHMENT_BYTES must be between 0 (no "
+                              "attachments) and 68719476736 bytes")
+        if not 1 <= self.max_attachments <= 255:
+            raise ConfigError("REPORTER_MAX_ATTACHMENTS must be between 1 and 255")
         if self.csrf_time_limit < 600:
             raise ConfigError("REPORTER_CSRF_TIME_LIMIT must be at least 600 seconds")
+
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body read at all (text, attachments and slack)."""
+        slack = UPLOAD_SLACK if self.max_attachment_bytes else 0
+        return self.max_body_bytes + self.max_attachment_bytes + slack
 
 
 def instance_from_env(explicit: str | os.PathLike[str] | None = None,
@@ -83,6 +105,8 @@ def load_config(instance_path: Path, db_key: bytes, *,
     values: dict[str, Any] = {}
     for attr, name, parse in (
         ("max_body_bytes", "REPORTER_MAX_BODY_BYTES", _int_setting),
+        ("max_attachment_bytes", "REPORTER_MAX_ATTACHMENT_BYTES", _int_setting),
+        ("max_attachments", "REPORTER_MAX_ATTACHMENTS", _int_setting),
         ("csrf_time_limit", "REPORTER_CSRF_TIME_LIMIT", _int_setting),
         ("secure_cookies", "REPORTER_SECURE_COOKIES", _bool_setting),
         ("preview_languages", "REPORTER_PREVIEW_LANGUAGES", _bool_setting),

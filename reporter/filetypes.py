@@ -77,6 +77,3 @@ def detect(head: bytes) -> str | None:
         return _zip_document(head)
     return None
 
-
-# What the page tells monitors they may send (translated in forms.py).
-ACCEPT_ATTRIBUTE = "image/*,audio/*,video/*,application/pdf,.pdf,.doc,.docx,.odt"

@@ -19,6 +19,7 @@ from wtforms import (
     Field,
     HiddenField,
     IntegerField,
+    MultipleFileField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -29,7 +30,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Optional, Regexp, ValidationError
 
-from . import report
+from . import report, submission
 from .errors import InvalidReceipt
 from .receipt import parse_receipt
 
@@ -135,6 +136,21 @@ class _CatalogueTranslations:
         return str(flask_babel.ngettext(singular, plural, n))
 
 
+def attachment_problem(problem: str, name: str, limits: submission.Limits) -> str:
+    """The sentence shown beside the file field for one refused file."""
+    if problem == submission.PROBLEM_TOO_LARGE:
+        return str(flask_babel.gettext(
+            "‘%(name)s’ was not accepted: all files together may be at most %(max)s MB.",
+            name=name, max=flask_babel.format_number(limits.max_bytes // 1_000_000)))
+    if problem == submission.PROBLEM_COUNT:
+        return str(flask_babel.gettext(
+            "‘%(name)s’ was not accepted: at most %(max)s files can be sent with one report.",
+            name=name, max=flask_babel.format_number(limits.max_count)))
+    return str(flask_babel.gettext(
+        "‘%(name)s’ was not accepted: only photos, sound, video, PDF and documents can be "
+        "sent.", name=name))
+
+
 class _Form(FlaskForm):  # type: ignore[misc]
     class Meta:
         def get_translations(self, form: Any) -> _CatalogueTranslations:
@@ -142,6 +158,26 @@ class _Form(FlaskForm):  # type: ignore[misc]
 
     # Carries the chosen language through a submission without a cookie.
     lang = HiddenField()
+    # Read by the request's stream factory, not by WTForms: the files go
+    # through encryption as they arrive (uploads.py, submission.py), and
+    # ``check_attachments`` reports what was refused.
+    attachments = MultipleFileField(_l("Photos, sound or video (optional)"))
+
+    def check_attachments(self, draft: submission.Draft | None) -> bool:
+        """Add a message beside the file field for each refused file; False if any."""
+        if draft is None:
+            return True
+        messages = [attachment_problem(problem, name, draft.limits)
+                    for name, problem in draft.problems]
+        self.attachments.errors = [*self.attachments.errors, *messages]
+        return not messages
+
+    def files_dropped(self, draft: submission.Draft | None) -> None:
+        """The form failed: say that the files that were accepted must be chosen again."""
+        if draft is not None and draft.accepted():
+            self.attachments.errors = [*self.attachments.errors, _l(
+                "Your files were not kept because of the problems marked on this page. "
+                "Please choose them again.")]
 
     @property
     def csrf_failed(self) -> bool:

@@ -8,6 +8,7 @@ never written to a file, never passed to another process.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from .crypto import RecipientPublicKey
 from .errors import NoRecipients
 from .receipt import new_receipt
 from .report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, Report
+from .submission import Draft
 
 
 def arrival_date() -> str:
@@ -37,8 +39,12 @@ def build_report(fields: dict[str, Any], locale: str, follows: str | None = None
 
 
 def accept(report: Report, recipients: Sequence[RecipientPublicKey],
-           append: Callable[[bytes], int]) -> int:
+           append: Callable[[bytes], int], draft: Draft | None = None) -> int:
     """Seal ``report`` to every recipient and ``append`` it; return its sequence number.
+
+    With a ``draft``, the report carries the draft's attachments: the envelope
+    is sealed under the draft's file key and the attachments are linked to it
+    (durably) before ``append``, so an acknowledged report never lacks them.
 
     ``append`` is ``GroupCommit.append`` in the server (or ``Store.append_report``
     bound to a station id): it returns once the envelope is durable. Raises
@@ -49,4 +55,7 @@ def accept(report: Report, recipients: Sequence[RecipientPublicKey],
         raise NoRecipients(
             "the station has no reviewer key; add one with 'reporter recipients add'"
         )
+    if draft is not None:
+        report = replace(report, attachments=draft.attachments())
+        return append(draft.seal(report, recipients))
     return append(envelope.seal(report.to_body(), list(recipients)))

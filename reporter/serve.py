@@ -1,44 +1,92 @@
-"""Serving the station with Waitress, set up so nothing spills to disk.
+"""Serving the station with Cheroot, set up so nothing spills to disk.
 
-Waitress buffers a request body above ``inbuf_overflow`` (512 KB by default)
-and a response above ``outbuf_overflow`` (1 MB) in temporary files. Both would
-put a monitor's words on disk in plaintext, so both thresholds are raised
-above the largest body the app accepts; ``max_request_body_size`` makes
-Waitress itself refuse anything larger before buffering it.
+Why Cheroot and not Waitress (used until attachments arrived): Waitress reads
+a whole request body into its own buffer before the app sees a byte, and
+writes any body above its threshold to a temporary file, in plaintext. A
+500 MB video would sit on disk, or in memory, whole. Cheroot hands the app a
+stream that reads from the socket as the app asks, so an upload is encrypted
+chunk by chunk as it arrives (``submission.py``) and plaintext only ever
+exists in small memory buffers. Cheroot never spools a request or a response
+to disk.
+
+The price: a request holds one of the server's threads while it is read. A
+monitor on a slow Tor circuit may take an hour over a large upload, so the
+pool is larger than the CPU count (``--threads``, default 16); an upload that
+stops sending for ``SOCKET_TIMEOUT`` seconds is dropped and its space
+reclaimed.
+
+Cheroot's own log lines can name a client address; ``error_log`` is replaced
+so that only the kind of failure is ever logged (no address, no request
+data, no exception message).
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
+from cheroot import wsgi
 from flask import Flask
-from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from .config import Config
 
-# The largest error page, with a 20,000-character description re-rendered and
-# HTML-escaped, is well under 1 MiB; 4 MiB leaves room and stays in memory.
-RESPONSE_BUFFER_BYTES = 4 * 1024 * 1024
+log = logging.getLogger("reporter")
+DEFAULT_THREADS = 16
+# Seconds a connection may stay silent (between requests, or in the middle
+# of an upload) before it is closed. Tor adds seconds of latency, not minutes.
+SOCKET_TIMEOUT = 120
+MAX_HEADER_BYTES = 64 * 1024
 
 
-def server_settings(config: Config, threads: int = 4) -> dict[str, Any]:
-    return {
-        "threads": threads,
-        # Waitress refuses (in plain English) anything above twice the app's
-        # limit before reading it; between the two, the app answers with its
-        # own translated "too large" page.
-        "max_request_body_size": 2 * config.max_body_bytes,
-        "inbuf_overflow": 2 * config.max_body_bytes + 64 * 1024,
-        "outbuf_overflow": RESPONSE_BUFFER_BYTES,
-        "expose_tracebacks": False,
-        "ident": "reporter",
-        "clear_untrusted_proxy_headers": True,
-        # Waitress logs nothing per request; keep it that way (no access log,
-        # so no IP address or time is ever written).
-        "log_socket_errors": False,
-    }
+class StationServer(wsgi.Server):
+    """Cheroot's WSGI server, with logging that cannot leak who sent what."""
+
+    def error_log(self, msg: str = "", level: int = 20, traceback: bool = False) -> None:
+        kind = type(sys.exc_info()[1]).__name__ if traceback and sys.exc_info()[1] else None
+        if level >= logging.WARNING:
+            log.log(level, "the HTTP server reported a problem%s",
+                    f" ({kind})" if kind else "")
+
+    @property
+    def effective_port(self) -> int:
+        return int(self.bind_addr[1])
+
+    def run(self) -> None:
+        """Serve (``make_server`` has bound the socket) until ``close`` or Ctrl+C."""
+        try:
+            self.serve()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            self.stop()
 
 
 def make_server(app: Flask, config: Config, host: str, port: int,
-                threads: int = 4) -> BaseWSGIServer | MultiSocketServer:
-    return create_server(app, host=host, port=port, **server_settings(config, threads))
+                threads: int = DEFAULT_THREADS) -> StationServer:
+    """A bound server (``effective_port`` is known); ``run()`` serves."""
+    server = StationServer(
+        (host, port), app,
+        numthreads=threads,
+        max=threads,
+        request_queue_size=64,
+        timeout=SOCKET_TIMEOUT,
+        shutdown_timeout=5,
+        server_name="reporter",
+    )
+    # The app refuses a too-large body itself, with a translated page (see
+    # ``app.py``); Cheroot's own limit is a backstop well above it.
+    server.max_request_body_size = 2 * config.max_request_bytes
+    server.max_request_header_size = MAX_HEADER_BYTES
+    server.prepare()
+    return server
+
+
+def server_settings(config: Config, threads: int = DEFAULT_THREADS) -> dict[str, Any]:
+    """What ``make_server`` configures, for the benchmark and the docs."""
+    return {"threads": threads, "timeout": SOCKET_TIMEOUT,
+            "max_request_body_size": 2 * config.max_request_bytes,
+            "max_request_header_size": MAX_HEADER_BYTES}

@@ -1,22 +1,92 @@
-"""Request bodies stay in memory: nothing a monitor sends is spooled to disk.
+"""Request bodies never reach disk in plaintext.
 
-Werkzeug's default stream factory writes any multipart file part above 500 KB
-to a temporary file, in plaintext. ``MemoryOnlyRequest`` replaces it with an
-in-memory buffer; ``MAX_CONTENT_LENGTH`` bounds how large that buffer can get,
-and ``serve.py`` sets Waitress's own buffers so that it never spools a request
-or response to disk either. (Attachments, a later issue, will replace this
-with a factory that encrypts each chunk as it arrives.)
+Werkzeug's default stream factory writes any multipart file part above
+500 KB to a temporary file, in plaintext. ``MemoryOnlyRequest`` replaces it:
+each file part goes to the request's ``submission.Draft``, which encrypts it
+chunk by chunk as the parser reads it from the socket and writes only
+ciphertext (``attachments.db``). A file part that arrives where no draft is
+wanted (attachments switched off) is counted and dropped. Text fields stay
+in memory, each bounded by ``MAX_FORM_MEMORY_SIZE``.
+
+The server (``serve.py``, Cheroot) hands over the socket as a stream, so no
+layer below this one buffers or spools the body either.
 """
 
 from __future__ import annotations
 
-import io
-from typing import IO
+from typing import IO, Any
+from urllib.parse import parse_qsl
 
-from flask import Request
+from flask import Request, current_app, g
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser, MultiPartParser
+
+# Read the body in pieces of up to 256 KiB (Werkzeug's default is 64 KiB):
+# fewer, larger calls into the parser and the cipher. Werkzeug refuses a
+# piece that, with what its decoder still holds, exceeds the text-field limit
+# (``max_form_memory_size``), so a piece is at most a quarter of that.
+PARSE_BUFFER = 256 * 1024
+DRAFT = "reporter_draft"
+
+
+class Discard:
+    """A file part nobody asked for: its bytes are read and dropped."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+    def seek(self, *_args: object) -> int:
+        return 0
+
+    def read(self, *_args: object) -> bytes:
+        return b""
+
+    def close(self) -> None:
+        pass
+
+
+class _Parser(FormDataParser):
+    """Werkzeug's parser, reading multipart bodies in ``PARSE_BUFFER`` pieces.
+
+    A URL-encoded body (a browser sends one only for a form without files)
+    is read whole by Werkzeug, bounded only by the request limit, which is
+    large to allow attachments: here it is held to the text limit instead.
+    """
+
+    def _parse_urlencoded(self, stream: IO[bytes], mimetype: str, content_length: int | None,
+                          options: dict[str, str]) -> Any:
+        limit = self.max_form_memory_size
+        if limit is not None and content_length is not None and content_length > limit:
+            raise RequestEntityTooLarge()
+        body = stream.read(limit + 1) if limit is not None else stream.read()
+        if limit is not None and len(body) > limit:
+            raise RequestEntityTooLarge()
+        items = parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+        return stream, self.cls(items), self.cls()
+
+    def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None,
+                         options: dict[str, str]) -> Any:
+        parser = MultiPartParser(
+            stream_factory=self.stream_factory,
+            max_form_memory_size=self.max_form_memory_size,
+            max_form_parts=self.max_form_parts,
+            buffer_size=min(PARSE_BUFFER, (self.max_form_memory_size or PARSE_BUFFER) // 4),
+            cls=self.cls,
+        )
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        form, files = parser.parse(stream, boundary, content_length)
+        return stream, form, files
 
 
 class MemoryOnlyRequest(Request):
+    form_data_parser_class = _Parser
+
     def _get_file_stream(
         self,
         total_content_length: int | None,
@@ -24,4 +94,12 @@ class MemoryOnlyRequest(Request):
         filename: str | None = None,
         content_length: int | None = None,
     ) -> IO[bytes]:
-        return io.BytesIO()
+        factory: Any = current_app.extensions.get(DRAFT)
+        draft = factory() if factory is not None else None
+        target: Any = Discard() if draft is None else draft.incoming(filename)
+        return target  # type: ignore[no-any-return]
+
+
+def draft_for_request() -> Any:
+    """The current request's draft, if a file part made one."""
+    return g.get(DRAFT)

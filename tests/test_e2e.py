@@ -131,19 +131,34 @@ def _open_files(pid: int) -> set[str]:
     return paths
 
 
-def _slow_upload_watching_fds(url: str, pid: int, body: bytes) -> set[str]:
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]],
+              boundary: str = "reporter-test-boundary-7c1e") -> tuple[bytes, str]:
+    """A multipart/form-data body, as a browser sends it, and its Content-Type."""
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     .encode() + value.encode() + b"\r\n")
+    for field, filename, data in files:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+                     f'filename="{filename}"\r\nContent-Type: application/octet-stream'
+                     "\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def _slow_upload_watching_fds(url: str, pid: int, body: bytes, content_type: str) -> set[str]:
     """Send ``body`` slowly and list every file the server holds open meanwhile."""
     host, port = url.removeprefix("http://").split(":")
     seen: set[str] = set()
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(
             b"POST / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
-            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Type: " + content_type.encode() + b"\r\n"
             b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
         )
         for start in range(0, len(body), 64 * 1024):
             sock.sendall(body[start : start + 64 * 1024])
-            time.sleep(0.01)
+            time.sleep(0.005)
             seen |= _open_files(pid)
         sock.settimeout(30)
         while sock.recv(65536):
@@ -151,31 +166,41 @@ def _slow_upload_watching_fds(url: str, pid: int, body: bytes) -> set[str]:
     return seen
 
 
-def test_a_large_body_is_never_spooled_to_a_temporary_file(
+def test_a_large_upload_is_never_spooled_to_a_temporary_file(
         station: Station, tmp_path: Path) -> None:
-    server = start_server(station, tmp_path)
+    tmp = tmp_path / "server-tmp"
+    tmp.mkdir()
+    server = start_server(station, tmp_path, env={"TMPDIR": str(tmp)})
+    secret = canary("spool")
     try:
-        body = b"description=" + canary("spool").encode() + b"x" * (1400 * 1024)
-        seen = _slow_upload_watching_fds(server.url, server.process.pid, body)
+        body, content_type = multipart(
+            {"description": secret},
+            [("attachments", "video.mp4",
+              b"\x00\x00\x00\x18ftypmp42" + secret.encode() * 1000 + b"x" * (6 << 20))])
+        seen = _slow_upload_watching_fds(server.url, server.process.pid, body, content_type)
     finally:
         server.stop()
-    allowed_prefix = str(station.path) + os.sep
-    unexpected = {p for p in seen
-                  if not p.startswith(allowed_prefix) and p != str(server.log)}
+    allowed = {str(station.path / name) for name in
+               ("station.db", "station.db-wal", "station.db-shm", "attachments.db",
+                "attachments.db-journal")}
+    unexpected = {p for p in seen if p not in allowed and p != str(server.log)}
     assert not unexpected, f"the server opened files during the upload: {unexpected}"
+    assert str(station.path / "attachments.db") in seen, "the upload was streamed in"
+    assert_nowhere_on_disk([secret], [station.path, tmp, server.log.parent])
 
 
-def test_the_spool_probe_does_catch_waitress_defaults(tmp_path: Path) -> None:
-    """Control for the test above: with Waitress's default buffering, the same
-    probe sees the temporary file, so the probe can fail."""
+def test_the_spool_probe_does_catch_werkzeugs_default(tmp_path: Path) -> None:
+    """Control for the test above: with Werkzeug's default request (spooling file
+    parts above 500 KB to a temporary file), the same probe sees the file."""
     port = free_port()
     code = (
-        "import waitress\n"
+        "from cheroot import wsgi\n"
+        "from werkzeug.wrappers import Request\n"
         "def app(environ, start_response):\n"
-        "    environ['wsgi.input'].read()\n"
+        "    Request(environ).files\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [b'ok']\n"
-        f"waitress.serve(app, host='127.0.0.1', port={port})\n"
+        f"wsgi.Server(('127.0.0.1', {port}), app).safe_start()\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -187,7 +212,8 @@ def test_the_spool_probe_does_catch_waitress_defaults(tmp_path: Path) -> None:
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        seen = _slow_upload_watching_fds(url, process.pid, b"x" * (1400 * 1024))
+        body, content_type = multipart({}, [("f", "a.bin", b"x" * (1400 * 1024))])
+        seen = _slow_upload_watching_fds(url, process.pid, body, content_type)
     finally:
         process.kill()
         process.wait()

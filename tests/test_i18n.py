@@ -492,14 +492,22 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     keep("404", client.get(f"/no-such-page?lang={lang}"))
     keep("405", client.put(f"/?lang={lang}"))
     keep("413", client.post(f"/?lang={lang}", data={
-        "lang": lang, "description": "x" * (client.application.config["MAX_CONTENT_LENGTH"] + 1)}))
+        "lang": lang,
+        "description": "x" * (client.application.config["MAX_FORM_MEMORY_SIZE"] + 1)}))
+    # Attachments: a refused kind of file, and files dropped because the form failed.
+    keep("refused file", _form_post(client, "/", lang, {
+        **valid_report(), "attachments": (io.BytesIO(b"MZ" + bytes(100)), "tool.exe")}))
+    keep("files dropped", _form_post(client, "/", lang, {
+        **valid_report(description=""),
+        "attachments": (io.BytesIO(b"%PDF-1.7\n" + bytes(100)), "statement.pdf")}))
     return pages
 
 
 EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
                    "inconsistent answers": 400, "no date": 400, "expired form": 400,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
-                   "404": 404, "405": 405, "413": 413}
+                   "404": 404, "405": 405, "413": 413, "refused file": 400,
+                   "files dropped": 400}
 
 
 def _patterns(text: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
@@ -584,5 +592,10 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
                   "What you added is locked and kept with your report.",
                   "This station has no page at that address.",
                   "This page cannot be used that way. Please start again from the form.",
-                  "Please make your report shorter and send it again."):
+                  "Please send fewer or smaller files, or a shorter report, and send it again.",
+                  "Photos, sound or video (optional)",
+                  "‘%(name)s’ was not accepted: only photos, sound, video, PDF and documents "
+                  "can be sent.",
+                  "Your files were not kept because of the problems marked on this page. "
+                  "Please choose them again."):
         assert msgid in seen, msgid

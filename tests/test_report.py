@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reporter.errors import InvalidReport
 from reporter.attachment import ciphertext_size
+from reporter.errors import InvalidReport
 from reporter.report import Report
 
 RECEIPT = "7KQM-3XHD-9TWA-R25V"
@@ -39,9 +39,9 @@ def test_the_canonical_body_is_exactly_this() -> None:
 
 def test_a_schema_1_body_is_still_read() -> None:
     body = (
-        '{"fields":{"site":"Marange"},"follows":null,"form":"incident/1","kind":"incident",'
-        '"locale":"fr","receipt":"7KQM-3XHD-9TWA-R25V","schema":1,"submitted":"2026-11-02"}'
-    ).encode()
+        b'{"fields":{"site":"Marange"},"follows":null,"form":"incident/1","kind":"incident",'
+        b'"locale":"fr","receipt":"7KQM-3XHD-9TWA-R25V","schema":1,"submitted":"2026-11-02"}'
+    )
     report = Report.from_body(body)
     assert report.attachments == () and report.fields == {"site": "Marange"}
 

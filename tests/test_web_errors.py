@@ -79,7 +79,7 @@ def test_garbage_bytes_and_odd_encodings_do_not_crash(client, station: Station) 
 
 def test_a_locked_store_keeps_the_answers_and_stores_nothing(  # type: ignore[no-untyped-def]
         client, station: Station, monkeypatch: pytest.MonkeyPatch) -> None:
-    def locked(*_args: object) -> int:
+    def locked(*_args: object, **_kwargs: object) -> int:
         raise StoreUnavailable("the database is locked by another process")
 
     monkeypatch.setattr(intake_views, "accept", locked)
@@ -106,7 +106,7 @@ def test_an_unexpected_bug_logs_no_report_content(  # type: ignore[no-untyped-de
         client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     secret = "CNRYlogleak0123456789"
 
-    def buggy(*_args: object) -> int:
+    def buggy(*_args: object, **_kwargs: object) -> int:
         raise ValueError(f"invalid literal: {secret!r}")
 
     monkeypatch.setattr(intake_views, "accept", buggy)

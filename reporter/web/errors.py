@@ -16,7 +16,7 @@ MESSAGES = {
     405: (_l("Not allowed"),
           _l("This page cannot be used that way. Please start again from the form.")),
     413: (_l("What you sent is too large"),
-          _l("Please make your report shorter and send it again.")),
+          _l("Please send fewer or smaller files, or a shorter report, and send it again.")),
     500: (_l("The station had a problem"),
           _l("Nothing was saved. Please wait a moment and send your report again.")),
     503: (_l("The station cannot take reports right now"),
