@@ -136,12 +136,18 @@ class _CatalogueTranslations:
         return str(flask_babel.ngettext(singular, plural, n))
 
 
+def megabytes(size: int) -> str:
+    """A size in MB (10^6 bytes), in the page's language: "500", "0.4", "2,5"."""
+    value = size / 1_000_000
+    return str(flask_babel.format_decimal(round(value, 1) if value < 10 else round(value)))
+
+
 def attachment_problem(problem: str, name: str, limits: submission.Limits) -> str:
     """The sentence shown beside the file field for one refused file."""
     if problem == submission.PROBLEM_TOO_LARGE:
         return str(flask_babel.gettext(
             "‘%(name)s’ was not accepted: all files together may be at most %(max)s MB.",
-            name=name, max=flask_babel.format_number(limits.max_bytes // 1_000_000)))
+            name=name, max=megabytes(limits.max_bytes)))
     if problem == submission.PROBLEM_COUNT:
         return str(flask_babel.gettext(
             "‘%(name)s’ was not accepted: at most %(max)s files can be sent with one report.",

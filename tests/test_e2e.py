@@ -60,7 +60,11 @@ def assert_nowhere_on_disk(canaries: list[str], roots: list[Path]) -> None:
     files = files_under(*roots)
     assert files, "nothing to scan"
     for path in files:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue  # a journal deleted while the server runs: nothing left to leak
+
         for value in canaries:
             for form in (value.encode(), value.encode("utf-16-le")):
                 assert form not in data, f"canary {value} found in {path}"
@@ -183,6 +187,7 @@ def test_a_large_upload_is_never_spooled_to_a_temporary_file(
     allowed = {str(station.path / name) for name in
                ("station.db", "station.db-wal", "station.db-shm", "attachments.db",
                 "attachments.db-journal")}
+    allowed.add(str(station.path))  # SQLite fsyncs the folder after a journal comes or goes
     unexpected = {p for p in seen if p not in allowed and p != str(server.log)}
     assert not unexpected, f"the server opened files during the upload: {unexpected}"
     assert str(station.path / "attachments.db") in seen, "the upload was streamed in"

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, render_template
 from werkzeug.wrappers import Response
 
 from ..errors import NoRecipients, StoreUnavailable
-from ..forms import FollowUpForm, IncidentForm
+from ..forms import FollowUpForm, IncidentForm, megabytes
 from ..i18n import current_language
 from ..intake import accept, build_report
 from ..report import Report
@@ -40,9 +40,10 @@ def _valid(form: IncidentForm | FollowUpForm) -> bool:
     return ok
 
 
-def _limits() -> dict[str, int]:
+def _limits() -> dict[str, object]:
     config = station(current_app).config
-    return {"max_mb": config.max_attachment_bytes // 1_000_000,
+    return {"attachments_on": config.max_attachment_bytes > 0,
+            "max_mb": megabytes(config.max_attachment_bytes),
             "max_files": config.max_attachments}
 
 
