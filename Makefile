@@ -42,6 +42,7 @@ test: $(STAMP) $(AXE)
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.bundles
+	$(PY) -m bench.upload
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check reporter tests bench

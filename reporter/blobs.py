@@ -10,7 +10,9 @@ Why a second database, not a table in ``station.db``: a 500 MB video written
 through the station's WAL would be written twice and would stall every other
 report's commit. This one has 64 KiB pages and a rollback journal, so large
 blobs are written once, in segments of about 1 MB, committed every few MB so
-concurrent uploads take turns at the write lock.
+concurrent uploads take turns at the write lock. Its page HMAC is
+HMAC-SHA256 (SHA extensions make it about 25 % faster here than SQLCipher's
+default SHA-512; still a 256-bit MAC on every page).
 
 Life of an upload:
 
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,7 +191,7 @@ class BlobStore:
         ``key``: the reviewer's copy of attachment ciphertext uses the same storage."""
         create = not path.exists()
         db = sqlc.connect(path, key, create=create, owner=owner,
-                          page_size=PAGE_SIZE, journal="DELETE")
+                          page_size=PAGE_SIZE, hmac_sha256=True, journal="DELETE")
         try:
             if create:
                 db.execute("PRAGMA auto_vacuum = INCREMENTAL")
@@ -253,6 +255,30 @@ class BlobStore:
         except sqlc.Error as exc:
             self._abort()
             raise sqlc.unavailable(exc) from None
+
+    def store(self, segments: Iterable[bytes]) -> Upload:
+        """Store a whole, already complete ciphertext in one transaction (durable when it
+        returns) and return it as a *complete* upload.
+
+        For copying attachments that are already whole (a reviewer importing a bundle),
+        where nobody waits on a network and one commit per attachment costs less than
+        one every few MB. ``segments`` should be about ``SEGMENT`` bytes each. The write
+        lock is held until the last segment is in: use ``begin()`` for uploads.
+        """
+        length = 0
+        try:
+            with sqlc.Transaction(self._db) as db:
+                cursor = db.execute("INSERT INTO uploads (state) VALUES ('receiving')")
+                upload = int(cursor.lastrowid or 0)
+                for seq, segment in enumerate(segments):
+                    db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
+                               (upload, seq, segment))
+                    length += len(segment)
+                db.execute("UPDATE uploads SET state = 'complete', length = ? WHERE id = ?",
+                           (length, upload))
+        except sqlc.Error as exc:
+            raise sqlc.unavailable(exc) from None
+        return Upload(upload, length)
 
     def attach(self, uploads: list[int], envelope_hash: bytes) -> None:
         """Link complete uploads, in order, to the envelope that describes them."""
