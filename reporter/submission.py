@@ -200,6 +200,8 @@ class Draft:
     @property
     def problems(self) -> list[tuple[str, str]]:
         """(cleaned file name, problem) for every refused file."""
+        for item in self.files:
+            item.finish()  # a file shorter than HEAD_BYTES is typed only now
         return [(clean_name(f.raw_name, "?"), f.problem) for f in self.files
                 if f.problem is not None]
 

@@ -115,3 +115,43 @@ def test_a_monitor_reports_in_every_language(browser, server: Server, station: S
     assert stored.envelope is not None
     report = Report.from_body(envelope.open_envelope(stored.envelope, station.reviewer))
     assert report.locale == language
+
+
+def test_a_monitor_attaches_files_with_javascript_off(browser, server: Server,  # type: ignore[no-untyped-def]
+                                                      station: Station, tmp_path) -> None:
+    from reporter.blobs import BlobStore
+    from reporter.store import envelope_hash
+
+    photo = tmp_path / "IMG_0042.jpg"
+    photo.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4000)
+    note = tmp_path / "voice-note.ogg"
+    note.write_bytes(b"OggS\x00\x02" + bytes(200_000))
+    refused = tmp_path / "script.sh"
+    refused.write_bytes(b"#!/bin/sh\necho hi\n")
+    seen: list[str] = []
+    context, page = _page(browser, server, seen)
+    page.goto(server.url + "/?lang=sw")
+    page.check("input[name=incident_types][value=shooting]")
+    page.fill("#date_approximate", "jana")
+    page.fill("#description", "Picha ya majeraha.")
+    page.check("input[name=source][value=witnessed]")
+    page.set_input_files("#attachments", [str(photo), str(refused)])
+    page.click("button[type=submit]")
+    page.wait_for_selector("#attachments-error")
+    page.screenshot(path=artifact("attachments-refused-sw.png"), full_page=True)
+    assert "script.sh" in page.inner_text("#attachments-error")
+    assert page.input_value("#description") == "Picha ya majeraha."
+    page.set_input_files("#attachments", [str(photo), str(note)])
+    page.click("button[type=submit]")
+    page.wait_for_selector(".receipt")
+    context.close()
+    origin = urlsplit(server.url).netloc
+    assert all(urlsplit(url).netloc == origin for url in seen), seen
+    with station.store() as store, BlobStore.open(station.path, station.key) as blobs:
+        [stored] = list(store.reports())
+        assert stored.envelope is not None
+        report = Report.from_body(envelope.open_envelope(stored.envelope, station.reviewer))
+        assert len(blobs.uploads_for(envelope_hash(stored.envelope))) == 2
+    assert [(a.name, a.type, a.size) for a in report.attachments] == [
+        ("IMG_0042.jpg", "image/jpeg", photo.stat().st_size),
+        ("voice-note.ogg", "audio/ogg", note.stat().st_size)]

@@ -131,3 +131,11 @@ def test_a_tiny_file_is_still_typed_and_sealed(blobs: BlobStore) -> None:
 ])
 def test_file_names_are_cleaned(raw: str, clean: str) -> None:
     assert clean_name(raw, "attachment-1") == clean
+
+
+def test_a_tiny_refused_file_is_named_even_before_the_draft_is_sealed(
+        blobs: BlobStore) -> None:
+    d = draft(blobs)
+    item = d.incoming("script.sh")
+    item.write(b"#!/bin/sh\necho hi\n")  # shorter than the bytes needed to type it
+    assert d.problems == [("script.sh", PROBLEM_TYPE)]
