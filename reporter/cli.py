@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__, keyfile
+from .blobs import BlobStore, blobs_path
 from .bundle_cli import export, purge, review_gaps, review_import, station_key, verify
 from .cli_common import read_passphrase
 from .config import instance_from_env, load_config
@@ -259,6 +260,10 @@ def status(obj: Context) -> None:
                    + (f" (last: {written[-1].number}, up to report {written[-1].last_seq})"
                       if written else ""))
         click.echo(f"Ciphertext bytes: {store.stored_bytes()}")
+        if blobs_path(obj.instance).exists():
+            with BlobStore.open(obj.instance, obj.key()) as blobs:
+                click.echo(f"Attachments:      {blobs.upload_count()} "
+                           f"({blobs.total_bytes()} bytes of ciphertext)")
         click.echo(f"Recipients:       {len(store.recipients())}")
         click.echo(f"Mine sites:       {len(store.sites())}")
         click.echo(f"Schema version:   {store.schema_version}")

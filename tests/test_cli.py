@@ -173,3 +173,17 @@ def test_output_piped_into_head_is_not_an_error(tmp_path: Path) -> None:
     writer.stdout.close()
     _, err = writer.communicate(timeout=60)
     assert b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_status_counts_attachments_never_shows_them(run, station: Station,  # type: ignore[no-untyped-def]
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from .conftest import add_report_with_attachments
+
+    monkeypatch.setenv("REPORTER_INSTANCE", str(station.path))
+    assert "Attachments" not in run("status").out
+    add_report_with_attachments(station, [("a.pdf", b"%PDF-1.7\n" + b"x" * 5000),
+                                          ("b.pdf", b"%PDF-1.7\n" + b"y" * 50)])
+    out = run("status").out
+    # 5120 + 4096 bytes once padded, plus headers and tags
+    assert "Attachments:      2 (9318 bytes of ciphertext)" in out
+    assert "a.pdf" not in out
