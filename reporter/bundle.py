@@ -1,28 +1,33 @@
-"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 1).
+"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 2).
 
 The full specification, with the reasons behind each choice, is
 ``docs/bundle-format.md``. In short::
 
-    header  = magic "RPTR-BDL" (8) || version 0x01 (1) || n (1, 1..64)
+    header  = magic "RPTR-BDL" (8) || version 0x02 (1) || n (1, 1..64)
               || padded length P (8, big endian)
               || n x crypto_box_seal(file_key) (80 each) || secretstream header (24)
     payload = secretstream chunks of 64 KiB of plaintext (+17 each), the last
               tagged FINAL; the first chunk's associated data is the header
     plaintext (P bytes) = frames, then zero padding
     frame   = type (1) || length (4, big endian) || data
-              MANIFEST (1), then SIGNATURE (2), then one ENVELOPE (3) per report
-              in the manifest's order, then END (0, empty)
+              MANIFEST (1), then SIGNATURE (2), then per report in the
+              manifest's order one ENVELOPE (3) followed by its attachments'
+              ciphertext in ATTACHMENT (4) frames of 1 MiB (the last of each
+              attachment shorter), attachments in index order; then END (0, empty)
 
 The manifest (canonical JSON) names the station and its signing key, the
 bundle number and the previous bundle's hash, the report range with the hash
-chain before and after it, every envelope's sequence number, size and hash,
-and the recipients' key ids. The station signs it (Ed25519, context
+chain before and after it, every envelope's sequence number, size and hash
+with the size and hash of each of its attachments' ciphertext, and the
+recipients' key ids. The station signs it (Ed25519, context
 ``reporter/bundle/v1/manifest``) *inside* the encryption: a courier learns
 only the file's size bucket, not even which station sent it.
 
 Readers check every length before decrypting, verify the signature before
-trusting a byte of the manifest, check each envelope against the manifest as
-it streams past, recompute the hash chain, and refuse anything after the end.
+trusting a byte of the manifest, check each envelope and each attachment
+against the manifest as it streams past (one chunk and one envelope in
+memory, never a whole attachment), recompute the hash chain, and refuse
+anything after the end. Version 1 bundles (no attachments) are still read.
 """
 
 from __future__ import annotations
@@ -30,14 +35,15 @@ from __future__ import annotations
 import json
 import re
 import struct
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from . import jsonio
+from . import attachment, jsonio
+from .attachment import CiphertextHash
 from .crypto import (
     KEY_BYTES,
     SIGNATURE_BYTES,
@@ -46,6 +52,7 @@ from .crypto import (
     RecipientPublicKey,
     StationSigningKey,
     StationVerifyKey,
+    constant_time_equal,
     digest,
     open_stanzas,
     random_bytes,
@@ -61,7 +68,8 @@ from .errors import (
 from .store import chain_link_hashed, envelope_hash
 
 MAGIC = b"RPTR-BDL"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_RECIPIENTS = 64
 SS_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 SS_ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES
@@ -70,12 +78,16 @@ TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
 CHUNK = 64 * 1024
 FIXED_HEADER = struct.Struct(">8sBBQ")
 FRAME_HEADER = struct.Struct(">BI")
-FRAME_END, FRAME_MANIFEST, FRAME_SIGNATURE, FRAME_ENVELOPE = 0, 1, 2, 3
+FRAME_END, FRAME_MANIFEST, FRAME_SIGNATURE, FRAME_ENVELOPE, FRAME_ATTACHMENT = 0, 1, 2, 3, 4
 MIN_PADDED = 64 * 1024
 STEP_PADDED = 64 * 1024 * 1024
 MAX_PADDED = 1 << 40
 MAX_MANIFEST = 64 * 1024 * 1024
 MAX_ENVELOPE = 8 * 1024 * 1024
+ATTACHMENT_FRAME = 1024 * 1024  # attachment ciphertext bytes per ATTACHMENT frame (the last: fewer)
+MAX_ATTACHMENTS = attachment.MAX_ATTACHMENTS  # per envelope
+MAX_ATTACHMENT_BYTES = attachment.ciphertext_size(attachment.MAX_SIZE)
+PIECE = CHUNK  # attachment ciphertext is handed on in pieces of at most this size
 CTX_PAYLOAD = b"reporter/bundle/v1/payload"
 CTX_SIGNATURE = b"reporter/bundle/v1/manifest"
 CTX_HASH = b"reporter/bundle/v1/hash"
@@ -83,6 +95,8 @@ CTX_RECIPIENT_ID = b"reporter/recipient-id/v1"
 FORMAT = "reporter-bundle"
 _HEX32 = re.compile(r"[0-9a-f]{64}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+AttachmentEntry = tuple[int, bytes]  # (ciphertext size, ciphertext hash), as the envelope says
 
 
 def recipient_id(key: RecipientPublicKey) -> bytes:
@@ -111,11 +125,25 @@ def _chunks(padded: int) -> int:
     return -(-padded // CHUNK)
 
 
+def attachment_frames(size: int) -> int:
+    """How many ATTACHMENT frames carry ``size`` bytes of one attachment's ciphertext."""
+    return -(-size // ATTACHMENT_FRAME)
+
+
 # --- the manifest --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Manifest:
+    """The signed table of contents.
+
+    ``attachments`` has one tuple per envelope (in the order of ``envelopes``)
+    of ``(ciphertext size, ciphertext hash)`` per attachment, in index order;
+    left empty, it means "no attachments anywhere". Version 1 manifests carry
+    none; ``write_bundle`` writes the version a manifest says (the station
+    always makes version 2).
+    """
+
     station_id: bytes
     station_key: StationVerifyKey
     number: int
@@ -127,11 +155,30 @@ class Manifest:
     envelopes: tuple[tuple[int, int, bytes], ...]  # (seq, size, envelope hash)
     recipients: tuple[bytes, ...]
     created: str
+    attachments: tuple[tuple[AttachmentEntry, ...], ...] = field(default=())
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        if self.version not in READABLE_VERSIONS:
+            raise ValueError(f"no manifest version {self.version}")
+        if not self.attachments:
+            object.__setattr__(self, "attachments", tuple(() for _ in self.envelopes))
+        if len(self.attachments) != len(self.envelopes):
+            raise ValueError("a manifest needs one attachment list per envelope")
+        if self.version == 1 and any(self.attachments):
+            raise ValueError("version 1 bundles carry no attachments")
+
+    def _entry(self, entry: tuple[int, int, bytes],
+               listed: tuple[AttachmentEntry, ...]) -> list[Any]:
+        seq, size, h = entry
+        if self.version == 1:
+            return [seq, size, h.hex()]
+        return [seq, size, h.hex(), [[ct_size, ct_hash.hex()] for ct_size, ct_hash in listed]]
 
     def to_json(self) -> bytes:
         document = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": self.version,
             "station_id": self.station_id.hex(),
             "station_key": self.station_key.to_text(),
             "number": self.number,
@@ -140,7 +187,8 @@ class Manifest:
             "last_seq": self.last_seq,
             "chain_before": self.chain_before.hex(),
             "chain_head": self.chain_head.hex(),
-            "envelopes": [[seq, size, h.hex()] for seq, size, h in self.envelopes],
+            "envelopes": [self._entry(e, a)
+                          for e, a in zip(self.envelopes, self.attachments, strict=True)],
             "recipients": sorted(r.hex() for r in self.recipients),
             "created": self.created,
         }
@@ -148,6 +196,14 @@ class Manifest:
 
     def hash(self) -> bytes:
         return digest(CTX_HASH, self.to_json())
+
+    @property
+    def attachment_count(self) -> int:
+        return sum(len(a) for a in self.attachments)
+
+    @property
+    def attachment_bytes(self) -> int:
+        return sum(size for listed in self.attachments for size, _h in listed)
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
@@ -160,8 +216,10 @@ class Manifest:
             raise Malformed("the bundle manifest is not a JSON object")
         if doc.get("format") != FORMAT:
             raise Malformed("the manifest is not a reporter-bundle manifest")
-        if doc.get("version") != VERSION or type(doc.get("version")) is not int:
-            raise UnknownVersion(f"manifest version {doc.get('version')!r} is not supported")
+        version = doc.get("version")
+        if type(version) is not int or version not in READABLE_VERSIONS:
+            raise UnknownVersion(f"manifest version {version!r} is not supported")
+        envelopes, attachments = _envelopes(doc.get("envelopes"), version)
         try:
             manifest = cls(
                 station_id=_hex(doc, "station_id", 16),
@@ -172,9 +230,11 @@ class Manifest:
                 last_seq=_int(doc, "last_seq", 1),
                 chain_before=_hex(doc, "chain_before", 32),
                 chain_head=_hex(doc, "chain_head", 32),
-                envelopes=_envelopes(doc.get("envelopes")),
+                envelopes=envelopes,
                 recipients=tuple(_hex({"r": r}, "r", 32) for r in _list(doc, "recipients")),
                 created=_day(doc, "created"),
+                attachments=attachments,
+                version=version,
             )
         except InvalidPublicKey as exc:
             raise Malformed(f"the manifest's station key is invalid: {exc}") from None
@@ -228,16 +288,33 @@ def _day(doc: dict[str, Any], name: str) -> str:
     return value
 
 
-def _envelopes(value: object) -> tuple[tuple[int, int, bytes], ...]:
+def _envelopes(value: object, version: int) -> tuple[
+        tuple[tuple[int, int, bytes], ...], tuple[tuple[AttachmentEntry, ...], ...]]:
     if not isinstance(value, list):
         raise Malformed("manifest field 'envelopes' is not a list")
+    width = 3 if version == 1 else 4
     out = []
+    listed = []
     for entry in value:
-        if (not isinstance(entry, list) or len(entry) != 3 or type(entry[0]) is not int
+        if (not isinstance(entry, list) or len(entry) != width or type(entry[0]) is not int
                 or type(entry[1]) is not int or not isinstance(entry[2], str)
                 or not _HEX32.fullmatch(entry[2]) or not 0 < entry[1] <= MAX_ENVELOPE):
             raise Malformed("an entry of the manifest's envelope list is invalid")
         out.append((entry[0], entry[1], bytes.fromhex(entry[2])))
+        listed.append(_attachment_list(entry[3]) if version >= 2 else ())
+    return tuple(out), tuple(listed)
+
+
+def _attachment_list(value: object) -> tuple[AttachmentEntry, ...]:
+    if not isinstance(value, list) or len(value) > MAX_ATTACHMENTS:
+        raise Malformed("an envelope's attachment list in the manifest is invalid")
+    out = []
+    for item in value:
+        if (not isinstance(item, list) or len(item) != 2 or type(item[0]) is not int
+                or not 0 < item[0] <= MAX_ATTACHMENT_BYTES or not isinstance(item[1], str)
+                or not _HEX32.fullmatch(item[1])):
+            raise Malformed("an attachment entry of the manifest is invalid")
+        out.append((item[0], bytes.fromhex(item[1])))
     return tuple(out)
 
 
@@ -254,11 +331,18 @@ class _ChunkWriter:
         self._first = True
         self.written = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._buffer += data
-        while len(self._buffer) >= CHUNK and self._remaining > CHUNK:
-            self._push(bytes(self._buffer[:CHUNK]))
-            del self._buffer[:CHUNK]
+        if len(self._buffer) < CHUNK:
+            return
+        # Push whole chunks from a view and cut the buffer once: a 1 MB piece
+        # is not shifted sixteen times.
+        start = 0
+        with memoryview(self._buffer) as view:
+            while len(self._buffer) - start >= CHUNK and self._remaining > CHUNK:
+                self._push(bytes(view[start : start + CHUNK]))
+                start += CHUNK
+        del self._buffer[:start]
 
     def _push(self, piece: bytes) -> None:
         last = len(piece) == self._remaining
@@ -282,17 +366,63 @@ def _frame(kind: int, data: bytes) -> bytes:
 
 
 def plaintext_length(manifest: Manifest) -> int:
-    # Three fixed frames (manifest, signature, end) plus one per envelope.
+    """The bytes of every frame (before padding), from the manifest alone."""
+    # Three fixed frames (manifest, signature, end) plus one per envelope and
+    # one per started MiB of each attachment.
     frames = 3 * FRAME_HEADER.size + len(manifest.to_json()) + SIGNATURE_BYTES
-    return frames + sum(FRAME_HEADER.size + size for _seq, size, _h in manifest.envelopes)
+    frames += sum(FRAME_HEADER.size + size for _seq, size, _h in manifest.envelopes)
+    return frames + sum(attachment_frames(size) * FRAME_HEADER.size + size
+                        for listed in manifest.attachments for size, _h in listed)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One report as ``write_bundle`` takes it: its envelope, then each attachment's
+    ciphertext (in index order) as an iterable of pieces of any size, read only
+    when its turn comes."""
+
+    envelope: bytes
+    attachments: Sequence[Iterable[bytes]] = ()
+
+
+def _write_attachment(writer: _ChunkWriter, seq: int, index: int, expected: AttachmentEntry,
+                      pieces: Iterable[bytes]) -> None:
+    size, expected_hash = expected
+    hashed = CiphertextHash()
+    done = frame_left = 0
+    for piece in pieces:
+        with memoryview(piece) as view:
+            offset = 0
+            while offset < len(view):
+                if frame_left == 0:
+                    frame_left = min(ATTACHMENT_FRAME, size - done)
+                    if frame_left <= 0:
+                        raise ValueError(f"report {seq}, attachment {index + 1} is longer "
+                                         "than the manifest says (it changed while the "
+                                         "bundle was written)")
+                    writer.write(FRAME_HEADER.pack(FRAME_ATTACHMENT, frame_left))
+                take = min(frame_left, len(view) - offset)
+                part = view[offset : offset + take]
+                hashed.update(part)  # type: ignore[arg-type]  # hashlib takes any buffer
+                writer.write(part)
+                offset += take
+                done += take
+                frame_left -= take
+    if done != size or not constant_time_equal(hashed.digest(), expected_hash):
+        raise ValueError(f"report {seq}, attachment {index + 1} changed while the bundle "
+                         "was written")
 
 
 def write_bundle(out: BinaryIO, manifest: Manifest, signing_key: StationSigningKey,
-                 envelopes: Iterable[bytes], recipients: list[RecipientPublicKey]) -> int:
+                 envelopes: Iterable[bytes | Outgoing],
+                 recipients: list[RecipientPublicKey]) -> int:
     """Write a bundle for ``manifest``; ``envelopes`` must match its list, in order.
 
-    Streams: memory holds one envelope and one chunk at a time. Returns the
-    number of bytes written.
+    Each item is an envelope (a report without attachments) or an ``Outgoing``
+    with its attachments' ciphertext. Streams: memory holds one envelope, one
+    piece of an attachment and one chunk at a time. Returns the number of
+    bytes written. A mismatch with the manifest raises ``ValueError`` (the
+    caller must discard what was written).
     """
     if not 1 <= len(recipients) <= MAX_RECIPIENTS:
         raise ValueError(f"a bundle needs 1..{MAX_RECIPIENTS} recipients")
@@ -302,13 +432,17 @@ def write_bundle(out: BinaryIO, manifest: Manifest, signing_key: StationSigningK
     if len(manifest_json) > MAX_MANIFEST:
         raise ValueError(f"the manifest is larger than readers accept ({MAX_MANIFEST} bytes): "
                          "export fewer reports per bundle")
-    padded = padded_size(plaintext_length(manifest))
+    used = plaintext_length(manifest)
+    padded = padded_size(used)
+    if padded > MAX_PADDED:
+        raise ValueError("the bundle would be larger than readers accept (1 TiB): "
+                         "export fewer reports per bundle")
     file_key = random_bytes(KEY_BYTES)
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
         state, subkey(file_key, CTX_PAYLOAD))
     header = b"".join([
-        FIXED_HEADER.pack(MAGIC, VERSION, len(recipients), padded),
+        FIXED_HEADER.pack(MAGIC, manifest.version, len(recipients), padded),
         *(r.seal(file_key) for r in recipients),
         ss_header,
     ])
@@ -316,18 +450,26 @@ def write_bundle(out: BinaryIO, manifest: Manifest, signing_key: StationSigningK
     writer = _ChunkWriter(out, state, header, padded)
     writer.write(_frame(FRAME_MANIFEST, manifest_json))
     writer.write(_frame(FRAME_SIGNATURE, signing_key.sign(CTX_SIGNATURE, manifest_json)))
-    expected = iter(manifest.envelopes)
-    for envelope in envelopes:
-        seq, size, h = next(expected, (0, -1, b""))
+    expected = iter(zip(manifest.envelopes, manifest.attachments, strict=True))
+    for item in envelopes:
+        outgoing = item if isinstance(item, Outgoing) else Outgoing(item)
+        (seq, size, h), listed = next(expected, ((0, -1, b""), ()))
+        envelope = outgoing.envelope
         if size != len(envelope) or envelope_hash(envelope) != h:
             raise ValueError(f"envelope {seq} changed while the bundle was written")
+        if len(outgoing.attachments) != len(listed):
+            raise ValueError(f"report {seq} has {len(outgoing.attachments)} attachments, "
+                             f"the manifest lists {len(listed)}")
         writer.write(_frame(FRAME_ENVELOPE, envelope))
+        for index, (entry, pieces) in enumerate(zip(listed, outgoing.attachments,
+                                                    strict=True)):
+            _write_attachment(writer, seq, index, entry, pieces)
     if next(expected, None) is not None:
         raise ValueError("fewer envelopes than the manifest lists")
     writer.write(_frame(FRAME_END, b""))
-    used = plaintext_length(manifest)
+    zeros = bytes(CHUNK)
     for start in range(used, padded, CHUNK):
-        writer.write(bytes(min(CHUNK, padded - start)))
+        writer.write(zeros[: min(CHUNK, padded - start)])
     writer.finish()
     return len(header) + writer.written
 
@@ -353,10 +495,10 @@ def inspect(header: bytes, file_size: int) -> BundleInfo:
     magic, version, count, padded = FIXED_HEADER.unpack_from(header)
     if magic != MAGIC:
         raise Malformed("this is not a reporter bundle (wrong magic bytes)")
-    if version != VERSION:
+    if version not in READABLE_VERSIONS:
         raise UnknownVersion(
-            f"bundle version {version} is not supported (this reporter reads version "
-            f"{VERSION}); upgrade reporter")
+            f"bundle version {version} is not supported (this reporter reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}); upgrade reporter")
     if not 1 <= count <= MAX_RECIPIENTS:
         raise Malformed(f"the bundle declares {count} recipients (allowed: 1..{MAX_RECIPIENTS})")
     if not _valid_padded(padded):
@@ -371,12 +513,104 @@ def inspect(header: bytes, file_size: int) -> BundleInfo:
     return BundleInfo(version, count, padded, header_length, total)
 
 
+class AttachmentStream:
+    """One attachment's ciphertext as it comes out of a bundle, checked on the way.
+
+    Iterate it (or call ``read_piece`` until it returns ``None``) to get the
+    ciphertext in pieces of at most 64 KiB. Its length and frames are checked
+    as they come; its hash is checked against the signed manifest when the
+    last byte has been read, *before* the iteration ends: a consumer must
+    treat what it received as provisional until then. Attachments must be
+    read in order; whatever a consumer leaves unread is read (and checked)
+    by the reader before it moves on.
+    """
+
+    def __init__(self, reader: BundleReader, seq: int, index: int, entry: AttachmentEntry,
+                 previous: AttachmentStream | None) -> None:
+        self._reader = reader
+        self.seq = seq
+        self.index = index
+        self.size, self.hash = entry
+        self._previous = previous
+        self._read = 0
+        self._frame_left = 0
+        self._hashed = CiphertextHash()
+        self.finished = False
+
+    @property
+    def name(self) -> str:
+        return f"report {self.seq}, attachment {self.index + 1}"
+
+    def __iter__(self) -> Iterator[bytes]:
+        while (piece := self.read_piece()) is not None:
+            yield piece
+
+    def read_piece(self) -> bytes | None:
+        if self.finished:
+            return None
+        if self._previous is not None and not self._previous.finished:
+            raise ValueError(f"read the attachments of report {self.seq} in order")
+        reader = self._reader
+        reader._where = self.name
+        if self._frame_left == 0:
+            if self._read == self.size:
+                self._finish()
+                return None
+            self._next_frame()
+        piece = reader._read_some(min(self._frame_left, PIECE))
+        self._frame_left -= len(piece)
+        self._read += len(piece)
+        self._hashed.update(piece)
+        return piece
+
+    def drain(self) -> None:
+        while self.read_piece() is not None:
+            pass
+
+    def _next_frame(self) -> None:
+        expected = min(ATTACHMENT_FRAME, self.size - self._read)
+        kind, length = self._reader._frame_header()
+        if kind != FRAME_ATTACHMENT:
+            if self._read == 0:
+                raise Malformed(f"{self.name} is missing: the signed manifest lists it, the "
+                                "bundle does not carry it")
+            raise Truncated(f"{self.name} is cut short: {self._read} of {self.size} bytes")
+        if length < expected:
+            raise Truncated(f"{self.name} is cut short: a frame holds {length} bytes where "
+                            f"{expected} were expected")
+        if length > expected:
+            raise Malformed(f"{self.name}: a frame holds {length} bytes where {expected} were "
+                            "expected (attachments missing, out of order, or longer than "
+                            "signed)")
+        self._frame_left = length
+
+    def _finish(self) -> None:
+        if not constant_time_equal(self._hashed.digest(), self.hash):
+            raise Tampered(f"{self.name} does not match its signed hash: it was altered, or "
+                           "swapped with another attachment")
+        self.finished = True
+        self._reader.attachments_read += 1
+        self._reader.attachment_bytes += self.size
+
+
+@dataclass(frozen=True)
+class BundledReport:
+    """One report of a bundle: its envelope (checked) and its attachments (to stream)."""
+
+    seq: int
+    envelope: bytes
+    hash: bytes
+    attachments: tuple[AttachmentStream, ...]
+
+
 class BundleReader:
     """Reads and checks one bundle from a seekable binary file.
 
     ``manifest`` is available as soon as the reader is built (the signature is
-    verified by then); ``envelopes()`` yields ``(seq, envelope)`` and checks
-    each one, the hash chain, the end frame, the padding and the final tag.
+    verified by then); ``reports()`` yields each report (its envelope checked,
+    its attachments to stream) and then checks the hash chain, the end frame,
+    the padding and the final tag. ``envelopes()`` and ``hashed_envelopes()``
+    give the envelopes only, reading and checking the attachments on the way.
     Nothing is trusted before it is checked.
     """
 
@@ -398,6 +632,9 @@ class BundleReader:
         self._chunks = _chunks(info.padded_length)
         self._buffer = bytearray()
         self._consumed = 0
+        self._where = "its manifest"
+        self.attachments_read = 0
+        self.attachment_bytes = 0
         kind, manifest_json = self._frame(MAX_MANIFEST)
         if kind != FRAME_MANIFEST:
             raise Malformed("the bundle does not start with its manifest")
@@ -415,6 +652,9 @@ class BundleReader:
             raise Tampered("the bundle's signature does not verify: it was altered or "
                            "forged") from None
         self.manifest = Manifest.from_json(manifest_json)
+        if self.manifest.version != info.version:
+            raise Malformed(f"the bundle's header says version {info.version} but its signed "
+                            f"manifest says version {self.manifest.version}")
         if recipient_id(key.public_key) not in self.manifest.recipients:
             raise Tampered(
                 "this bundle was signed for other recipients and re-encrypted to your key "
@@ -435,7 +675,8 @@ class BundleReader:
         except nacl.exceptions.CryptoError:
             where = ("its header or first chunk" if self._chunk_index == 0
                      else f"chunk {self._chunk_index + 1} of {self._chunks}")
-            raise Tampered(f"the bundle was altered ({where} does not authenticate)") from None
+            raise Tampered(f"the bundle was altered ({where} does not authenticate; it was "
+                           f"needed to read {self._where})") from None
         if tag != (TAG_FINAL if last else TAG_MESSAGE):
             raise Tampered(f"the bundle's chunks were reordered or cut "
                            f"(chunk {self._chunk_index + 1})")
@@ -452,37 +693,90 @@ class BundleReader:
         self._consumed += n
         return data
 
-    def _frame(self, max_length: int) -> tuple[int, bytes]:
+    def _read_some(self, limit: int) -> bytes:
+        """Between 1 and ``limit`` bytes: what is buffered, or the next chunk's."""
+        if not self._buffer and not self._pull():
+            raise Malformed("the bundle's contents end in the middle of a record")
+        if len(self._buffer) <= limit:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            data = bytes(self._buffer[:limit])
+            del self._buffer[:limit]
+        self._consumed += len(data)
+        return data
+
+    def _frame_header(self) -> tuple[int, int]:
         kind, length = FRAME_HEADER.unpack(self._read(FRAME_HEADER.size))
-        if length > max_length or length > self.info.padded_length - self._consumed:
+        if length > self.info.padded_length - self._consumed:
+            raise Malformed(f"a record in the bundle claims {length} bytes, more than allowed")
+        return kind, length
+
+    def _frame(self, max_length: int) -> tuple[int, bytes]:
+        kind, length = self._frame_header()
+        if length > max_length:
             raise Malformed(f"a record in the bundle claims {length} bytes, more than allowed")
         return kind, self._read(length)
 
-    def envelopes(self) -> Iterator[tuple[int, bytes]]:
-        """Every envelope, checked against the signed manifest; then the end."""
-        for seq, envelope, _hash in self.hashed_envelopes():
-            yield seq, envelope
+    def reports(self) -> Iterator[BundledReport]:
+        """Every report, its envelope checked against the signed manifest; then the end.
 
-    def hashed_envelopes(self) -> Iterator[tuple[int, bytes, bytes]]:
-        """``envelopes()`` with each envelope's (checked) hash, computed once."""
-        chain = self.manifest.chain_before
-        for seq, size, expected in self.manifest.envelopes:
-            kind, envelope = self._frame(MAX_ENVELOPE)
+        Each report's attachments are streamed by the consumer before it asks
+        for the next report; the reader reads (and checks) whatever was left.
+        """
+        m = self.manifest
+        chain = m.chain_before
+        previous: int | None = None
+        for (seq, size, expected), listed in zip(m.envelopes, m.attachments, strict=True):
+            self._where = f"report {seq}"
+            kind, length = self._frame_header()
+            if kind == FRAME_ATTACHMENT:
+                if previous is None:
+                    raise Malformed(f"an attachment comes before report {seq}, the first "
+                                    "report of the bundle")
+                raise Malformed(f"report {previous} has more attachments than the signed "
+                                "manifest lists")
             if kind != FRAME_ENVELOPE:
                 raise Malformed(f"the bundle has fewer envelopes than its manifest ({seq})")
+            if length > MAX_ENVELOPE:
+                raise Malformed(f"a record in the bundle claims {length} bytes, more than "
+                                "allowed")
+            envelope = self._read(length)
             hashed = envelope_hash(envelope) if len(envelope) == size else b""
             if hashed != expected:
                 raise Tampered(f"report {seq} in the bundle does not match its signed hash")
             chain = chain_link_hashed(chain, seq, hashed)
-            yield seq, envelope, hashed
-        if chain != self.manifest.chain_head:
+            streams: list[AttachmentStream] = []
+            for index, entry in enumerate(listed):
+                streams.append(AttachmentStream(self, seq, index, entry,
+                                                streams[-1] if streams else None))
+            yield BundledReport(seq, envelope, hashed, tuple(streams))
+            for stream in streams:
+                stream.drain()
+            previous = seq
+        self._where = "the end of the bundle"
+        if chain != m.chain_head:
             raise Tampered("the reports do not rebuild the signed hash chain")
-        kind, _rest = self._frame(0)
-        if kind != FRAME_END:
+        kind, length = self._frame_header()
+        if kind == FRAME_ATTACHMENT:
+            raise Malformed(f"report {m.last_seq} has more attachments than the signed "
+                            "manifest lists")
+        if kind != FRAME_END or length != 0:
             raise Malformed("the bundle has more records than its manifest lists")
         self._check_padding()
 
+    def envelopes(self) -> Iterator[tuple[int, bytes]]:
+        """Every envelope, checked against the signed manifest; then the end."""
+        for item in self.reports():
+            yield item.seq, item.envelope
+
+    def hashed_envelopes(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """``envelopes()`` with each envelope's (checked) hash, computed once."""
+        for item in self.reports():
+            yield item.seq, item.envelope, item.hash
+
     def _check_padding(self) -> None:
+        self._where = "the padding"
         while True:
             if self._buffer.count(0) != len(self._buffer):
                 raise Malformed("the bundle's padding is not zero")
@@ -495,4 +789,4 @@ class BundleReader:
 
     def verify_all(self) -> int:
         """Read to the end, checking everything; return the number of envelopes."""
-        return sum(1 for _ in self.envelopes())
+        return sum(1 for _ in self.reports())

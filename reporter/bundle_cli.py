@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from . import keyfile
+from .blobs import BlobStore
 from .cli_common import read_passphrase
 from .crypto import RecipientPrivateKey, StationVerifyKey
 from .errors import NothingToExport, ReporterError
@@ -55,19 +56,24 @@ key_passphrase_option = click.option(
               help="Every report the station still holds, not only new ones.")
 @click.pass_obj
 def export(obj: Any, out: Path, all_held: bool) -> None:
-    """Write a signed, sealed bundle of the reports not yet exported."""
-    with obj.store() as store:
+    """Write a signed, sealed bundle of the reports not yet exported, with their
+    attachments."""
+    with obj.store() as store, BlobStore.open(obj.instance, obj.key()) as blobs:
         identity = load_identity(store)
         total = max(store.last_seq(), 0)
         try:
             with progress_bar(total, "Sealing the bundle") as bar:
                 result = export_bundle(store, identity, out, all_held=all_held,
-                                       progress=(lambda n: bar.update(1)) if bar else None)
+                                       progress=(lambda n: bar.update(1)) if bar else None,
+                                       blobs=blobs)
         except NothingToExport as nothing:
             click.echo(str(nothing), err=True)
             return
+    files = (f", {result.attachments} attachments ({result.attachment_bytes} bytes sealed)"
+             if result.attachments else "")
     click.echo(f"Bundle {result.number} written to {result.path}: reports "
-               f"{result.first_seq}-{result.last_seq} ({result.reports}), {result.size} bytes.")
+               f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
+               f"{result.size} bytes.")
     click.echo("Give it to the reviewers. Nobody can read it on the way.", err=True)
 
 
@@ -77,15 +83,22 @@ def export(obj: Any, out: Path, all_held: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def purge(obj: Any, number: int, yes: bool) -> None:
-    """Erase reports that reviewers confirmed they received, so a seized station
-    holds as little as possible. Only do this once they have imported the bundles."""
+    """Erase reports (and their attachments) that reviewers confirmed they received, so
+    a seized station holds as little as possible. Only do this once they have imported
+    the bundles."""
     if not yes:
-        click.confirm(f"Erase for good every report in bundles 1 to {number}? Only do this "
-                      "once the reviewers confirmed they imported them", abort=True)
-    with obj.store() as store:
+        click.confirm(f"Erase for good every report (and its attachments) in bundles 1 to "
+                      f"{number}? Only do this once the reviewers confirmed they imported "
+                      "them", abort=True)
+    # Reports first, then their attachments: if purge is cut off in between, what is
+    # left is attachments of no held report, which the station's start-up sweep
+    # erases. The other order could leave reports whose attachments are gone.
+    with obj.store() as store, BlobStore.open(obj.instance, obj.key()) as blobs:
         result = store.purge_through(number)
+        attachments = blobs.delete_for(list(result.envelope_hashes))
     click.echo(f"Erased {result.erased} reports (up to report {result.through_seq}, "
-               f"bundle {result.through_bundle}); the database file was rewritten.")
+               f"bundle {result.through_bundle}) and {attachments} attachments; the "
+               "database file was rewritten.")
     if not result.wal_truncated:
         click.echo("Note: a running 'reporter serve' kept the write-ahead log open; run "
                    "purge again after stopping it to empty the log as well.", err=True)
@@ -124,6 +137,9 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
     click.echo(f"  station {m.station_id.hex()} signed by {m.station_key.fingerprint()}")
     click.echo(f"  bundle {m.number}, reports {m.first_seq}-{m.last_seq} "
                f"({result.reports}), created {m.created}")
+    if result.attachments:
+        click.echo(f"  {result.attachments} attachments ({result.attachment_bytes} bytes "
+                   "sealed), each matching its signed size and hash")
     click.echo("  signature, every report's hash and the hash chain verified")
 
 
@@ -159,8 +175,9 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                 click.echo(f"{path}: bundle {result.number} of {station} was already "
                            "imported; nothing added")
                 continue
+            files = f" ({result.attachments} attachments)" if result.attachments else ""
             click.echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
-                       f"added, {result.already_present} already present")
+                       f"added{files}, {result.already_present} already present")
             if result.unreadable:
                 click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
                            f"(sealed before it was added): {compress(result.unreadable)}")

@@ -1,8 +1,9 @@
 """``reporter review ...``: the reviewer's commands, on an offline machine.
 
 Import verifies and decrypts bundles into the review database; the other
-commands read it. Long operations show a progress bar on a terminal and stay
-quiet when output is piped.
+commands read it (``attachments`` writes a report's attachments out of it).
+Long operations show a progress bar on a terminal and stay quiet when output
+is piped.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Any, TextIO
 
 import click
 
+from . import reviewfiles
 from . import reviewquery as rq
 from .cli_common import read_passphrase
-from .report import INCIDENT_TYPES, KINDS
+from .errors import ReporterError
+from .report import INCIDENT_TYPES, KINDS, AttachmentInfo
 from .reviewdb import ReviewDB, review_db_path
 
 
@@ -238,9 +241,9 @@ def review_list(obj: ReviewContext, /, limit: int | None, **options: Any) -> Non
     rows = [[str(s.id), f"{s.station_short}#{s.seq}", s.kind, s.submitted,
              s.incident_date or "-", _cut(s.site, 24) or "-", _cut(",".join(s.types), 40) or "-",
              (s.follows or "") if s.kind == "follow-up" else s.receipt,
-             str(s.follow_ups), s.excerpt] for s in found]
+             str(s.follow_ups), str(s.attachments), s.excerpt] for s in found]
     _table(["ID", "STATION#SEQ", "KIND", "RECEIVED", "INCIDENT", "SITE", "TYPES", "RECEIPT",
-            "FOLLOW-UPS", "DESCRIPTION"], rows, right=frozenset({0, 8}))
+            "FOLLOW-UPS", "FILES", "DESCRIPTION"], rows, right=frozenset({0, 8, 9}))
 
 
 # --- show ------------------------------------------------------------------------------
@@ -282,6 +285,19 @@ def _show_record(record: rq.Record) -> None:
         click.echo(f"{label}:{' ' * (width - _width(label))}{value}")
     click.echo("Description:")
     _indented(str(fields.get("description") or NOT_GIVEN))
+    if report.attachments:
+        click.echo(f"Attachments: {len(report.attachments)} "
+                   f"('reporter review attachments {record.id} --out DIR' writes them)")
+        for info in report.attachments:
+            click.echo("  " + _attachment_line(info))
+
+
+def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | None = None,
+                     label: str = "SHA-256") -> str:
+    """Name, type, size and SHA-256 of one attachment, on one line (terminal-safe)."""
+    shown = name if name is not None else f"{info.index + 1}. {info.name}"
+    return _clean(f"{shown}  {info.type}  {size if size is not None else info.size:,} bytes  "
+                  f"{label} {info.sha256.hex()}")
 
 
 def _heading(record: rq.Record, noun: str = "report") -> str:
@@ -317,6 +333,49 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
         for follow_up in detail.follow_ups:
             click.echo(f"  {_heading(follow_up, 'Report')}:")
             _indented(str(follow_up.report.fields.get("description") or NOT_GIVEN), "      ")
+
+
+# --- attachments -----------------------------------------------------------------------
+
+
+@review.command("attachments")
+@click.argument("report_id", metavar="ID", type=int)
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Write the files into this folder (made if missing, mode 0700); an "
+                   "existing file is never overwritten.")
+@click.option("--stripped", is_flag=True,
+              help="Write only copies with their metadata removed (pictures only), named "
+                   "N-stripped-NAME, instead of the originals.")
+@pass_review
+def review_attachments(obj: ReviewContext, report_id: int, out_dir: Path,
+                       stripped: bool) -> None:
+    """Decrypt and check the attachments of report ID into a folder.
+
+    Each file is checked against the SHA-256 the station computed when it arrived
+    (printed: the chain-of-custody hash) before it gets its name, N-NAME.
+    """
+    failures = total = 0
+    with obj.open() as db:
+        for outcome in reviewfiles.extract(db, report_id, out_dir, stripped=stripped):
+            total += 1
+            if isinstance(outcome, reviewfiles.Failed):
+                failures += 1
+                click.echo(f"error: {outcome.info.index + 1}. {_clean(outcome.info.name)}: "
+                           f"{_clean(str(outcome.error))}", err=True)
+                continue
+            if outcome.stripped is None:
+                click.echo(_attachment_line(outcome.info, outcome.path.name))
+                continue
+            click.echo(_attachment_line(outcome.info, outcome.path.name, outcome.size,
+                                        label="original's SHA-256"))
+            click.echo(f"  removed: {outcome.stripped.removed}")
+            click.echo(f"  kept: {outcome.stripped.kept}")
+    if total == 0:
+        click.echo(f"Report {report_id} has no attachments.")
+    elif failures:
+        raise ReporterError(f"{failures} of {total} attachments of report {report_id} were "
+                            "not written (see above)")
 
 
 # --- export ----------------------------------------------------------------------------

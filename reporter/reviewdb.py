@@ -4,7 +4,17 @@ SQLCipher again, under a key derived from the reviewer's passphrase (the
 ``<db>.json`` file beside it holds the Argon2id salt and cost, see
 ``passfile.py``). It holds what bundles brought: the stations seen, with their
 pinned signing keys; every bundle imported, with its hash and report range;
-and every report, decrypted, with the columns reviewers filter on.
+and every report, decrypted, with the columns reviewers filter on, and the
+file key of its envelope (schema 2), which opens its attachments.
+
+Attachment ciphertext is not in this file: it lives beside it, in
+``<db>.attachments`` (``attachment_store``), a blob database of the station's
+kind (``blobs.py``: 64 KiB pages, 1 MB segments, a rollback journal) under a
+key derived from this database's key. The ``attachments`` table here links
+each report's attachments (by index) to their uploads there. Import writes
+the blobs first and links them inside its transaction; blobs that no report
+links (an import that failed or was killed) are swept at the start of the
+next import (``review.py``).
 
 Import-side methods are used inside one transaction per bundle
 (``review.py``); query helpers live in ``reviewquery.py``.
@@ -20,12 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from . import passfile, sqlc
-from .crypto import KdfParams, check_new_passphrase, derive_key
+from .blobs import BlobStore
+from .crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
 from .errors import ConfigError, InstanceError, InstanceExists
 from .report import Report
 
 FORMAT = "reporter-review"
 DEFAULT_PATH = "review.db"
+ATTACHMENTS_SUFFIX = ".attachments"
+CTX_ATTACHMENTS_KEY = b"reporter/review-attachments-db/v1"
 
 _MIGRATION_1 = (
     """CREATE TABLE stations (
@@ -74,7 +87,22 @@ _MIGRATION_1 = (
     "CREATE INDEX reports_follows ON reports (follows)",
     "CREATE INDEX reports_submitted ON reports (submitted)",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1,)
+# Schema 2: attachments. The envelope's file key of every readable report (it
+# opens the report's attachments; this database already holds the decrypted
+# bodies, so it reveals nothing the body does not), and one row per stored
+# attachment: the report, its index, and its upload in ``<db>.attachments``.
+_MIGRATION_2 = (
+    "ALTER TABLE reports ADD COLUMN file_key BLOB "
+    f"CHECK (file_key IS NULL OR length(file_key) = {KEY_BYTES})",
+    """CREATE TABLE attachments (
+        report  INTEGER NOT NULL REFERENCES reports (id),
+        idx     INTEGER NOT NULL CHECK (idx >= 0),
+        upload  INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (report, idx)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX reports_envelope_hash ON reports (envelope_hash)",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
 
 
 def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -84,6 +112,11 @@ def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
+
+
+def attachments_path(path: Path) -> Path:
+    """Where the attachment ciphertext of the review database ``path`` is kept."""
+    return path.with_name(path.name + ATTACHMENTS_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -123,9 +156,11 @@ def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
 
 
 class ReviewDB:
-    def __init__(self, connection: sqlc.Connection, path: Path) -> None:
+    def __init__(self, connection: sqlc.Connection, path: Path, key: bytes) -> None:
         self._db = connection
         self.path = path
+        self._key = key
+        self._blobs: BlobStore | None = None
 
     # --- creating and opening ----------------------------------------------
 
@@ -143,7 +178,7 @@ class ReviewDB:
             sqlc.migrate(db, MIGRATIONS)
         finally:
             os.umask(old_umask)
-        return cls(db, path)
+        return cls(db, path, key)
 
     @classmethod
     def open(cls, path: Path, passphrase: str) -> ReviewDB:
@@ -166,10 +201,25 @@ class ReviewDB:
         except BaseException:
             db.close()
             raise
-        return cls(db, path)
+        return cls(db, path, key)
 
     def close(self) -> None:
+        if self._blobs is not None:
+            self._blobs.close()
+            self._blobs = None
         self._db.close()
+
+    def attachment_store(self) -> BlobStore:
+        """The blob database beside this one (made on first use, mode 0600), opened once."""
+        if self._blobs is None:
+            old_umask = os.umask(0o077)
+            try:
+                self._blobs = BlobStore.open_at(
+                    attachments_path(self.path), subkey(self._key, CTX_ATTACHMENTS_KEY),
+                    owner="review database's attachment store")
+            finally:
+                os.umask(old_umask)
+        return self._blobs
 
     def __enter__(self) -> ReviewDB:
         return self
@@ -232,17 +282,40 @@ class ReviewDB:
         return None if row is None else bytes(row[0])
 
     def add_report(self, station_id: bytes, seq: int, envelope_hash: bytes,
-                   report: Report, body: bytes | None = None) -> int:
+                   report: Report, body: bytes | None = None,
+                   file_key: bytes | None = None) -> int:
         columns = report_columns(report, body)
         cursor = self._db.execute(
             "INSERT INTO reports (station_id, seq, envelope_hash, kind, receipt, follows, "
-            "locale, submitted, incident_date, site, types, description, body) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "locale, submitted, incident_date, site, types, description, body, file_key) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (station_id, seq, envelope_hash, columns["kind"], columns["receipt"],
              columns["follows"], columns["locale"], columns["submitted"],
              columns["incident_date"], columns["site"], columns["types"],
-             columns["description"], columns["body"]))
+             columns["description"], columns["body"], file_key))
         return int(cursor.lastrowid or 0)
+
+    def holds_envelope(self, envelope_hash: bytes) -> bool:
+        """Whether a (readable) report with this envelope hash was imported."""
+        return self._db.execute("SELECT 1 FROM reports WHERE envelope_hash = ?",
+                                (envelope_hash,)).fetchone() is not None
+
+    # --- attachments ----------------------------------------------------------------
+
+    def add_attachment(self, report_id: int, index: int, upload: int) -> None:
+        self._db.execute("INSERT INTO attachments (report, idx, upload) VALUES (?, ?, ?)",
+                         (report_id, index, upload))
+
+    def attachment_uploads(self, report_id: int) -> dict[int, int]:
+        """Index -> upload id in ``attachment_store()`` of report ``report_id``."""
+        return {int(i): int(u) for i, u in self._db.execute(
+            "SELECT idx, upload FROM attachments WHERE report = ? ORDER BY idx",
+            (report_id,))}
+
+    def file_key(self, report_id: int) -> bytes | None:
+        row = self._db.execute("SELECT file_key FROM reports WHERE id = ?",
+                               (report_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def unreadable_hash(self, station_id: bytes, seq: int) -> bytes | None:
         row = self._db.execute(

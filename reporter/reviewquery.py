@@ -27,6 +27,9 @@ report they follow.
 Order: ``list_reports`` gives the newest first (``submitted``, then station id,
 then sequence number, all descending); ``export_rows`` gives exactly the
 reverse, oldest first.
+
+Attachment counts come from the report's own sealed list (schema 2 bodies;
+0 for schema 1), so they say what the monitor sent, not what was stored.
 """
 
 from __future__ import annotations
@@ -204,6 +207,7 @@ class Summary:
     follows: str | None
     excerpt: str
     follow_ups: int
+    attachments: int = 0
 
     @property
     def station_short(self) -> str:
@@ -232,15 +236,15 @@ def list_reports(db: ReviewDB, filters: Filters, limit: int | None = None) -> It
     """Summaries of the matching reports, newest first, at most ``limit`` of them."""
     what = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.site, "
             "r.types, r.receipt, r.follows, r.description, "
-            "(SELECT count(*) FROM reports AS f WHERE f.follows = r.receipt) "
-            "FROM reports AS r")
+            "(SELECT count(*) FROM reports AS f WHERE f.follows = r.receipt), "
+            "coalesce(json_array_length(r.body, '$.attachments'), 0) FROM reports AS r")
     tail, extra = (_NEWEST_FIRST, ()) if limit is None else (_NEWEST_FIRST + " LIMIT ?", (limit,))
     for row in _select(db, what, filters, tail, extra):
         yield Summary(
             id=int(row[0]), station=bytes(row[1]).hex(), seq=int(row[2]), kind=str(row[3]),
             submitted=str(row[4]), incident_date=row[5], site=row[6], types=_types(row[7]),
             receipt=str(row[8]), follows=row[9], excerpt=excerpt(str(row[10])),
-            follow_ups=int(row[11]))
+            follow_ups=int(row[11]), attachments=int(row[12]))
 
 
 def count_reports(db: ReviewDB, filters: Filters) -> int:
@@ -306,7 +310,7 @@ FIELD_COLUMNS = (
     "contact_details",
 )
 CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "follows", "locale", "submitted",
-               *FIELD_COLUMNS)
+               *FIELD_COLUMNS, "attachments")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -316,14 +320,17 @@ class ExportRow:
     station: str  # full station id, hex
     seq: int
     body: str  # the stored canonical JSON of the report
+    attachments: int = 0  # how many the report lists
 
 
 def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
     """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
-    cursor = _select(db, "r.id, r.station_id, r.seq, r.body FROM reports AS r", filters,
-                     _OLDEST_FIRST)
+    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "
+                         "coalesce(json_array_length(r.body, '$.attachments'), 0) "
+                         "FROM reports AS r", filters, _OLDEST_FIRST)
     for row in cursor:
-        yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]))
+        yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]),
+                        int(row[4]))
 
 
 def guard_cell(text: str) -> str:
@@ -357,15 +364,17 @@ def csv_cells(row: ExportRow) -> list[str | int | float]:
     header: dict[str, Any] = {
         "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
         "receipt": report.receipt, "follows": report.follows, "locale": report.locale,
-        "submitted": report.submitted,
+        "submitted": report.submitted, "attachments": len(report.attachments),
     }
     return [_cell(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
 
 
 def jsonl_line(row: ExportRow) -> str:
-    """``{"id", "station", "seq", "report": <the stored body, as JSON>}`` on one line."""
+    """``{"id", "station", "seq", "attachments", "report": <the stored body, as JSON>}``
+    on one line; ``attachments`` is how many the report lists (their details are in
+    ``report.attachments``)."""
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
-                       "report": json.loads(row.body)},
+                       "attachments": row.attachments, "report": json.loads(row.body)},
                       ensure_ascii=False, separators=(",", ":"))
     # JSON allows these raw in strings, but tools that split lines on them would break.
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")

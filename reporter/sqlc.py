@@ -119,15 +119,23 @@ def schema_version(db: sqlcipher.Connection) -> int:
 
 
 def migrate(db: sqlcipher.Connection, migrations: Migrations) -> None:
-    """Apply the missing migrations, each in one transaction with its version bump."""
+    """Apply the missing migrations, each in one transaction with its version bump.
+
+    The version is read again under the write lock before each step: two
+    connections opening a new database at once (two uploads arriving at a
+    fresh station) must not both run the same migration.
+    """
     version = schema_version(db)
     if version > len(migrations):
         raise SchemaTooNew(
             f"the database has schema {version}, newer than this reporter "
             f"understands ({len(migrations)}); upgrade reporter"
         )
-    for target in range(version + 1, len(migrations) + 1):
+    while version < len(migrations):
         with Transaction(db):
-            for statement in migrations[target - 1]:
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version = {target}")
+            version = schema_version(db)
+            if version < len(migrations):
+                for statement in migrations[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+        version = schema_version(db)

@@ -1,4 +1,9 @@
-"""The bundle format: what a reader accepts and every way it refuses."""
+"""The bundle format: what a reader accepts and every way it refuses.
+
+Version 2 (what stations write) carries attachments: after each ENVELOPE frame,
+its attachments' ciphertext in ATTACHMENT frames of 1 MiB, each checked against
+the size and hash the signed manifest lists. Version 1 bundles are still read.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,17 @@ from pathlib import Path
 import pytest
 
 from reporter import bundle
-from reporter.bundle import BundleReader, Manifest, padded_size, recipient_id, write_bundle
+from reporter.attachment import CiphertextHash, ciphertext_hash
+from reporter.bundle import (
+    ATTACHMENT_FRAME,
+    BundleReader,
+    Manifest,
+    Outgoing,
+    padded_size,
+    plaintext_length,
+    recipient_id,
+    write_bundle,
+)
 from reporter.crypto import RecipientPrivateKey, StationSigningKey, random_bytes
 from reporter.errors import (
     FormatError,
@@ -26,6 +41,7 @@ STATION = bytes(range(16))
 def make(envelopes: list[bytes], readers: list[RecipientPrivateKey], *,
          signer: StationSigningKey | None = None, number: int = 1,
          first: int = 1, manifest_readers: list[RecipientPrivateKey] | None = None,
+         attachments: list[list[bytes]] | None = None, version: int = bundle.VERSION,
          ) -> tuple[bytes, Manifest]:
     signer = signer or StationSigningKey(bytes(32))
     chain = before = genesis(STATION) if first == 1 else random_bytes(32)
@@ -39,9 +55,14 @@ def make(envelopes: list[bytes], readers: list[RecipientPrivateKey], *,
         last_seq=first + len(envelopes) - 1, chain_before=before, chain_head=chain,
         envelopes=tuple(entries),
         recipients=tuple(recipient_id(k.public_key) for k in (manifest_readers or readers)),
-        created="2026-11-28")
+        created="2026-11-28", version=version,
+        attachments=tuple(tuple((len(a), ciphertext_hash(a)) for a in listed)
+                          for listed in attachments or []))
     out = io.BytesIO()
-    size = write_bundle(out, manifest, signer, envelopes, [k.public_key for k in readers])
+    items = [Outgoing(e, [[a] for a in listed])
+             for e, listed in zip(envelopes, attachments or [[] for _ in envelopes],
+                                  strict=True)]
+    size = write_bundle(out, manifest, signer, items, [k.public_key for k in readers])
     assert size == len(out.getvalue())
     return out.getvalue(), manifest
 
@@ -117,7 +138,7 @@ def test_trailing_bytes_are_refused(reviewer: RecipientPrivateKey) -> None:
 def test_unknown_version_is_refused(reviewer: RecipientPrivateKey) -> None:
     data, _ = make([b"r"], [reviewer])
     with pytest.raises(UnknownVersion, match="upgrade reporter"):
-        read(data[:8] + b"\x02" + data[9:], reviewer)
+        read(data[:8] + b"\x03" + data[9:], reviewer)
 
 
 def test_not_a_bundle(reviewer: RecipientPrivateKey) -> None:
@@ -169,7 +190,7 @@ def test_an_envelope_that_does_not_match_the_manifest_cannot_be_written(
 @pytest.mark.parametrize("edit", [
     lambda d: d.replace(b'"number":1', b'"number":0'),
     lambda d: d.replace(b'"first_seq":1', b'"first_seq":2'),
-    lambda d: d.replace(b'"version":1', b'"version":2'),
+    lambda d: d.replace(b'"version":2', b'"version":3'),
     lambda d: d.replace(b'"format":"reporter-bundle"', b'"format":"other"'),
     lambda d: d.replace(b"{", b"{ ", 1),
     lambda d: b"not json",
@@ -195,3 +216,181 @@ def test_reading_streams_in_flat_memory(tmp_path: Path, reviewer: RecipientPriva
     tracemalloc.stop()
     assert count == 400
     assert peak < 1024 * 1024, peak  # the bundle is 2 MiB; memory stays far below
+
+
+# --- version 2: attachments ---------------------------------------------------------------
+
+
+def read_attachments(data: bytes, key: RecipientPrivateKey) -> list[tuple[int, list[bytes]]]:
+    """Every report's seq and attachments, streamed piece by piece."""
+    out = []
+    for item in BundleReader(io.BytesIO(data), key).reports():
+        out.append((item.seq, [b"".join(stream) for stream in item.attachments]))
+    return out
+
+
+def test_attachments_round_trip_in_frames_of_one_mib(reviewer: RecipientPrivateKey) -> None:
+    from .test_attachments_bundle import bundle_plaintext, frames_of
+
+    sizes = [4147, ATTACHMENT_FRAME, ATTACHMENT_FRAME + 1, 2 * ATTACHMENT_FRAME + 300]
+    files = [random_bytes(n) for n in sizes]
+    data, manifest = make([b"r1", b"r2", b"r3"], [reviewer],
+                          attachments=[files[:2], [], files[2:]])
+    assert read_attachments(data, reviewer) == [(1, files[:2]), (2, []), (3, files[2:])]
+    assert manifest.attachments[0] == ((4147, ciphertext_hash(files[0])),
+                                       (ATTACHMENT_FRAME, ciphertext_hash(files[1])))
+    frames = frames_of(bundle_plaintext(data, reviewer))
+    assert [(kind, len(d)) for kind, d in frames[2:]] == [
+        (bundle.FRAME_ENVELOPE, 2), (bundle.FRAME_ATTACHMENT, 4147),
+        (bundle.FRAME_ATTACHMENT, ATTACHMENT_FRAME),
+        (bundle.FRAME_ENVELOPE, 2),
+        (bundle.FRAME_ENVELOPE, 2), (bundle.FRAME_ATTACHMENT, ATTACHMENT_FRAME),
+        (bundle.FRAME_ATTACHMENT, 1),
+        (bundle.FRAME_ATTACHMENT, ATTACHMENT_FRAME), (bundle.FRAME_ATTACHMENT, ATTACHMENT_FRAME),
+        (bundle.FRAME_ATTACHMENT, 300),
+        (bundle.FRAME_END, 0)]
+    # P covers every frame, attachments included, and is the smallest bucket that does.
+    used = sum(bundle.FRAME_HEADER.size + len(d) for _k, d in frames)
+    assert plaintext_length(manifest) == used
+    assert BundleReader(io.BytesIO(data), reviewer).info.padded_length == padded_size(used)
+
+
+def test_pieces_of_any_size_make_the_same_frames(reviewer: RecipientPrivateKey) -> None:
+    file = random_bytes(ATTACHMENT_FRAME + 5000)
+    _data, manifest = make([b"r"], [reviewer], attachments=[[file]])
+    signer = StationSigningKey(bytes(32))
+    for cut in (1, 999, 65_536, 1_040_000, len(file)):
+        pieces = [file[i : i + cut] for i in range(0, len(file), cut)]
+        out = io.BytesIO()
+        write_bundle(out, manifest, signer, [Outgoing(b"r", [pieces])], [reviewer.public_key])
+        assert read_attachments(out.getvalue(), reviewer) == [(1, [file])]
+
+
+def test_the_envelopes_alone_can_be_read_and_the_attachments_are_checked_anyway(
+        reviewer: RecipientPrivateKey) -> None:
+    files = [random_bytes(5000), random_bytes(70_000)]
+    data, _ = make([b"a", b"b"], [reviewer], attachments=[files, []])
+    reader = BundleReader(io.BytesIO(data), reviewer)
+    assert list(reader.envelopes()) == [(1, b"a"), (2, b"b")]
+    assert (reader.attachments_read, reader.attachment_bytes) == (2, 75_000)
+
+
+def test_an_attachment_read_halfway_is_finished_and_checked_by_the_reader(
+        reviewer: RecipientPrivateKey) -> None:
+    files = [random_bytes(300_000), random_bytes(10)]
+    data, _ = make([b"a"], [reviewer], attachments=[files])
+    reader = BundleReader(io.BytesIO(data), reviewer)
+    for item in reader.reports():
+        first = item.attachments[0].read_piece()
+        assert first is not None and len(first) <= bundle.PIECE
+        with pytest.raises(ValueError, match="in order"):
+            item.attachments[1].read_piece()
+    assert reader.attachments_read == 2
+
+
+def test_version_1_bundles_are_still_read(reviewer: RecipientPrivateKey) -> None:
+    data, manifest = make([b"old", b"reports"], [reviewer], version=1)
+    assert data[8] == 1 and b'"version":1' in manifest.to_json()
+    assert b'"envelopes":[[1,3,"' in manifest.to_json()  # three fields, no attachment list
+    assert read(data, reviewer) == [(1, b"old"), (2, b"reports")]
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    with pytest.raises(ValueError, match="no attachments"):
+        make([b"r"], [reviewer], version=1, attachments=[[b"x" * 5000]])
+
+
+def test_the_header_and_the_signed_manifest_must_agree_on_the_version(
+        reviewer: RecipientPrivateKey) -> None:
+    from .test_attachments_bundle import bundle_plaintext, frames_of, reseal
+
+    data, _ = make([b"r"], [reviewer], version=1)
+    # A recipient re-encrypts a signed version 1 bundle under a version 2 header.
+    relabelled = reseal(frames_of(bundle_plaintext(data, reviewer)), reviewer)
+    assert relabelled[8] == 2
+    with pytest.raises(Malformed, match="header says version 2 but its signed manifest says "
+                                        "version 1"):
+        read(relabelled, reviewer)
+
+
+def test_the_writer_refuses_attachments_that_differ_from_the_manifest(
+        reviewer: RecipientPrivateKey) -> None:
+    file = random_bytes(5000)
+    _data, manifest = make([b"r"], [reviewer], attachments=[[file]])
+    signer = StationSigningKey(bytes(32))
+    for pieces, message in [([file[:-1]], "changed"), ([file, b"x"], "longer"),
+                            ([file[:-1] + b"x"], "changed")]:
+        with pytest.raises(ValueError, match=message):
+            write_bundle(io.BytesIO(), manifest, signer, [Outgoing(b"r", [pieces])],
+                         [reviewer.public_key])
+    with pytest.raises(ValueError, match="has 0 attachments, the manifest lists 1"):
+        write_bundle(io.BytesIO(), manifest, signer, [b"r"], [reviewer.public_key])
+
+
+@pytest.mark.parametrize("entry", [
+    '[1,2,"%s"]',  # no attachment list
+    '[1,2,"%s",{}]',
+    '[1,2,"%s",[[0,"%s"]]]',  # an empty attachment
+    '[1,2,"%s",[[4147]]]',
+    '[1,2,"%s",[[4147,"%s",1]]]',
+    '[1,2,"%s",[[4147,"%s"]],[]]',
+    '[1,2,"%s",[[4147,"AB%s"]]]',
+    '[1,2,"%s",[[4147.0,"%s"]]]',
+    '[1,2,"%s",[[true,"%s"]]]',
+    '[1,2,"%s",[[2199023255552000,"%s"]]]',  # beyond the largest attachment
+])
+def test_attachment_entries_are_parsed_strictly(reviewer: RecipientPrivateKey,
+                                                entry: str) -> None:
+    _, manifest = make([b"r"], [reviewer], attachments=[[b"x" * 4147]])
+    text = manifest.to_json().decode()
+    start = text.index('"envelopes":[') + len('"envelopes":[')
+    end = text.index("]]]", start) + 3
+    entry = entry.replace("%s", manifest.envelopes[0][2].hex(), 1).replace("%s", "ab" * 32)
+    with pytest.raises(Malformed):
+        Manifest.from_json((text[:start] + entry + text[end:]).encode())
+
+
+def test_too_many_attachments_for_one_report_are_refused(reviewer: RecipientPrivateKey) -> None:
+    _, manifest = make([b"r"], [reviewer], attachments=[[b"x" * 4147]])
+    listed = ((4147, bytes(32)),) * (bundle.MAX_ATTACHMENTS + 1)
+    crowded = Manifest(**{**manifest.__dict__, "attachments": (listed,)})
+    with pytest.raises(Malformed, match="attachment list"):
+        Manifest.from_json(crowded.to_json())
+
+
+def test_every_single_byte_flip_with_an_attachment_is_detected(
+        reviewer: RecipientPrivateKey) -> None:
+    data, _ = make([b"small report"], [reviewer], attachments=[[random_bytes(3000)]])
+    assert len(data) < 70_000
+    for offset in range(0, len(data), 7):
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x01
+        with pytest.raises(FormatError):
+            BundleReader(io.BytesIO(bytes(flipped)), reviewer).verify_all()
+
+
+def test_a_large_attachment_is_written_and_read_in_flat_memory(
+        tmp_path: Path, reviewer: RecipientPrivateKey) -> None:
+    import tracemalloc
+
+    size = 24 << 20
+    piece = random_bytes(1 << 20)
+    pieces = [piece] * (size >> 20)
+    h = CiphertextHash()
+    for p in pieces:
+        h.update(p)
+    _, template = make([b"r"], [reviewer], attachments=[[b"x"]])
+    manifest = Manifest(**{**template.__dict__, "attachments": (((size, h.digest()),),)})
+    path = tmp_path / "large.rptr"
+    tracemalloc.start()
+    with open(path, "wb") as fh:
+        write_bundle(fh, manifest, StationSigningKey(bytes(32)),
+                     [Outgoing(b"r", [iter(pieces)])], [reviewer.public_key])
+    _, write_peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    with open(path, "rb") as fh:
+        reader = BundleReader(fh, reviewer)
+        total = sum(len(p) for item in reader.reports() for s in item.attachments for p in s)
+    _, read_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert total == size and reader.attachment_bytes == size
+    assert write_peak < 4 << 20, write_peak  # the pieces themselves are 1 MiB each
+    assert read_peak < 1 << 20, read_peak

@@ -43,19 +43,20 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reporter import bundle
-from reporter.bundle import BundleReader, Manifest, recipient_id, write_bundle
+from reporter import attachment, bundle
+from reporter.attachment import ciphertext_hash
+from reporter.bundle import BundleReader, Manifest, Outgoing, recipient_id, write_bundle
 from reporter.crypto import (
     RecipientPrivateKey,
     RecipientPublicKey,
     StationSigningKey,
     subkey,
 )
-from reporter.envelope import seal
+from reporter.envelope import new_file_key, seal
 from reporter.errors import FormatError, Malformed, ReporterError
-from reporter.report import Report
+from reporter.report import AttachmentInfo, Report
 from reporter.review import import_bundle
-from reporter.reviewdb import ReviewDB
+from reporter.reviewdb import ReviewDB, attachments_path
 from reporter.store import chain_link, envelope_hash, genesis
 
 # Test keys only (public). The same reviewer and station as tests/vectors/bundle/.
@@ -100,7 +101,8 @@ def report_body(n: int, **fields: object) -> bytes:
 def make_manifest(envelopes: Sequence[bytes], *, number: int, first_seq: int,
                   previous: bytes | None, chain_before: bytes,
                   station_id: bytes = STATION_ID,
-                  signer: StationSigningKey = STATION) -> Manifest:
+                  signer: StationSigningKey = STATION,
+                  attachments: Sequence[Sequence[bytes]] = ()) -> Manifest:
     chain = chain_before
     for seq, envelope in enumerate(envelopes, first_seq):
         chain = chain_link(chain, seq, envelope)
@@ -110,14 +112,37 @@ def make_manifest(envelopes: Sequence[bytes], *, number: int, first_seq: int,
         chain_before=chain_before, chain_head=chain,
         envelopes=tuple((seq, len(e), envelope_hash(e))
                         for seq, e in enumerate(envelopes, first_seq)),
-        recipients=(recipient_id(REVIEWER.public_key),), created="2026-11-28")
+        recipients=(recipient_id(REVIEWER.public_key),), created="2026-11-28",
+        attachments=tuple(tuple((len(a), ciphertext_hash(a)) for a in listed)
+                          for listed in attachments))
 
 
 def write(manifest: Manifest, envelopes: Sequence[bytes],
-          signer: StationSigningKey = STATION) -> bytes:
+          signer: StationSigningKey = STATION,
+          attachments: Sequence[Sequence[bytes]] = ()) -> bytes:
     out = io.BytesIO()
-    write_bundle(out, manifest, signer, envelopes, [REVIEWER.public_key])
+    items = [Outgoing(e, [[a] for a in listed]) for e, listed in
+             zip(envelopes, attachments or [() for _ in envelopes], strict=True)]
+    write_bundle(out, manifest, signer, items, [REVIEWER.public_key])
     return out.getvalue()
+
+
+def report_with_attachments(n: int, files: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
+    """A report's envelope and its sealed attachments, as a station makes them."""
+    file_key = new_file_key()
+    sealed, infos = [], []
+    for index, data in enumerate(files):
+        pieces: list[bytes] = []
+        writer = attachment.Writer(file_key, index, pieces.append)
+        writer.write(data)
+        done = writer.finish()
+        sealed.append(b"".join(pieces))
+        infos.append(AttachmentInfo(index, f"file-{index}.pdf", "application/pdf", done.size,
+                                    done.sha256, done.ciphertext_size, done.ciphertext_hash))
+    body = Report(kind="incident", receipt=RECEIPT, locale="en", submitted="2026-11-02",
+                  fields={"incident_types": ["other"], "site": "Marange",
+                          "description": f"report {n}"}, attachments=tuple(infos)).to_body()
+    return seal(body, [REVIEWER.public_key], file_key), sealed
 
 
 def seal_plaintext(plaintext: bytes, recipients: Sequence[RecipientPublicKey] = (),
@@ -130,7 +155,8 @@ def seal_plaintext(plaintext: bytes, recipients: Sequence[RecipientPublicKey] = 
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
         state, subkey(file_key, bundle.CTX_PAYLOAD))
-    header = b"".join([bundle.FIXED_HEADER.pack(bundle.MAGIC, 1, len(recipients), padded),
+    header = b"".join([bundle.FIXED_HEADER.pack(bundle.MAGIC, bundle.VERSION, len(recipients),
+                                               padded),
                        *(r.seal(file_key) for r in recipients), ss_header])
     count = -(-padded // bundle.CHUNK)
     out = [header]
@@ -167,6 +193,8 @@ class Corpus:
     multi_twin: bytes
     document: dict[str, Any]       # bundle 2's manifest
     envelopes: tuple[bytes, ...]   # bundle 2's envelopes
+    attached: bytes = b""       # bundle 4: reports 22-24, with four attachments over five frames
+    attached_twin: bytes = b""
 
 
 @functools.cache
@@ -181,10 +209,18 @@ def corpus() -> Corpus:
                        chain_before=m2.chain_head)
     multi = write(m3, envs[5:21])
     assert len(multi) == HEADER_1 + 2 * FULL_CHUNK
+    with_files = [report_with_attachments(22, [b"%PDF-1.7 a" * 300, b"%PDF-1.7 b" * 9000]),
+                  report_with_attachments(23, []),
+                  report_with_attachments(24, [b"%PDF-1.7 c" * 5, b"%PDF-1.7 d" * 120_000])]
+    env4 = [e for e, _a in with_files]
+    att4 = [a for _e, a in with_files]
+    m4 = make_manifest(env4, number=4, first_seq=22, previous=m3.hash(),
+                       chain_before=m3.chain_head, attachments=att4)
     return Corpus(first=write(m1, envs[0:2]), small=write(m2, envs[2:5]),
                   small_twin=write(m2, envs[2:5]), multi=multi,
                   multi_twin=write(m3, envs[5:21]), document=json.loads(m2.to_json()),
-                  envelopes=tuple(envs[2:5]))
+                  envelopes=tuple(envs[2:5]), attached=write(m4, env4, attachments=att4),
+                  attached_twin=write(m4, env4, attachments=att4))
 
 
 # --- mutations --------------------------------------------------------------------------
@@ -280,9 +316,13 @@ def read_outcome(data: bytes, key: RecipientPrivateKey = REVIEWER) -> FormatErro
 
 
 def snapshot(db: ReviewDB) -> list[object]:
+    """Every table, and how many blobs the attachment store beside it holds."""
     c = db.connection
-    return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-            for t in ("stations", "bundles", "reports", "unreadable")]
+    tables = [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
+              for t in ("stations", "bundles", "reports", "unreadable", "attachments")]
+    blobs = (db.attachment_store().upload_count() if attachments_path(db.path).exists()
+             else 0)
+    return [*tables, blobs]
 
 
 def import_outcome(db: ReviewDB, path: Path, data: bytes,
@@ -396,11 +436,12 @@ def test_a_arbitrary_bytes_raise_only_format_errors(data: bytes) -> None:
 
 
 @fuzz_settings(300)
-@given(multi=st.booleans(), ops=mutations)
-def test_b_mutations_of_a_valid_bundle_raise_only_format_errors(multi: bool,
+@given(which=st.sampled_from(["small", "multi", "attached"]), ops=mutations)
+def test_b_mutations_of_a_valid_bundle_raise_only_format_errors(which: str,
                                                                ops: list[Op]) -> None:
     c = corpus()
-    source, donor = (c.multi, c.multi_twin) if multi else (c.small, c.small_twin)
+    source, donor = {"small": (c.small, c.small_twin), "multi": (c.multi, c.multi_twin),
+                     "attached": (c.attached, c.attached_twin)}[which]
     mutated = apply_ops(source, ops, donor)
     assume(mutated not in (source, donor))  # the donor is a valid bundle too
     assert read_outcome(mutated) is not None, "a damaged bundle was accepted"
@@ -414,12 +455,13 @@ def review_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewDB]:
 
 
 @fuzz_settings(150)
-@given(which=st.sampled_from(["first", "small", "multi"]), ops=mutations)
+@given(which=st.sampled_from(["first", "small", "multi", "attached"]), ops=mutations)
 def test_c_mutations_through_import_leave_the_database_unchanged(
         review_db: ReviewDB, which: str, ops: list[Op]) -> None:
     c = corpus()
     source, donor = {"first": (c.first, c.small_twin), "small": (c.small, c.small_twin),
-                     "multi": (c.multi, c.multi_twin)}[which]
+                     "multi": (c.multi, c.multi_twin),
+                     "attached": (c.attached, c.attached_twin)}[which]
     mutated = apply_ops(source, ops, donor)
     assume(mutated not in (source, donor))  # the donor is a valid bundle too
     path = review_db.path.with_name("mutated.rptr")
@@ -454,12 +496,14 @@ def test_e_signed_manifest_variations_raise_only_format_errors(
 
 def test_the_unmutated_corpus_reads_and_imports(tmp_path: Path) -> None:
     c = corpus()
-    for data in (c.first, c.small, c.small_twin, c.multi, c.multi_twin):
+    for data in (c.first, c.small, c.small_twin, c.multi, c.multi_twin, c.attached,
+                 c.attached_twin):
         assert read_outcome(data) is None
     db = ReviewDB.create(tmp_path / "review.db", REVIEW_PASSPHRASE)
-    for name, data in (("1", c.first), ("3", c.multi), ("2", c.small)):
+    for name, data in (("1", c.first), ("4", c.attached), ("3", c.multi), ("2", c.small)):
         assert import_outcome(db, tmp_path / f"{name}.rptr", data) is None
-    assert db.report_count() == 21
+    assert db.report_count() == 24
+    assert db.attachment_store().upload_count() == 4
     db.close()
 
 

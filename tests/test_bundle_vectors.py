@@ -2,8 +2,10 @@
 
 Each vector goes through ``BundleReader`` + ``verify_all`` (the reader alone)
 and through ``review.import_bundle`` into a fresh review database (the
-importer, which adds station pinning). See tests/vectors/bundle/README.md for
-the file format and docs/bundle-format.md for the rules.
+importer, which adds station pinning and opens the envelopes). Version 1
+vectors (no attachments) and version 2 vectors (attachments) live side by
+side. See tests/vectors/bundle/README.md for the file format and
+docs/bundle-format.md for the rules.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from reporter import bundle
+from reporter.attachment import ciphertext_hash
 from reporter.bundle import BundleReader, Manifest, recipient_id
 from reporter.crypto import (
     RecipientPrivateKey,
@@ -33,7 +36,7 @@ from reporter.errors import (
     UnknownVersion,
 )
 from reporter.review import gaps, import_bundle, verify_bundle
-from reporter.reviewdb import ReviewDB
+from reporter.reviewdb import ReviewDB, attachments_path
 from reporter.store import chain_link, envelope_hash, genesis
 
 from .vectorfile import Vector, load, vector_files
@@ -52,7 +55,12 @@ EXPECTED_ERRORS: dict[str, tuple[type[FormatError], str | None]] = {
 }
 
 # The cases the brief requires; the folder may hold more, never fewer.
-REQUIRED = {
+REQUIRED_V2 = {
+    "ok-with-attachments", "flipped-byte-in-attachment", "attachment-truncated",
+    "attachment-missing", "attachments-swapped", "extra-attachment",
+    "attachment-list-mismatch", "version-mismatch",
+}
+REQUIRED = REQUIRED_V2 | {
     "ok", "ok-multi-chunk", "ok-three-recipients", "wrong-recipient",
     "truncated-in-header", "truncated-last-chunk", "truncated-at-chunk-boundary",
     "trailing-bytes", "flipped-byte-in-magic", "flipped-byte-in-stanza",
@@ -82,10 +90,20 @@ def params() -> list[object]:
     return out
 
 
+TABLES = ("stations", "bundles", "reports", "unreadable", "attachments")
+
+
 def snapshot(db: ReviewDB) -> list[object]:
     c = db.connection
     return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-            for t in ("stations", "bundles", "reports", "unreadable")]
+            for t in TABLES]
+
+
+def stored_blobs(db: ReviewDB) -> int:
+    """Uploads in the attachment store beside the database (0 if it was never made)."""
+    if not attachments_path(db.path).exists():
+        return 0
+    return db.attachment_store().upload_count()
 
 
 def read_all(vector: Vector) -> BundleReader:
@@ -103,7 +121,13 @@ def test_the_required_cases_are_all_there() -> None:
 
 
 def test_the_folder_stays_small() -> None:
-    assert sum(p.stat().st_size for p in VECTORS.iterdir()) < 2_300_000
+    assert sum(p.stat().st_size for p in VECTORS.iterdir()) < 3_000_000
+
+
+def test_version_2_vectors_say_version_2() -> None:
+    for name in REQUIRED_V2:
+        data = load(VECTORS / name).data
+        assert data[:9] == bundle.MAGIC + b"\x02", name
 
 
 @pytest.mark.parametrize("path", params())
@@ -111,7 +135,10 @@ def test_vector(path: Path, tmp_path: Path) -> None:
     vector = load(path)
     allowed = {"expect", "identity", "comment"}
     if vector.expect == "ok":
-        allowed |= {"reports", "first-seq", "last-seq", "station-id", "station-key"}
+        allowed |= {"reports", "first-seq", "last-seq", "station-id", "station-key",
+                    "attachments"}
+    else:
+        allowed |= {"error-contains"}
     if vector.expect == "foreign-station":
         allowed |= {"pinned-station-key"}
     assert {"expect", "identity", "comment"} <= set(vector.header)
@@ -131,9 +158,22 @@ def test_vector(path: Path, tmp_path: Path) -> None:
         # The key-less view agrees with the file, and the writer chose the smallest bucket.
         assert reader.info.total_length == len(vector.data)
         assert reader.info.padded_length == bundle.padded_size(bundle.plaintext_length(m))
+        attachments = int(vector.header.get("attachments", "0"))
+        assert reader.attachments_read == m.attachment_count == attachments
         result = import_bundle(db, file, vector.identity)
         assert result.new_station and result.added == len(m.envelopes)
         assert result.unreadable == []
+        assert result.attachments == attachments == stored_blobs(db)
+
+    elif vector.expect == "attachment-list-mismatch":
+        # The reader alone accepts it: frames and signed manifest agree. The importer
+        # opens the envelope, finds another list sealed in the report, and refuses.
+        read_all(vector)
+        with pytest.raises(Tampered) as raised:
+            import_bundle(db, file, vector.identity)
+        assert vector.header["error-contains"] in str(raised.value)
+        assert snapshot(db) == [[] for _ in TABLES]
+        assert stored_blobs(db) == 0
 
     elif vector.expect == "foreign-station":
         # The reader alone accepts it: the signature is valid for the key it names.
@@ -159,11 +199,14 @@ def test_vector(path: Path, tmp_path: Path) -> None:
             f"{type(raised.value).__name__}: {raised.value}")
         if message is not None:
             assert message in str(raised.value)
+        if "error-contains" in vector.header:
+            assert vector.header["error-contains"] in str(raised.value)
         # The importer refuses it the same way and leaves its database empty.
         with pytest.raises(FormatError) as raised:
             import_bundle(db, file, vector.identity)
         assert type(raised.value) is error
-        assert snapshot(db) == [[], [], [], []]
+        assert snapshot(db) == [[] for _ in TABLES]
+        assert stored_blobs(db) == 0
     db.close()
 
 
@@ -221,7 +264,7 @@ def test_the_worked_example_in_the_spec() -> None:
         first_seq=1, last_seq=1, chain_before=before,
         chain_head=chain_link(before, 1, envelope),
         envelopes=((1, len(envelope), envelope_hash(envelope)),),
-        recipients=(recipient_id(reviewer.public_key),), created="2026-11-28")
+        recipients=(recipient_id(reviewer.public_key),), created="2026-11-28", version=1)
     assert manifest.to_json() == EXAMPLE_MANIFEST
     assert len(EXAMPLE_MANIFEST) == 588
     assert Manifest.from_json(EXAMPLE_MANIFEST) == manifest
@@ -234,3 +277,58 @@ def test_the_worked_example_in_the_spec() -> None:
     assert signer.sign(bundle.CTX_SIGNATURE, EXAMPLE_MANIFEST).hex() == (
         "422652246d8b8b4600f1d73f97371da9694bb04c7a15eb47e09f5c94173d7bf1"
         "d1a9ca3859bec309c5e22d08f46bf973df0cf6618dd495d263e86c1386b2840e")
+
+
+EXAMPLE_MANIFEST_V2 = (
+    b'{"chain_before":"4846c53aa38d7ddf310566733cd2bade874b2a3fdd322ea4d29b08461214d3c0",'
+    b'"chain_head":"592ba842289a97f5e82cc39386e142c0536bf8ed15ad5a180e00beee3d424781",'
+    b'"created":"2026-11-28","envelopes":[[1,16,'
+    b'"a8cab5b5f8066db1a7546f9dbf2d668ccb6b2543279ab19a5ff54383f221f3df",'
+    b'[[16,"9aa0e811b2e195ccdf07e316ece128e400801fb9868d530086ec3510499b607f"]]]],'
+    b'"first_seq":1,"format":"reporter-bundle","last_seq":1,"number":1,"previous":null,'
+    b'"recipients":["9a7a1c2faf711fffa593afa9b4df9eafa87eca00f4c7af42a6758fd5ab65e8cc"],'
+    b'"station_id":"4212801bb5ca39d6310ecb370d9ff23b","station_key":'
+    b'"reporterstation1e95jhehlp7ek06v7n70p90qz9du8x8g0a65varj7nlavy72f8s2qyatzat",'
+    b'"version":2}'
+)
+
+
+def test_the_version_2_worked_example_in_the_spec() -> None:
+    signer = StationSigningKey(bytes.fromhex(EXAMPLE_STATION_SEED))
+    reviewer = RecipientPrivateKey(bytes.fromhex(EXAMPLE_REVIEWER))
+    station_id = bytes.fromhex(EXAMPLE_STATION_ID)
+    envelope, sealed = b"RPTR-ENV example", b"RPTR-ATT example"
+    assert ciphertext_hash(sealed).hex() == (
+        "9aa0e811b2e195ccdf07e316ece128e400801fb9868d530086ec3510499b607f")
+    before = genesis(station_id)
+    manifest = Manifest(
+        station_id=station_id, station_key=signer.verify_key, number=1, previous=None,
+        first_seq=1, last_seq=1, chain_before=before,
+        chain_head=chain_link(before, 1, envelope),
+        envelopes=((1, len(envelope), envelope_hash(envelope)),),
+        recipients=(recipient_id(reviewer.public_key),), created="2026-11-28",
+        attachments=(((len(sealed), ciphertext_hash(sealed)),),))
+    assert manifest.to_json() == EXAMPLE_MANIFEST_V2
+    assert len(EXAMPLE_MANIFEST_V2) == 662
+    assert Manifest.from_json(EXAMPLE_MANIFEST_V2) == manifest
+    assert manifest.hash().hex() == (
+        "3f91abce62930069f6111a67a51cec7d945c5ac5a38eac82c7f1e5e7b4c37503")
+    assert signer.sign(bundle.CTX_SIGNATURE, EXAMPLE_MANIFEST_V2).hex() == (
+        "ec765078707617bc0351c37d324bf9d91e90238a3541611f2ce01e1765cc6355"
+        "72b83214dfc760b5825dd3d28b86eb8ede5a8f3eb87aa0e356fbf5d904d57605")
+    assert bundle.plaintext_length(manifest) == 783
+    # The plaintext the spec spells out, written and read back through the real code.
+    out = io.BytesIO()
+    bundle.write_bundle(out, manifest, signer, [bundle.Outgoing(envelope, [[sealed]])],
+                        [reviewer.public_key])
+    data = out.getvalue()
+    assert data[:9] == b"RPTR-BDL\x02" and len(data) == 18 + 80 + 24 + 65536 + 17
+    from .test_attachments_bundle import bundle_plaintext
+
+    plaintext = bundle_plaintext(data, reviewer)
+    signature = signer.sign(bundle.CTX_SIGNATURE, EXAMPLE_MANIFEST_V2)
+    assert plaintext == (bytes.fromhex("0100000296") + EXAMPLE_MANIFEST_V2
+                         + bytes.fromhex("0200000040") + signature
+                         + bytes.fromhex("0300000010") + envelope
+                         + bytes.fromhex("0400000010") + sealed
+                         + bytes(5) + bytes(64_753))

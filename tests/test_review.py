@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reporter.blobs import BlobStore
 from reporter.crypto import RecipientPrivateKey
 from reporter.errors import BundleConflict, ForeignStation, FormatError
 from reporter.export import export_bundle
@@ -25,15 +26,16 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def export(station: Station, out: Path, **kwargs: object) -> Path:
-    with station.store() as store:
-        export_bundle(store, load_identity(store), out, **kwargs)  # type: ignore[arg-type]
+    with station.store() as store, BlobStore.open(station.path, station.key) as blobs:
+        export_bundle(store, load_identity(store), out, blobs=blobs,
+                      **kwargs)  # type: ignore[arg-type]
     return out
 
 
 def snapshot(db: ReviewDB) -> list[object]:
     c = db.connection
     return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-            for t in ("stations", "bundles", "reports", "unreadable")]
+            for t in ("stations", "bundles", "reports", "unreadable", "attachments")]
 
 
 def test_round_trip_with_canaries(station: Station, db: ReviewDB, tmp_path: Path) -> None:
@@ -135,7 +137,7 @@ def test_a_damaged_bundle_leaves_the_database_unchanged(station: Station, db: Re
     path.write_bytes(bytes(data))
     with pytest.raises(FormatError):
         import_bundle(db, path, station.reviewer)
-    assert snapshot(db) == [[], [], [], []]
+    assert snapshot(db) == [[], [], [], [], []]
 
 
 def test_a_reviewer_added_later_sees_what_is_not_sealed_to_them(station: Station,
@@ -240,3 +242,32 @@ def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station,
     with pytest.raises(BundleConflict, match="does not continue the hash chain"):
         import_bundle(db, forged, station.reviewer)
     assert snapshot(db) == before
+
+
+def test_a_review_database_from_before_attachments_is_migrated(
+        station: Station, tmp_path: Path) -> None:
+    from reporter import passfile, reviewdb, sqlc
+    from reporter.crypto import KdfParams, derive_key
+
+    from .conftest import add_report_with_attachments
+
+    # A review database as the previous release made it: schema 1, one report imported.
+    path = tmp_path / "old-review.db"
+    params = KdfParams.new()
+    key = derive_key("a long review passphrase", params)
+    reviewdb.sidecar(path).write_bytes(passfile.render(reviewdb.FORMAT, params, key))
+    old = sqlc.connect(path, key, create=True, owner="review database")
+    sqlc.migrate(old, reviewdb.MIGRATIONS[:1])
+    old.close()
+    db = ReviewDB.open(path, "a long review passphrase")
+    try:
+        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 2
+        add_reports(station, 1)
+        add_report_with_attachments(station, [("a.pdf", b"%PDF-1.7\n" + bytes(5000))])
+        result = import_bundle(db, export(station, tmp_path / "1.rptr"), station.reviewer)
+        assert (result.added, result.attachments) == (2, 1)
+        keys = [row[0] for row in db.connection.execute(
+            "SELECT file_key FROM reports ORDER BY seq")]
+        assert keys[0] is None and len(keys[1]) == 32  # only reports with attachments
+    finally:
+        db.close()

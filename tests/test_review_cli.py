@@ -77,7 +77,7 @@ def test_list_shows_an_aligned_table_newest_first(run, sample: Sample) -> None: 
         f"{sample.ids['shooting']}  "))
     assert "aa110000#1" in shooting and "shooting,killing" in shooting
     assert sample.reports["shooting"].receipt in shooting
-    assert shooting.split()[-12] == "2"  # follow-ups, before the description
+    assert shooting.split()[-13:-11] == ["2", "0"]  # follow-ups and files, then the text
     died = next(line for line in lines if "died in hospital" in line)
     assert sample.reports["shooting"].receipt in died  # the code it follows
 

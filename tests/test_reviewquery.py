@@ -4,6 +4,7 @@ over a real SQLCipher review database."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import inspect
 import io
 import json
@@ -14,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from reporter import attachment
 from reporter import reviewquery as rq
 from reporter.receipt import new_receipt
-from reporter.report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, Report
+from reporter.report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, AttachmentInfo, Report
 from reporter.reviewdb import ReviewDB
 
 REVIEW_PASSPHRASE = "a long review passphrase"
@@ -262,7 +264,7 @@ DOCUMENTED_COLUMNS = [
     "incident_date", "date_approximate", "site", "site_other", "location", "incident_types",
     "people_affected", "children_affected", "women_affected", "perpetrators",
     "perpetrator_other", "description", "source", "monitor_code", "contact",
-    "contact_details",
+    "contact_details", "attachments",
 ]
 
 
@@ -300,12 +302,14 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
         "perpetrators": "state-security", "perpetrator_other": "",
         "description": "Soldiers fired at diggers by the river.\nOne man was killed.",
         "source": "witnessed", "monitor_code": "", "contact": "none", "contact_details": "",
+        "attachments": "0",
     }
     died = by_id[sample.ids["died"]]
     assert died["kind"] == "follow-up" and died["follows"] == sample.reports["shooting"].receipt
     assert died["locale"] == "fr" and died["station"] == STATION_B.hex()
     assert died["description"] == "Two of the wounded died in hospital, ÉTÉ."
-    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[8:] if c != "description")
+    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[8:-1] if c != "description")
+    assert died["attachments"] == "0"
 
 
 def test_csv_defuses_formulas(db: ReviewDB, sample: Sample) -> None:
@@ -349,7 +353,7 @@ def test_jsonl_round_trip(db: ReviewDB, sample: Sample) -> None:
         station, seq = sample.stations[name]
         exported = by_name[name]
         assert exported == {"id": sample.ids[name], "station": station.hex(), "seq": seq,
-                            "report": json.loads(report.to_body())}
+                            "attachments": 0, "report": json.loads(report.to_body())}
         assert Report.from_body(json.dumps(exported["report"]).encode()) == report
 
 
@@ -392,3 +396,20 @@ def test_a_type_ticked_twice_counts_once(tmp_path: Path) -> None:
                       incident("2026-01-01", incident_types=["killing", "killing"]))
         assert rq.stats(db, rq.Filters()).by_type == (("killing", 1),)
         assert rq.count_reports(db, rq.Filters(incident_type="killing")) == 1
+
+
+def test_attachment_counts_come_from_the_sealed_list(db: ReviewDB, sample: Sample) -> None:
+    files = tuple(AttachmentInfo(i, f"photo-{i}.jpg", "image/jpeg", 1000 + i, bytes(32),
+                                 attachment.ciphertext_size(1000 + i), bytes(32))
+                  for i in range(3))
+    report = dataclasses.replace(incident("2026-05-01"), attachments=files)
+    with db.transaction():
+        new_id = db.add_report(STATION_A, 99, b"\x09" * 32, report)
+    [summary] = [s for s in rq.list_reports(db, rq.Filters()) if s.id == new_id]
+    assert summary.attachments == 3
+    assert {s.attachments for s in rq.list_reports(db, rq.Filters()) if s.id != new_id} == {0}
+    [row] = [r for r in rq.export_rows(db, rq.Filters()) if r.id == new_id]
+    assert row.attachments == 3
+    assert dict(zip(DOCUMENTED_COLUMNS, rq.csv_cells(row), strict=True))["attachments"] == 3
+    line = json.loads(rq.jsonl_line(row))
+    assert line["attachments"] == 3 and len(line["report"]["attachments"]) == 3

@@ -1,8 +1,12 @@
-"""Write the RPTR-BDL v1 test vectors in this folder (one file per case).
+"""Write the RPTR-BDL test vectors in this folder (one file per case).
 
 Run from the repository root::
 
-    .venv/bin/python tests/vectors/bundle/generate.py
+    .venv/bin/python tests/vectors/bundle/generate.py            # every case
+    .venv/bin/python tests/vectors/bundle/generate.py NAME ...   # only these
+
+Version 1 cases (no attachments) come first, version 2 cases (attachments)
+after them; see README.md.
 
 Two writers make the bundles here:
 
@@ -24,10 +28,18 @@ Before writing anything, ``self_check`` makes sure the two writers agree: the
 same manifest bytes, the same Ed25519 signature (Ed25519 is deterministic),
 the same hashes, and a bundle from the second writer that the reader accepts.
 
-The envelopes inside are real ``RPTR-ENV`` envelopes from
-``reporter.envelope.seal``. Everything random (file keys, ephemeral keys,
-secretstream headers) is fresh on every run, so the bytes change each time;
-the keys, the manifests' shape and the expectations do not. See README.md.
+The envelopes inside the version 1 cases are real ``RPTR-ENV`` envelopes from
+``reporter.envelope.seal``. The **version 2 cases** (attachments) are made by
+the second writer alone, from libsodium primitives and ``hashlib``: their
+envelopes (``seal_envelope``), their report bodies (``v2_body``) and their
+sealed attachments (``seal_attachment``, RPTR-ATT: Padme padding,
+secretstream under a key derived from the envelope's file key, SHA-256
+ciphertext hash) are written here from the specifications, importing nothing
+of ``reporter.envelope``, ``reporter.attachment`` or ``reporter.report``;
+``self_check_v2`` then checks that reporter opens what they wrote.
+Everything random (file keys, ephemeral keys, secretstream headers) is fresh
+on every run, so the bytes change each time; the keys, the manifests' shape
+and the expectations do not. See README.md.
 """
 
 from __future__ import annotations
@@ -35,7 +47,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import struct
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +95,8 @@ STEP_PADDED = 64 * 1024 * 1024
 TAG_MESSAGE = 0
 TAG_FINAL = 3
 FRAME = struct.Struct(">BI")  # type, length
-END, MANIFEST, SIGNATURE, ENVELOPE = 0, 1, 2, 3
+END, MANIFEST, SIGNATURE, ENVELOPE, ATTACHMENT = 0, 1, 2, 3, 4
+ATTACHMENT_FRAME = 1024 * 1024  # attachment ciphertext per ATTACHMENT frame (version 2)
 CTX_PAYLOAD = b"reporter/bundle/v1/payload"
 CTX_SIGNED = b"reporter/signed/v1"
 CTX_SIGNATURE = b"reporter/bundle/v1/manifest"
@@ -155,6 +170,12 @@ class Contents:
     first_seq: int = 1
     chain_before: bytes = field(default_factory=lambda: digest(CTX_GENESIS, STATION_ID))
     station_seed: str = STATION_SEED
+    version: int = 1
+    # Version 2: per envelope, each attachment's sealed bytes (RPTR-ATT), in index order.
+    attachments: tuple[tuple[bytes, ...], ...] = ()
+
+    def attachment_lists(self) -> tuple[tuple[bytes, ...], ...]:
+        return self.attachments or tuple(() for _ in self.envelopes)
 
     @property
     def last_seq(self) -> int:
@@ -168,9 +189,16 @@ class Contents:
 
 
 def manifest_document(c: Contents) -> dict[str, object]:
+    entries: list[list[object]] = []
+    for seq, (e, sealed) in enumerate(zip(c.envelopes, c.attachment_lists(), strict=True),
+                                      c.first_seq):
+        entry: list[object] = [seq, len(e), env_hash(e).hex()]
+        if c.version >= 2:
+            entry.append([[len(a), attachment_hash(a).hex()] for a in sealed])
+        entries.append(entry)
     return {
         "format": "reporter-bundle",
-        "version": 1,
+        "version": c.version,
         "station_id": STATION_ID.hex(),
         "station_key": station_key_text(c.station_seed),
         "number": c.number,
@@ -179,8 +207,7 @@ def manifest_document(c: Contents) -> dict[str, object]:
         "last_seq": c.last_seq,
         "chain_before": c.chain_before.hex(),
         "chain_head": c.chain_head().hex(),
-        "envelopes": [[seq, len(e), env_hash(e).hex()]
-                      for seq, e in enumerate(c.envelopes, c.first_seq)],
+        "envelopes": entries,
         "recipients": sorted(recipient_id(r).hex() for r in c.recipients),
         "created": CREATED,
     }
@@ -194,13 +221,22 @@ def frame(kind: int, data: bytes) -> bytes:
     return FRAME.pack(kind, len(data)) + data
 
 
+def attachment_frames(sealed: bytes) -> bytes:
+    """One attachment's ciphertext cut into ATTACHMENT frames of 1 MiB (the last shorter)."""
+    return b"".join(frame(ATTACHMENT, sealed[i : i + ATTACHMENT_FRAME])
+                    for i in range(0, len(sealed), ATTACHMENT_FRAME))
+
+
 def frames(manifest: bytes, signature: bytes, envelopes: Sequence[bytes], *,
-           end: bool = True) -> bytes:
-    """MANIFEST, SIGNATURE, one ENVELOPE per envelope, END: the plaintext before padding."""
+           end: bool = True, attachments: Sequence[Sequence[bytes]] = ()) -> bytes:
+    """MANIFEST, SIGNATURE, per envelope an ENVELOPE and its attachments' frames, END:
+    the plaintext before padding."""
+    lists = attachments or [() for _ in envelopes]
     return b"".join([
         frame(MANIFEST, manifest),
         frame(SIGNATURE, signature),
-        *(frame(ENVELOPE, e) for e in envelopes),
+        *(frame(ENVELOPE, e) + b"".join(attachment_frames(a) for a in sealed)
+          for e, sealed in zip(envelopes, lists, strict=True)),
         frame(END, b"") if end else b"",
     ])
 
@@ -241,19 +277,20 @@ def encrypt(plaintext: bytes, recipients: Sequence[str], *, version: int = 1,
 
 
 def second_writer(c: Contents, *, stanza_recipients: Sequence[str] | None = None) -> bytes:
-    """A valid bundle for ``c`` from the second writer (used by ``self_check``)."""
+    """A valid bundle for ``c`` from the second writer."""
     manifest = canonical(manifest_document(c))
-    plaintext = frames(manifest, sign(c.station_seed, manifest), c.envelopes)
-    return encrypt(plaintext, stanza_recipients or c.recipients)
+    plaintext = frames(manifest, sign(c.station_seed, manifest), c.envelopes,
+                       attachments=c.attachment_lists())
+    return encrypt(plaintext, stanza_recipients or c.recipients, version=c.version)
 
 
 # --- the reference writer ----------------------------------------------------------
 
 
-def reference(c: Contents, *, stanza_recipients: Sequence[str] | None = None) -> bytes:
-    """The bundle ``reporter.bundle.write_bundle`` writes for ``c``."""
+def reference_manifest(c: Contents) -> Manifest:
+    """``reporter.bundle.Manifest`` for ``c``."""
     signer = StationSigningKey(bytes.fromhex(c.station_seed))
-    manifest = Manifest(
+    return Manifest(
         station_id=STATION_ID,
         station_key=signer.verify_key,
         number=c.number,
@@ -267,7 +304,17 @@ def reference(c: Contents, *, stanza_recipients: Sequence[str] | None = None) ->
         recipients=tuple(reference_recipient_id(RecipientPublicKey(public_key(r)))
                          for r in c.recipients),
         created=CREATED,
+        attachments=tuple(tuple((len(a), attachment_hash(a)) for a in sealed)
+                          for sealed in c.attachment_lists()),
+        version=c.version,
     )
+
+
+def reference(c: Contents, *, stanza_recipients: Sequence[str] | None = None) -> bytes:
+    """The bundle ``reporter.bundle.write_bundle`` writes for ``c`` (version 1 only)."""
+    assert c.version == 1, "the version 2 cases are written by the second writer alone"
+    signer = StationSigningKey(bytes.fromhex(c.station_seed))
+    manifest = reference_manifest(c)
     # The two writers must agree byte for byte on what is signed.
     assert manifest.to_json() == canonical(manifest_document(c))
     assert signer.sign(CTX_SIGNATURE, manifest.to_json()) == sign(c.station_seed,
@@ -378,6 +425,251 @@ def exact_fit() -> Contents:
     raise AssertionError("no exact fit found")
 
 
+# --- version 2: envelopes, report bodies and attachments, from the specifications -------
+# Written from docs/envelope-format.md, reporter/report.py's schema 2 and the RPTR-ATT
+# description (reporter/attachment.py's docstring), with libsodium and hashlib only.
+
+ENV_MAGIC = b"RPTR-ENV"
+ENV_FIXED = struct.Struct(">8sBBI")  # magic, version 1, n, P (4 bytes)
+ENV_MIN_PADDED = 4096
+CTX_ENV_PAYLOAD = b"reporter/envelope/v1/payload"
+ATT_MAGIC = b"RPTR-ATT"
+ATT_HEADER = struct.Struct(">8sBB")  # magic, version 1, index
+ATT_MIN_PADDED = 4096
+CTX_ATT_KEY = b"reporter/attachment/v1/"
+CTX_ATT_HASH = b"reporter/attachment-ciphertext/v1"
+
+
+def blake2b_key(key: bytes, context: bytes) -> bytes:
+    """``subkey``: BLAKE2b-256 keyed with ``key`` over the bare context string."""
+    return hashlib.blake2b(context, key=key, digest_size=32).digest()
+
+
+def secretstream(key: bytes, header: bytes, plaintext: bytes) -> bytes:
+    """``header`` || the secretstream header || 64 KiB chunks (first: the whole header as
+    associated data; last: TAG_FINAL)."""
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, key)
+    header += ss_header
+    chunks = -(-len(plaintext) // CHUNK)
+    out = [header]
+    for index in range(chunks):
+        out.append(sodium.crypto_secretstream_xchacha20poly1305_push(
+            state, plaintext[index * CHUNK : (index + 1) * CHUNK],
+            header if index == 0 else None,
+            TAG_FINAL if index == chunks - 1 else TAG_MESSAGE))
+    return b"".join(out)
+
+
+def seal_envelope(body_bytes: bytes, recipients: Sequence[str], file_key: bytes) -> bytes:
+    """An RPTR-ENV envelope of ``body_bytes`` under ``file_key``."""
+    padded = ENV_MIN_PADDED
+    while padded < len(body_bytes) + 4:
+        padded *= 2
+    plaintext = struct.pack(">I", len(body_bytes)) + body_bytes
+    plaintext += bytes(padded - len(plaintext))
+    header = ENV_FIXED.pack(ENV_MAGIC, 1, len(recipients), padded) + b"".join(
+        sodium.crypto_box_seal(file_key, public_key(r)) for r in recipients)
+    return secretstream(blake2b_key(file_key, CTX_ENV_PAYLOAD), header, plaintext)
+
+
+def padme(size: int) -> int:
+    """Padme (PETS 2019), at least 4 KiB: keep the top bits of the length."""
+    length = max(size, ATT_MIN_PADDED)
+    exponent = length.bit_length() - 1
+    mask = (1 << (exponent - exponent.bit_length())) - 1
+    return (length + mask) & ~mask
+
+
+def seal_attachment(data: bytes, file_key: bytes, index: int) -> bytes:
+    """RPTR-ATT: the file, zero-padded to Padme, under the key for its index."""
+    key = blake2b_key(file_key, CTX_ATT_KEY + bytes([index]))
+    plaintext = data + bytes(padme(len(data)) - len(data))
+    return secretstream(key, ATT_HEADER.pack(ATT_MAGIC, 1, index), plaintext)
+
+
+def attachment_hash(sealed: bytes) -> bytes:
+    """SHA-256 of len(context) (1) || context || the sealed attachment."""
+    return hashlib.sha256(bytes([len(CTX_ATT_HASH)]) + CTX_ATT_HASH + sealed).digest()
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    type: str
+    data: bytes
+
+
+def sample_file(kind: str, size: int, seed: int) -> File:
+    """A small file with the right magic bytes and deterministic filler."""
+    filler = random.Random(seed).randbytes(size)
+    magic, name, media = {
+        "jpeg": (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "photo.jpg", "image/jpeg"),
+        "pdf": (b"%PDF-1.7\n", "statement.pdf", "application/pdf"),
+        "mp4": (b"\x00\x00\x00\x18ftypmp42", "clip.mp4", "video/mp4"),
+    }[kind]
+    return File(name, media, magic + filler[len(magic):])
+
+
+def v2_body(n: int, listed: Sequence[dict[str, object]]) -> bytes:
+    """A schema 2 report body (canonical JSON) listing ``listed`` attachments."""
+    document = {
+        "schema": 2,
+        "kind": "incident",
+        "form": "incident/1",
+        "receipt": receipt(n),
+        "follows": None,
+        "locale": "fr",
+        "submitted": "2026-11-02",
+        "fields": {
+            "incident_types": ["shooting"],
+            "incident_date": "2026-11-01",
+            "site": "Marange",
+            "description": f"Rapport {n}: des creuseurs blessés près de la rivière.",
+            "source": "witnessed",
+            "contact": "none",
+        },
+        "attachments": list(listed),
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode("utf-8")
+
+
+def attachment_entry(index: int, file: File, sealed: bytes) -> dict[str, object]:
+    return {
+        "index": index, "name": file.name, "type": file.type, "size": len(file.data),
+        "sha256": hashlib.sha256(file.data).hexdigest(), "ciphertext_size": len(sealed),
+        "ciphertext_hash": attachment_hash(sealed).hex(),
+    }
+
+
+def v2_report(n: int, files: Sequence[File], recipients: Sequence[str], *,
+              lie: Callable[[list[dict[str, object]]], None] | None = None,
+              ) -> tuple[bytes, tuple[bytes, ...]]:
+    """Report ``n`` with ``files``: its envelope and its sealed attachments.
+
+    ``lie`` may edit the attachment list sealed in the body (not the attachments).
+    """
+    file_key = sodium.randombytes(32)
+    sealed = tuple(seal_attachment(f.data, file_key, i) for i, f in enumerate(files))
+    listed = [attachment_entry(i, f, a) for i, (f, a) in enumerate(zip(files, sealed,
+                                                                        strict=True))]
+    if lie is not None:
+        lie(listed)
+    return seal_envelope(v2_body(n, listed), recipients, file_key), sealed
+
+
+V2_NUMBER = 6
+V2_FIRST = 26
+# Version 2 cases form a history of their own (bundle 6 of the station); their
+# "previous" and "chain_before" are fixed values, not those of another vector.
+V2_PREVIOUS = bytes.fromhex("6c" * 32)
+V2_CHAIN_BEFORE = bytes.fromhex("c6" * 32)
+
+
+def v2_contents(reports: Sequence[tuple[bytes, tuple[bytes, ...]]]) -> Contents:
+    return Contents(tuple(e for e, _a in reports), number=V2_NUMBER, previous=V2_PREVIOUS,
+                    first_seq=V2_FIRST, chain_before=V2_CHAIN_BEFORE, version=2,
+                    attachments=tuple(a for _e, a in reports))
+
+
+def v2_files() -> list[list[File]]:
+    """Report 26: a photo and a PDF; 27: nothing; 28: a video clip. Every one of them
+    seals to 4,147 bytes (4 KiB of padded plaintext), so any two can change places."""
+    return [[sample_file("jpeg", 3000, 1), sample_file("pdf", 2500, 2)], [],
+            [sample_file("mp4", 3500, 3)]]
+
+
+def v2_cases() -> list[Case]:
+    a = IDENTITY_A
+    files = v2_files()
+    reports = [v2_report(V2_FIRST + i, f, [a]) for i, f in enumerate(files)]
+    good = v2_contents(reports)
+    count = sum(len(f) for f in files)
+    sizes = {len(x) for _e, sealed in reports for x in sealed}
+    assert sizes == {4147}, sizes
+    manifest = canonical(manifest_document(good))
+    signature = sign(STATION_SEED, manifest)
+    envs = list(good.envelopes)
+    atts = [list(x) for x in good.attachment_lists()]
+
+    def bundle(attachments: Sequence[Sequence[bytes]], *, plaintext_tail: bytes = b"",
+               edit: Callable[[bytes], bytes] | None = None) -> bytes:
+        plain = frames(manifest, signature, envs, attachments=attachments)
+        if edit is not None:
+            plain = edit(plain)
+        return encrypt(plain + plaintext_tail, [a], version=2)
+
+    flipped = [list(x) for x in atts]
+    flipped[0][1] = flip(flipped[0][1], 1000)
+    truncated_frame = frame(ATTACHMENT, atts[0][1][:-100])
+    swapped = [list(x) for x in atts]
+    swapped[0][0], swapped[2][0] = swapped[2][0], swapped[0][0]
+    missing = [list(x) for x in atts]
+    del missing[0][1]
+
+    def cut_last_attachment_of_26(plain: bytes) -> bytes:
+        whole = attachment_frames(atts[0][1])
+        assert plain.count(whole) == 1
+        return plain.replace(whole, truncated_frame)
+
+    def extra_after_27(plain: bytes) -> bytes:
+        start = frame(ENVELOPE, envs[1])
+        assert plain.count(start) == 1
+        return plain.replace(start, start + attachment_frames(atts[0][0]))
+
+    # The sealed body of report 26 lists another hash for its second attachment
+    # than the signed manifest (which matches what the bundle carries).
+    def other_hash(listed: list[dict[str, object]]) -> None:
+        listed[1]["ciphertext_hash"] = attachment_hash(b"another file").hex()
+
+    lying = [v2_report(V2_FIRST, files[0], [a], lie=other_hash), *reports[1:]]
+    v1_manifest = canonical(manifest_document(Contents(
+        tuple(envs), number=V2_NUMBER, previous=V2_PREVIOUS, first_seq=V2_FIRST,
+        chain_before=V2_CHAIN_BEFORE)))
+    v1_plain = frames(v1_manifest, sign(STATION_SEED, v1_manifest), envs)
+    return [
+        Case("ok-with-attachments", "ok", second_writer(good), ok=good,
+             extra={"attachments": str(count)}, comment=(
+                 "version 2, bundle 6 of the station: reports 26-28 sealed to A; report 26 "
+                 "has two attachments (a JPEG, a PDF), 27 none, 28 one (an MP4 clip), each "
+                 "4147 bytes of RPTR-ATT ciphertext in one ATTACHMENT frame after its "
+                 "report's ENVELOPE frame")),
+        Case("flipped-byte-in-attachment", "tampered", bundle(flipped),
+             extra={"error-contains": "report 26, attachment 2"}, comment=(
+                 "'ok-with-attachments' with one bit of report 26's second attachment "
+                 "flipped before encryption: the bundle authenticates, the attachment does "
+                 "not match the ciphertext hash the signed manifest lists")),
+        Case("attachment-truncated", "truncated",
+             bundle(atts, edit=cut_last_attachment_of_26),
+             extra={"error-contains": "report 26, attachment 2 is cut short"}, comment=(
+                 "report 26's second attachment lacks its last 100 bytes (its one "
+                 "ATTACHMENT frame holds 4047 of the 4147 bytes the manifest lists); "
+                 "everything else is valid")),
+        Case("attachment-missing", "malformed", bundle(missing),
+             extra={"error-contains": "report 26, attachment 2 is missing"}, comment=(
+                 "report 26's second attachment is left out: its ENVELOPE frame and first "
+                 "attachment are followed by report 27's ENVELOPE frame")),
+        Case("attachments-swapped", "tampered", bundle(swapped),
+             extra={"error-contains": "report 26, attachment 1"}, comment=(
+                 "report 26's first attachment and report 28's attachment change places "
+                 "(both are 4147 bytes): the frames are well formed, the hashes differ")),
+        Case("extra-attachment", "malformed", bundle(atts, edit=extra_after_27),
+             extra={"error-contains": "report 27 has more attachments"}, comment=(
+                 "an ATTACHMENT frame (a copy of report 26's first attachment) after "
+                 "report 27's ENVELOPE frame; the manifest lists no attachment for 27")),
+        Case("attachment-list-mismatch", "attachment-list-mismatch",
+             second_writer(v2_contents(lying)), extra={"error-contains": "report 26"},
+             comment=(
+                 "a valid bundle (the reader accepts it: frames and signed manifest agree) "
+                 "whose report 26 lists, in its sealed body, another ciphertext hash for "
+                 "attachment 2 than the signed manifest: an importer, which opens the "
+                 "envelope, refuses it")),
+        Case("version-mismatch", "malformed", encrypt(v1_plain, [a], version=2), comment=(
+            "version byte 2, but the signed manifest (no attachments) says "
+            "\"version\":1")),
+    ]
+
 # --- the cases -------------------------------------------------------------------------
 
 
@@ -429,7 +721,7 @@ def cases() -> list[Case]:
     wrong_head["chain_head"] = Contents(later.envelopes[:2], first_seq=22,
                                         chain_before=later.chain_before).chain_head().hex()
     newer = manifest_document(later)
-    newer["version"] = 2
+    newer["version"] = 3
     huge = manifest_document(Contents((), first_seq=1))
     huge.update(first_seq=1, last_seq=2**62, envelopes=[])
     fit = exact_fit()
@@ -480,11 +772,11 @@ def cases() -> list[Case]:
         Case("swapped-chunks", "tampered", ok_multi[:start] + chunk_2 + chunk_1, comment=(
             "'ok-multi-chunk' with its two chunks in reverse order")),
         Case("unknown-version", "unknown-version",
-             encrypt(frames(manifest, signature, later.envelopes), [a], version=2),
-             comment=("version byte 2; otherwise a valid bundle whose header (with the 2) "
-                      "the first chunk authenticates")),
+             encrypt(frames(manifest, signature, later.envelopes), [a], version=3),
+             comment=("version byte 3; otherwise a valid version 1 bundle whose header "
+                      "(with the 3) the first chunk authenticates")),
         Case("unknown-manifest-version", "unknown-version", signed(newer), comment=(
-            "version byte 1, but the signed, canonical manifest says \"version\":2")),
+            "version byte 1, but the signed, canonical manifest says \"version\":3")),
         Case("bad-signature", "bad-signature",
              encrypt(frames(manifest, sign(FOREIGN_SEED, manifest), later.envelopes), [a]),
              comment=("the manifest names the station's key but the signature was made "
@@ -568,13 +860,51 @@ def self_check() -> None:
     assert list(reader.envelopes()) == list(enumerate(sample, 1))
 
 
-def main() -> None:
+def self_check_v2() -> None:
+    """reporter opens what the version 2 writer made: the envelope (with the same file
+    key), each attachment (byte for byte), the manifest (byte for byte) and the bundle."""
+    from reporter.attachment import Reader, ciphertext_hash, ciphertext_size
+    from reporter.envelope import open_envelope_with_key
+
+    reviewer = RecipientPrivateKey(bytes.fromhex(IDENTITY_A))
+    files = v2_files()
+    reports = [v2_report(V2_FIRST + i, f, [IDENTITY_A]) for i, f in enumerate(files)]
+    for (envelope, sealed), report_files in zip(reports, files, strict=True):
+        body, file_key = open_envelope_with_key(envelope, reviewer)
+        report = Report.from_body(body)
+        assert len(report.attachments) == len(report_files)
+        for info, data, file in zip(report.attachments, sealed, report_files, strict=True):
+            assert info.ciphertext_size == len(data) == ciphertext_size(len(file.data))
+            assert info.ciphertext_hash == ciphertext_hash(data) == attachment_hash(data)
+            reader = Reader(file_key, info.index, info.size, info.sha256,
+                            info.ciphertext_hash)
+            assert b"".join(reader.read([data[:1000], data[1000:]])) == file.data
+    c = v2_contents(reports)
+    manifest = reference_manifest(c)
+    assert manifest.to_json() == canonical(manifest_document(c))
+    reader = BundleReader(io.BytesIO(second_writer(c)), reviewer)
+    assert reader.manifest == manifest
+    for item, (envelope, sealed) in zip(reader.reports(), reports, strict=True):
+        assert item.envelope == envelope
+        assert [b"".join(stream) for stream in item.attachments] == list(sealed)
+    assert reader.attachments_read == 3
+
+
+def main(names: Sequence[str] = ()) -> None:
+    """Write every case, or only the ``names`` given (leaving the other files alone)."""
     self_check()
-    for old in HERE.iterdir():
-        if old.is_file() and "." not in old.name:
-            old.unlink()
+    self_check_v2()
+    every = [*cases(), *v2_cases()]
+    unknown = set(names) - {case.name for case in every}
+    assert not unknown, f"no such case: {sorted(unknown)}"
+    if not names:
+        for old in HERE.iterdir():
+            if old.is_file() and "." not in old.name:
+                old.unlink()
     total = 0
-    for case in cases():
+    for case in every:
+        if names and case.name not in names:
+            continue
         lines = [f"expect: {case.expect}", f"identity: {case.identity}"]
         if case.ok is not None:
             lines += [
@@ -596,4 +926,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
