@@ -70,6 +70,12 @@ MIGRATIONS: sqlc.Migrations = [
             PRIMARY KEY (upload, seq)
         )""",
     ],
+    # The ciphertext's hash, known when the upload ends (``attachment.Sealed``):
+    # an export lists it in the manifest without reading the attachment twice
+    # (the bundle writer still hashes what it writes and refuses a mismatch).
+    [
+        "ALTER TABLE uploads ADD COLUMN hash BLOB CHECK (hash IS NULL OR length(hash) = 32)",
+    ],
 ]
 
 
@@ -85,6 +91,7 @@ def blobs_key(db_key: bytes) -> bytes:
 class Upload:
     id: int
     length: int
+    hash: bytes | None = None  # of the ciphertext, when recorded at attach time
 
 
 class Sink:
@@ -280,13 +287,20 @@ class BlobStore:
             raise sqlc.unavailable(exc) from None
         return Upload(upload, length)
 
-    def attach(self, uploads: list[int], envelope_hash: bytes) -> None:
-        """Link complete uploads, in order, to the envelope that describes them."""
+    def attach(self, uploads: list[int], envelope_hash: bytes,
+               hashes: list[bytes] | None = None) -> None:
+        """Link complete uploads, in order, to the envelope that describes them.
+
+        ``hashes`` are their ciphertext hashes, recorded for the export.
+        """
+        if hashes is not None and len(hashes) != len(uploads):
+            raise ValueError("one hash per upload")
         with sqlc.Transaction(self._db) as db:
             for index, upload in enumerate(uploads):
                 changed = db.execute(
-                    "UPDATE uploads SET state = 'attached', envelope = ?, idx = ? "
-                    "WHERE id = ? AND state = 'complete'", (envelope_hash, index, upload))
+                    "UPDATE uploads SET state = 'attached', envelope = ?, idx = ?, hash = ? "
+                    "WHERE id = ? AND state = 'complete'",
+                    (envelope_hash, index, None if hashes is None else hashes[index], upload))
                 if changed.rowcount != 1:
                     raise StoreUnavailable(f"upload {upload} is not complete")
 
@@ -294,9 +308,10 @@ class BlobStore:
 
     def uploads_for(self, envelope_hash: bytes) -> list[Upload]:
         rows = self._db.execute(
-            "SELECT id, length FROM uploads WHERE envelope = ? AND state = 'attached' "
+            "SELECT id, length, hash FROM uploads WHERE envelope = ? AND state = 'attached' "
             "ORDER BY idx", (envelope_hash,)).fetchall()
-        return [Upload(int(r[0]), int(r[1])) for r in rows]
+        return [Upload(int(r[0]), int(r[1]), None if r[2] is None else bytes(r[2]))
+                for r in rows]
 
     def read(self, upload: int) -> Iterator[bytes]:
         """The ciphertext of ``upload``, one segment at a time."""

@@ -15,8 +15,11 @@ different files that could both reach a reviewer.
 
 Attachments: each report's attachment ciphertext comes from the station's
 ``attachments.db`` (``blobs.py``), linked to the report by its envelope hash.
-The station cannot open envelopes, and the blob store records no hash, so the
-export reads every attachment twice: once to measure and hash it for the
+The station cannot open envelopes. Since attachments.db schema 2 it records
+each upload's ciphertext hash when the report is stored, and the manifest
+takes it from there (the writer still hashes every byte it writes and refuses
+a mismatch). An upload stored before that has no hash recorded, and the
+export reads it twice: once to measure and hash it for the
 manifest (which comes first in the bundle and is signed), once to write it,
 checking on the way that it has not changed. Both passes stream segment by
 segment, read ahead on a thread so that SQLCipher decrypts the next segment
@@ -126,8 +129,10 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
             raise ReporterError(f"report {seq} has {len(stored)} attachments; a bundle "
                                 f"carries at most {MAX_ATTACHMENTS} per report")
         if blobs is not None:
-            attachments.append(tuple(_measure(blobs, seq, i, u.id, u.length)
-                                     for i, u in enumerate(stored)))
+            attachments.append(tuple(
+                (u.length, u.hash) if u.hash is not None
+                else _measure(blobs, seq, i, u.id, u.length)
+                for i, u in enumerate(stored)))
         else:
             attachments.append(())
         uploads.append([u.id for u in stored])

@@ -220,9 +220,11 @@ class Draft:
             raise NoRecipients(
                 "the station has no reviewer key; add one with 'reporter recipients add'")
         sealed = envelope.seal(report.to_body(), list(recipients), self.file_key)
-        uploads = [f.upload for f in self.accepted() if f.upload is not None]
-        if uploads:
-            self.blobs.attach(uploads, envelope_hash(sealed))
+        done = [f for f in self.accepted() if f.upload is not None and f.sealed is not None]
+        if done:
+            self.blobs.attach([f.upload for f in done if f.upload is not None],
+                              envelope_hash(sealed),
+                              [f.sealed.ciphertext_hash for f in done if f.sealed is not None])
         self._attached = True
         return sealed
 

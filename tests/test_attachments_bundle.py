@@ -488,10 +488,10 @@ def test_an_attachment_that_changes_during_the_export_fails_it_cleanly(
     reads: list[int] = []
 
     def changing(self: BlobStore, upload: int):  # type: ignore[no-untyped-def]
-        # Fault injection: the second read (the writing pass) sees other bytes.
+        # Fault injection: the writing pass sees other bytes than were recorded.
         reads.append(upload)
         for i, segment in enumerate(real_read(self, upload)):
-            yield segment if len(reads) == 1 or i else b"\0" + segment[1:]
+            yield segment if i else b"\0" + segment[1:]
 
     monkeypatch.setattr(BlobStore, "read", changing)
     out = tmp_path / "1.rptr"
@@ -714,3 +714,42 @@ def test_nothing_escapes_but_reporter_errors(station: Station, db: ReviewDB,
             import_bundle(db, path, station.reviewer)
         assert snapshot(db) == [[] for _ in TABLES] and stored_blobs(db) == 0
     assert struct.calcsize(">BI") == bundle.FRAME_HEADER.size
+
+
+# --- the ciphertext hash recorded at upload -------------------------------------------
+
+
+def test_the_export_takes_the_recorded_hash_and_reads_each_attachment_once(
+        station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_report_with_attachments(station, [("a.pdf", pdf(200_000)), ("v.mp4", video(3 << 20))])
+    reads: list[int] = []
+    real = BlobStore.read
+
+    def counting(self: BlobStore, upload: int):  # type: ignore[no-untyped-def]
+        reads.append(upload)
+        return real(self, upload)
+
+    monkeypatch.setattr(BlobStore, "read", counting)
+    export(station, tmp_path / "b.rptr")
+    assert sorted(reads) == sorted(set(reads)) and len(reads) == 2
+
+
+def test_an_attachment_damaged_on_the_station_stops_the_export(
+        station: Station, tmp_path: Path) -> None:
+    add_report_with_attachments(station, [("v.mp4", video(3 << 20))])
+    with BlobStore.open(station.path, station.key) as blobs:
+        blobs._db.execute("UPDATE segments SET data = zeroblob(length(data)) WHERE seq = 1")
+    with pytest.raises(ReporterError, match="changed while the bundle was written"):
+        export(station, tmp_path / "b.rptr")
+    assert not (tmp_path / "b.rptr").exists()
+    assert list(tmp_path.glob("b.rptr*")) == []
+
+
+def test_an_upload_with_no_recorded_hash_is_measured_first(station: Station,
+                                                            tmp_path: Path) -> None:
+    """As attachments.db schema 1 left them: the export reads them twice, same bundle."""
+    add_report_with_attachments(station, [("v.mp4", video(2 << 20))])
+    with BlobStore.open(station.path, station.key) as blobs:
+        blobs._db.execute("UPDATE uploads SET hash = NULL")
+    result = export(station, tmp_path / "b.rptr")
+    assert result.number == 1 and (tmp_path / "b.rptr").is_file()
