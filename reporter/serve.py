@@ -22,6 +22,8 @@ data, no exception message).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import sys
 from typing import Any
@@ -65,9 +67,29 @@ class StationServer(wsgi.Server):
             self.stop()
 
 
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's per-thread malloc arenas (``M_ARENA_MAX``) before threads start.
+
+    glibc gives each new thread that allocates its own arena, up to 8 per
+    core, and keeps what they grew: with 16 server threads that was about
+    20 MB of resident memory after a burst of requests, for no speed gained
+    (the GIL serialises Python's allocations anyway). Returns whether it took
+    effect (not on musl or macOS, where it is not needed).
+    """
+    name = ctypes.util.find_library("c")
+    if not name or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(ctypes.c_int(-8), ctypes.c_int(arenas)))  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        return False
+
+
 def make_server(app: Flask, config: Config, host: str, port: int,
                 threads: int = DEFAULT_THREADS) -> StationServer:
     """A bound server (``effective_port`` is known); ``run()`` serves."""
+    limit_malloc_arenas()
     server = StationServer(
         (host, port), app,
         numthreads=threads,
@@ -81,6 +103,9 @@ def make_server(app: Flask, config: Config, host: str, port: int,
     # ``app.py``); Cheroot's own limit is a backstop well above it.
     server.max_request_body_size = 2 * config.max_request_bytes
     server.max_request_header_size = MAX_HEADER_BYTES
+    # Cheroot closes idle keep-alive connections beyond 10 (its default),
+    # which a browser may meet as a failed request: keep more of them.
+    server.keep_alive_conn_limit = max(64, 4 * threads)
     server.prepare()
     return server
 

@@ -132,3 +132,25 @@ def test_a_bug_in_an_error_page_still_ends_in_the_fixed_page(  # type: ignore[no
     assert response.status_code == 500
     assert b"Nothing was saved" in response.data
     assert "CNRYhandler" not in caplog.text
+
+
+def test_reader_connections_are_pooled_and_a_broken_one_is_dropped(  # type: ignore[no-untyped-def]
+        app, client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reporter.web.db import KEPT_READERS, connections
+
+    for _ in range(3):
+        assert client.get("/").status_code == 200
+    pool = connections(app)
+    assert pool.idle_count() == 1, "one connection, taken and given back each time"
+
+    def buggy(*_args: object, **_kwargs: object) -> int:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(intake_views, "accept", buggy)
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    assert client.post("/", data={"csrf_token": token, **valid_report()}).status_code == 500
+    assert pool.idle_count() == 0, "the connection used by a failed request is closed"
+    stores = [pool.take() for _ in range(KEPT_READERS + 2)]
+    for store in stores:
+        pool.give_back(store)
+    assert pool.idle_count() == KEPT_READERS

@@ -2,17 +2,21 @@
 
 Opening a keyed SQLCipher connection costs about 0.3 ms, and closing the last
 one makes SQLite checkpoint its WAL: paid per request, that was half of a
-submission's time. So each server thread keeps one connection for reads for
-the life of the process, and every write goes through the app's
-``GroupCommit``, which owns its own connection. Reads run in autocommit mode,
-so each one sees what other processes (the CLI) committed.
+submission's time. So connections for reads are kept for the life of the
+process, in a small pool: a request takes one when it first reads and gives
+it back when it ends. The pool keeps at most ``KEPT_READERS`` (a server has
+16 threads, most of them busy reading slow uploads, not the database); a
+request that finds the pool empty opens one, and it is closed if the pool is
+full when it comes back. Every write goes through the app's ``GroupCommit``,
+which owns its own connection. Reads run in autocommit mode, so each one sees
+what other processes (the CLI) committed.
 """
 
 from __future__ import annotations
 
 import threading
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 
 from ..commit import GroupCommit
 from ..config import Config
@@ -22,12 +26,15 @@ from ..store import Store
 from .context import station
 
 CACHE_KIB = 256
+KEPT_READERS = 4
+_CHECKED_OUT = "reporter_reader"
 
 
 class Connections:
     def __init__(self, config: Config, station_id: bytes) -> None:
         self._config = config
-        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._idle: list[Store] = []
         self.commits = GroupCommit(self._open, station_id)
 
     def _open(self) -> Store:
@@ -38,17 +45,22 @@ class Connections:
         store.limit_cache(CACHE_KIB)
         return store
 
-    def reader(self) -> Store:
-        store: Store | None = getattr(self._local, "store", None)
-        if store is None:
-            store = self._local.store = self._open()
-        return store
+    def take(self) -> Store:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._open()
 
-    def discard_reader(self) -> None:
-        store: Store | None = getattr(self._local, "store", None)
-        self._local.store = None
-        if store is not None:
-            store.close()
+    def give_back(self, store: Store, *, broken: bool = False) -> None:
+        with self._lock:
+            if not broken and len(self._idle) < KEPT_READERS:
+                self._idle.append(store)
+                return
+        store.close()
+
+    def idle_count(self) -> int:
+        with self._lock:
+            return len(self._idle)
 
 
 def connections(app: Flask | None = None) -> Connections:
@@ -56,14 +68,20 @@ def connections(app: Flask | None = None) -> Connections:
 
 
 def get_store() -> Store:
-    """This thread's kept connection, for reads."""
-    return connections().reader()
+    """A kept connection for this request's reads (given back when it ends)."""
+    store: Store | None = g.get(_CHECKED_OUT)
+    if store is None:
+        store = connections().take()
+        setattr(g, _CHECKED_OUT, store)
+    return store
 
 
 def init_app(app: Flask) -> None:
     @app.teardown_request
-    def _drop_broken(exc: BaseException | None = None) -> None:
-        # A connection that failed in a way we did not expect may be broken:
-        # the next request on this thread opens a fresh one.
-        if exc is not None and not isinstance(exc, ReporterError):
-            connections(app).discard_reader()
+    def _give_back(exc: BaseException | None = None) -> None:
+        store: Store | None = g.pop(_CHECKED_OUT, None)
+        if store is not None:
+            # A connection that failed in a way we did not expect may be
+            # broken: it is closed, and a later request opens a fresh one.
+            broken = exc is not None and not isinstance(exc, ReporterError)
+            connections(app).give_back(store, broken=broken)
