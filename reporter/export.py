@@ -37,10 +37,11 @@ from pathlib import Path
 
 from .attachment import CiphertextHash
 from .blobs import BlobStore
-from .bundle import MAX_ATTACHMENTS, AttachmentEntry, Manifest, Outgoing, recipient_id, write_bundle
+from .bundle import Outgoing, write_bundle
 from .crypto import RecipientPublicKey
 from .errors import NoRecipients, NothingToExport, ReporterError
 from .instance import StationIdentity, fsync_dir
+from .manifest import MAX_ATTACHMENTS, AttachmentEntry, Manifest, recipient_id
 from .pipeline import read_ahead
 from .store import Store, envelope_hash
 

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from . import sqlc
 from .blobs import SEGMENT, BlobStore
-from .bundle import AttachmentStream, BundledReport, BundleReader, Manifest
+from .bundle import AttachmentStream, BundledReport, BundleReader
 from .crypto import RecipientPrivateKey, StationVerifyKey, constant_time_equal
 from .envelope import open_envelope_with_key
 from .errors import (
@@ -35,6 +35,7 @@ from .errors import (
     ReporterError,
     Tampered,
 )
+from .manifest import Manifest
 from .pipeline import read_ahead, rechunk
 from .report import AttachmentInfo, Report
 from .reviewdb import BundleRecord, ReviewDB

@@ -34,7 +34,6 @@ from PIL.ExifTags import GPS, IFD, Base
 
 from reporter import bundle, keyfile, sqlc
 from reporter.blobs import BlobStore
-from reporter.bundle import Manifest
 from reporter.cli import main
 from reporter.crypto import (
     KdfParams,
@@ -54,6 +53,7 @@ from reporter.errors import (
 )
 from reporter.export import ExportResult, export_bundle
 from reporter.instance import load_identity
+from reporter.manifest import Manifest
 from reporter.report import AttachmentInfo
 from reporter.review import import_bundle, verify_bundle
 from reporter.reviewdb import ReviewDB, attachments_path

@@ -17,11 +17,9 @@ from reporter.attachment import CiphertextHash, ciphertext_hash
 from reporter.bundle import (
     ATTACHMENT_FRAME,
     BundleReader,
-    Manifest,
     Outgoing,
     padded_size,
     plaintext_length,
-    recipient_id,
     write_bundle,
 )
 from reporter.crypto import RecipientPrivateKey, StationSigningKey, random_bytes
@@ -33,6 +31,7 @@ from reporter.errors import (
     Truncated,
     UnknownVersion,
 )
+from reporter.manifest import MAX_ATTACHMENTS, VERSION, Manifest, recipient_id
 from reporter.store import chain_link, envelope_hash, genesis
 
 STATION = bytes(range(16))
@@ -41,7 +40,7 @@ STATION = bytes(range(16))
 def make(envelopes: list[bytes], readers: list[RecipientPrivateKey], *,
          signer: StationSigningKey | None = None, number: int = 1,
          first: int = 1, manifest_readers: list[RecipientPrivateKey] | None = None,
-         attachments: list[list[bytes]] | None = None, version: int = bundle.VERSION,
+         attachments: list[list[bytes]] | None = None, version: int = VERSION,
          ) -> tuple[bytes, Manifest]:
     signer = signer or StationSigningKey(bytes(32))
     chain = before = genesis(STATION) if first == 1 else random_bytes(32)
@@ -350,7 +349,7 @@ def test_attachment_entries_are_parsed_strictly(reviewer: RecipientPrivateKey,
 
 def test_too_many_attachments_for_one_report_are_refused(reviewer: RecipientPrivateKey) -> None:
     _, manifest = make([b"r"], [reviewer], attachments=[[b"x" * 4147]])
-    listed = ((4147, bytes(32)),) * (bundle.MAX_ATTACHMENTS + 1)
+    listed = ((4147, bytes(32)),) * (MAX_ATTACHMENTS + 1)
     crowded = Manifest(**{**manifest.__dict__, "attachments": (listed,)})
     with pytest.raises(Malformed, match="attachment list"):
         Manifest.from_json(crowded.to_json())

@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 
 from reporter import attachment, bundle
 from reporter.attachment import ciphertext_hash
-from reporter.bundle import BundleReader, Manifest, Outgoing, recipient_id, write_bundle
+from reporter.bundle import BundleReader, Outgoing, write_bundle
 from reporter.crypto import (
     RecipientPrivateKey,
     RecipientPublicKey,
@@ -54,6 +54,7 @@ from reporter.crypto import (
 )
 from reporter.envelope import new_file_key, seal
 from reporter.errors import FormatError, Malformed, ReporterError
+from reporter.manifest import VERSION, Manifest, recipient_id
 from reporter.report import AttachmentInfo, Report
 from reporter.review import import_bundle
 from reporter.reviewdb import ReviewDB, attachments_path
@@ -155,7 +156,7 @@ def seal_plaintext(plaintext: bytes, recipients: Sequence[RecipientPublicKey] = 
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
         state, subkey(file_key, bundle.CTX_PAYLOAD))
-    header = b"".join([bundle.FIXED_HEADER.pack(bundle.MAGIC, bundle.VERSION, len(recipients),
+    header = b"".join([bundle.FIXED_HEADER.pack(bundle.MAGIC, VERSION, len(recipients),
                                                padded),
                        *(r.seal(file_key) for r in recipients), ss_header])
     count = -(-padded // bundle.CHUNK)

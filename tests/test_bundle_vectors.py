@@ -18,7 +18,7 @@ import pytest
 
 from reporter import bundle
 from reporter.attachment import ciphertext_hash
-from reporter.bundle import BundleReader, Manifest, recipient_id
+from reporter.bundle import BundleReader
 from reporter.crypto import (
     RecipientPrivateKey,
     StationSigningKey,
@@ -35,6 +35,7 @@ from reporter.errors import (
     Truncated,
     UnknownVersion,
 )
+from reporter.manifest import Manifest, recipient_id
 from reporter.review import gaps, import_bundle, verify_bundle
 from reporter.reviewdb import ReviewDB, attachments_path
 from reporter.store import chain_link, envelope_hash, genesis

@@ -215,8 +215,9 @@ def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station,
                                                                 tmp_path: Path) -> None:
     import io
 
-    from reporter.bundle import BundleReader, Manifest, recipient_id, write_bundle
+    from reporter.bundle import BundleReader, write_bundle
     from reporter.crypto import random_bytes
+    from reporter.manifest import Manifest, recipient_id
     from reporter.store import chain_link, envelope_hash
 
     add_reports(station, 2)

@@ -11,7 +11,7 @@ after them; see README.md.
 Two writers make the bundles here:
 
 * the **reference writer**, ``reporter.bundle.write_bundle`` with a
-  ``reporter.bundle.Manifest``, for every case it can produce (valid bundles,
+  ``reporter.manifest.Manifest``, for every case it can produce (valid bundles,
   and the damaged copies of them: cuts, flipped bits, swapped chunks, a bundle
   signed for one recipient and encrypted to another, a bundle signed by a
   foreign key);
@@ -57,8 +57,7 @@ from pathlib import Path
 import nacl.bindings as sodium
 
 from reporter import bech32
-from reporter.bundle import BundleReader, Manifest, write_bundle
-from reporter.bundle import recipient_id as reference_recipient_id
+from reporter.bundle import BundleReader, write_bundle
 from reporter.crypto import (
     RecipientPrivateKey,
     RecipientPublicKey,
@@ -66,6 +65,8 @@ from reporter.crypto import (
     StationVerifyKey,
 )
 from reporter.envelope import seal
+from reporter.manifest import Manifest
+from reporter.manifest import recipient_id as reference_recipient_id
 from reporter.receipt import ALPHABET, CTX_CHECK, parse_receipt
 from reporter.report import Report
 from reporter.store import chain_link, envelope_hash, genesis
@@ -288,7 +289,7 @@ def second_writer(c: Contents, *, stanza_recipients: Sequence[str] | None = None
 
 
 def reference_manifest(c: Contents) -> Manifest:
-    """``reporter.bundle.Manifest`` for ``c``."""
+    """``reporter.manifest.Manifest`` for ``c``."""
     signer = StationSigningKey(bytes.fromhex(c.station_seed))
     return Manifest(
         station_id=STATION_ID,
