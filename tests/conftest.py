@@ -24,6 +24,10 @@ from reporter.instance import init_instance, open_store, unlock
 
 from .browser import browser  # noqa: F401  (a session fixture for browser tests)
 
+# The reviewer-side fixtures (``run`` the CLI against a station and a review
+# database, ``key_file``); a module may define its own ``run`` instead.
+pytest_plugins = ["tests.reviewing"]
+
 PASSPHRASE = "correct horse battery staple"
 # libsodium's minimum Argon2id cost: key derivation in microseconds. Tests only.
 FAST_KDF = (crypto.argon2id.OPSLIMIT_MIN, crypto.argon2id.MEMLIMIT_MIN)

@@ -32,11 +32,9 @@ import pytest
 from PIL import Image
 from PIL.ExifTags import GPS, IFD, Base
 
-from reporter import bundle, keyfile, sqlc
+from reporter import bundle, sqlc
 from reporter.blobs import BlobStore
-from reporter.cli import main
 from reporter.crypto import (
-    KdfParams,
     RecipientPrivateKey,
     StationSigningKey,
     open_stanzas,
@@ -56,16 +54,14 @@ from reporter.instance import load_identity
 from reporter.manifest import Manifest
 from reporter.report import AttachmentInfo
 from reporter.review import import_bundle, verify_bundle
-from reporter.reviewdb import ReviewDB, attachments_path
+from reporter.reviewdb import ReviewDB
 from reporter.reviewfiles import Outcome, Written, clean_file_name, extract, file_name
 
-from .conftest import PASSPHRASE, Station, add_report_with_attachments, add_reports
+from .conftest import Station, add_report_with_attachments, add_reports
+from .reviewing import REVIEW_PASSPHRASE, TABLES, snapshot, stored_blobs
 
-KEY_PASSPHRASE = "reviewer key passphrase"
-REVIEW_PASSPHRASE = "a long review passphrase"
 MP4_MAGIC = b"\x00\x00\x00\x18ftypmp42"
 GPS_DATUM = "CNRY-GPS-DATUM"
-TABLES = ("stations", "bundles", "reports", "unreadable", "attachments")
 
 
 # --- files a monitor would send -----------------------------------------------------------
@@ -118,44 +114,6 @@ def db(tmp_path: Path):  # type: ignore[no-untyped-def]
     review.close()
 
 
-def snapshot(db: ReviewDB) -> list[object]:
-    c = db.connection
-    return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-            for t in TABLES]
-
-
-def stored_blobs(db: ReviewDB) -> int:
-    if not attachments_path(db.path).exists():
-        return 0
-    return db.attachment_store().upload_count()
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-        tmp_path: Path, station: Station):
-    monkeypatch.setenv("REPORTER_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("REPORTER_KEY_PASSPHRASE", KEY_PASSPHRASE)
-    monkeypatch.setenv("REPORTER_REVIEW_PASSPHRASE", REVIEW_PASSPHRASE)
-    monkeypatch.setenv("REPORTER_INSTANCE", str(station.path))
-    monkeypatch.setenv("REPORTER_REVIEW_DB", str(tmp_path / "review.db"))
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(args)) or 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return _run
-
-
-@pytest.fixture
-def key_file(tmp_path: Path, station: Station) -> Path:
-    path = tmp_path / "reviewer.key"
-    path.write_bytes(keyfile.dump(station.reviewer, KEY_PASSPHRASE, KdfParams.new()))
-    return path
 
 
 # --- the journey ----------------------------------------------------------------------------

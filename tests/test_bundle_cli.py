@@ -4,43 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from reporter import keyfile
-from reporter.cli import main
 from reporter.crypto import KdfParams, RecipientPrivateKey
 
-from .conftest import PASSPHRASE, Station, add_reports
-
-KEY_PASSPHRASE = "reviewer key passphrase"
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
-        tmp_path: Path, station: Station):
-    monkeypatch.setenv("REPORTER_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("REPORTER_KEY_PASSPHRASE", KEY_PASSPHRASE)
-    monkeypatch.setenv("REPORTER_REVIEW_PASSPHRASE", "a long review passphrase")
-    monkeypatch.setenv("REPORTER_INSTANCE", str(station.path))
-    monkeypatch.setenv("REPORTER_REVIEW_DB", str(tmp_path / "review.db"))
-
-    def _run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            code = main(list(args)) or 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return _run
-
-
-@pytest.fixture
-def key_file(tmp_path: Path, station: Station) -> Path:
-    path = tmp_path / "reviewer.key"
-    path.write_bytes(keyfile.dump(station.reviewer, KEY_PASSPHRASE, KdfParams.new()))
-    return path
+from .conftest import Station, add_reports
+from .reviewing import KEY_PASSPHRASE
 
 
 def test_the_whole_journey(run, station: Station, key_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -37,13 +37,13 @@ from reporter.errors import (
 )
 from reporter.manifest import Manifest, recipient_id
 from reporter.review import gaps, import_bundle, verify_bundle
-from reporter.reviewdb import ReviewDB, attachments_path
+from reporter.reviewdb import ReviewDB
 from reporter.store import chain_link, envelope_hash, genesis
 
+from .reviewing import REVIEW_PASSPHRASE, TABLES, snapshot, stored_blobs
 from .vectorfile import Vector, load, vector_files
 
 VECTORS = Path(__file__).parent / "vectors" / "bundle"
-REVIEW_PASSPHRASE = "a long review passphrase"
 
 EXPECTED_ERRORS: dict[str, tuple[type[FormatError], str | None]] = {
     "not-a-recipient": (NotARecipient, None),
@@ -91,20 +91,6 @@ def params() -> list[object]:
     return out
 
 
-TABLES = ("stations", "bundles", "reports", "unreadable", "attachments")
-
-
-def snapshot(db: ReviewDB) -> list[object]:
-    c = db.connection
-    return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-            for t in TABLES]
-
-
-def stored_blobs(db: ReviewDB) -> int:
-    """Uploads in the attachment store beside the database (0 if it was never made)."""
-    if not attachments_path(db.path).exists():
-        return 0
-    return db.attachment_store().upload_count()
 
 
 def read_all(vector: Vector) -> BundleReader:
