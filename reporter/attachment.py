@@ -110,15 +110,12 @@ class Sealed:
     index: int
     size: int
     sha256: bytes
-    head: bytes  # the first bytes of the original, to detect its type (memory only)
     ciphertext_size: int
     ciphertext_hash: bytes
 
 
 class Writer:
     """Encrypt a file given in pieces; every ciphertext byte goes to ``sink``."""
-
-    HEAD_BYTES = 64
 
     def __init__(self, file_key: bytes, index: int, sink: Callable[[bytes], object]) -> None:
         self._index = index
@@ -133,7 +130,6 @@ class Writer:
         self._sha256 = hashlib.sha256()
         self._ct_hash = CiphertextHash()
         self._ct_size = 0
-        self._head = b""
         self._emit(self._header)
 
     @property
@@ -157,8 +153,6 @@ class Writer:
             raise ValueError("attachment too large for the format")
         self._size += len(data)
         self._sha256.update(data)
-        if len(self._head) < self.HEAD_BYTES:
-            self._head += bytes(data[: self.HEAD_BYTES - len(self._head)])
         self._pending += data
         # Keep at least one byte back: the last chunk must be tagged FINAL,
         # and which chunk is last is known only at ``finish``.
@@ -184,8 +178,8 @@ class Writer:
                 chunk += _ZERO_CHUNK[: take - len(chunk)]
             remaining -= take
             self._push(chunk, TAG_FINAL if remaining == 0 else TAG_MESSAGE)
-        return Sealed(self._index, self._size, self._sha256.digest(), self._head,
-                      self._ct_size, self._ct_hash.digest())
+        return Sealed(self._index, self._size, self._sha256.digest(), self._ct_size,
+                      self._ct_hash.digest())
 
 
 class Reader:

@@ -116,10 +116,6 @@ class Sink:
         self._thread = threading.Thread(target=self._run, name="reporter-sink", daemon=True)
         self._thread.start()
 
-    @property
-    def length(self) -> int:
-        return self._length
-
     def _run(self) -> None:
         seq = uncommitted = 0
         while (segment := self._queue.get()) is not None:

@@ -26,7 +26,6 @@ import ctypes
 import ctypes.util
 import logging
 import sys
-from typing import Any
 
 from cheroot import wsgi
 from flask import Flask
@@ -109,9 +108,3 @@ def make_server(app: Flask, config: Config, host: str, port: int,
     server.prepare()
     return server
 
-
-def server_settings(config: Config, threads: int = DEFAULT_THREADS) -> dict[str, Any]:
-    """What ``make_server`` configures, for the benchmark and the docs."""
-    return {"threads": threads, "timeout": SOCKET_TIMEOUT,
-            "max_request_body_size": 2 * config.max_request_bytes,
-            "max_request_header_size": MAX_HEADER_BYTES}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import attachment, envelope, filetypes
 from .blobs import BlobStore, Sink
@@ -238,6 +237,3 @@ class Draft:
                     item.upload = None
         self.file_key = b""
 
-
-def open_blobs(instance: Path, db_key: bytes) -> BlobStore:
-    return BlobStore.open(instance, db_key)

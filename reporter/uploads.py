@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import IO, Any
 from urllib.parse import parse_qsl
 
-from flask import Request, current_app, g
+from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 
@@ -99,7 +99,3 @@ class MemoryOnlyRequest(Request):
         target: Any = Discard() if draft is None else draft.incoming(filename)
         return target  # type: ignore[no-any-return]
 
-
-def draft_for_request() -> Any:
-    """The current request's draft, if a file part made one."""
-    return g.get(DRAFT)
