@@ -36,6 +36,7 @@ $(AXE):
 test: $(STAMP) $(AXE)
 	$(VENV)/bin/ruff check reporter tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## bench: run the benchmarks and print tables (record them in docs/benchmarks.md)
@@ -46,6 +47,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check reporter tests bench
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -55,13 +57,13 @@ typecheck: $(STAMP)
 # (extracting from `reporter` matches nothing). The .pot has no header; each
 # .po keeps its own (Language, Plural-Forms, charset), so no --omit-header on
 # update. Every catalogue is refreshed, shipped (translations/LINGUAS) or in
-# progress. tests/test_i18n.py checks the result.
+# progress. tests/i18n/test_i18n.py checks the result.
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o reporter/translations/messages.pot --no-location --omit-header --sort-output .
-	for lang in $$($(PY) -c 'from reporter.i18n import catalogue_languages; print(*catalogue_languages())'); do \
-	  $(VENV)/bin/pybabel update -i reporter/translations/messages.pot -d reporter/translations -l $$lang --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o reporter/i18n/translations/messages.pot --no-location --omit-header --sort-output .
+	for lang in $$($(PY) -c 'from reporter.i18n.languages import catalogue_languages; print(*catalogue_languages())'); do \
+	  $(VENV)/bin/pybabel update -i reporter/i18n/translations/messages.pot -d reporter/i18n/translations -l $$lang --ignore-obsolete --ignore-pot-creation-date || exit 1; \
 	done
-	$(VENV)/bin/pybabel compile -d reporter/translations --statistics
+	$(VENV)/bin/pybabel compile -d reporter/i18n/translations --statistics
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts

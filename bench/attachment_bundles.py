@@ -48,16 +48,16 @@ from typing import Any
 import nacl.bindings as sodium
 import nacl.pwhash.argon2id as argon2id
 
-from reporter import crypto
-from reporter.blobs import BlobStore
-from reporter.crypto import RecipientPrivateKey
-from reporter.export import export_bundle
-from reporter.instance import init_instance, load_identity, open_store, unlock
-from reporter.intake import build_report
-from reporter.report import Report
-from reporter.review import import_bundle
-from reporter.reviewdb import ReviewDB
-from reporter.submission import Draft, Limits
+from reporter.formats import crypto
+from reporter.formats.crypto import RecipientPrivateKey
+from reporter.formats.report import Report
+from reporter.review.db import ReviewDB
+from reporter.review.importer import import_bundle
+from reporter.station.export import export_bundle
+from reporter.station.instance import init_instance, load_identity, open_store, unlock
+from reporter.station.intake import build_report
+from reporter.station.submission import Draft, Limits
+from reporter.storage.blobs import BlobStore
 
 from .markdown import table, verdict
 

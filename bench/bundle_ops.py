@@ -41,14 +41,14 @@ from typing import Any
 
 import nacl.pwhash.argon2id as argon2id
 
-from reporter import crypto
-from reporter.crypto import RecipientPrivateKey
-from reporter.envelope import open_envelope
-from reporter.export import export_bundle
-from reporter.instance import load_identity, open_store
-from reporter.report import Report
-from reporter.review import import_bundle, verify_bundle
-from reporter.reviewdb import ReviewDB
+from reporter.formats import crypto
+from reporter.formats.crypto import RecipientPrivateKey
+from reporter.formats.envelope import open_envelope
+from reporter.formats.report import Report
+from reporter.review.db import ReviewDB
+from reporter.review.importer import import_bundle, verify_bundle
+from reporter.station.export import export_bundle
+from reporter.station.instance import load_identity, open_store
 
 OPERATIONS = ("baseline", "export", "import", "verify", "floor", "floor-stream")
 SECRETS_FILE = "secrets.json"

@@ -63,10 +63,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reporter import crypto, envelope
-from reporter.crypto import RecipientPrivateKey
-from reporter.instance import init_instance, load_identity, open_store, unlock
-from reporter.intake import build_report
+from reporter.formats import crypto, envelope
+from reporter.formats.crypto import RecipientPrivateKey
+from reporter.station.instance import init_instance, load_identity, open_store, unlock
+from reporter.station.intake import build_report
 
 from .bundle_ops import CHEAP_KDF, REVIEW_PASSPHRASE, SECRETS_FILE
 from .markdown import table, verdict
@@ -373,31 +373,32 @@ def render_facts(facts: dict[str, Any], argv: list[str], elapsed: float,
 # subtracted from the outer one. The same label may wrap several names (a
 # function imported into several modules).
 IMPORT_PHASES: list[tuple[str, str, str]] = [
-    ("bundle: file read + secretstream pull (64 KiB chunks)", "reporter.bundle",
+    ("bundle: file read + secretstream pull (64 KiB chunks)", "reporter.formats.bundle",
      "BundleReader._pull"),
-    ("bundle: frame slicing (bytearray copy + delete)", "reporter.bundle", "BundleReader._read"),
+    ("bundle: frame slicing (bytearray copy + delete)",
+     "reporter.formats.bundle", "BundleReader._read"),
     ("bundle: padding check (any() over the zero padding, Python-level loop)",
-     "reporter.bundle", "BundleReader._check_padding"),
+     "reporter.formats.bundle", "BundleReader._check_padding"),
     ("bundle: manifest (JSON parsed twice, canonical re-check, signature, hash)",
-     "reporter.bundle", "BundleReader.__init__"),
-    ("envelope hash, BLAKE2b (3 per report)", "reporter.bundle", "envelope_hash"),
-    ("envelope hash, BLAKE2b (3 per report)", "reporter.review", "envelope_hash"),
-    ("envelope hash, BLAKE2b (3 per report)", "reporter.store", "envelope_hash"),
-    ("hash chain link", "reporter.bundle", "chain_link"),
-    ("duplicate check: 2 SELECTs per report", "reporter.reviewdb", "ReviewDB.report_hash"),
-    ("duplicate check: 2 SELECTs per report", "reporter.reviewdb", "ReviewDB.unreadable_hash"),
-    ("stanza unseal (X25519 crypto_box_seal_open)", "reporter.crypto",
+     "reporter.formats.bundle", "BundleReader.__init__"),
+    ("envelope hash, BLAKE2b (3 per report)", "reporter.formats.bundle", "envelope_hash"),
+    ("envelope hash, BLAKE2b (3 per report)", "reporter.review.importer", "envelope_hash"),
+    ("envelope hash, BLAKE2b (3 per report)", "reporter.station.store", "envelope_hash"),
+    ("hash chain link", "reporter.formats.bundle", "chain_link"),
+    ("duplicate check: 2 SELECTs per report", "reporter.review.db", "ReviewDB.report_hash"),
+    ("duplicate check: 2 SELECTs per report", "reporter.review.db", "ReviewDB.unreadable_hash"),
+    ("stanza unseal (X25519 crypto_box_seal_open)", "reporter.formats.crypto",
      "RecipientPrivateKey.unseal"),
     ("open_envelope: checks, secretstream decrypt, unpad + any() over its padding",
-     "reporter.review", "open_envelope"),
-    ("Report.from_body: JSON parse + checks", "reporter.report", "Report.from_body"),
-    ("Report.to_body: JSON re-serialised for the body column", "reporter.report",
+     "reporter.review.importer", "open_envelope"),
+    ("Report.from_body: JSON parse + checks", "reporter.formats.report", "Report.from_body"),
+    ("Report.to_body: JSON re-serialised for the body column", "reporter.formats.report",
      "Report.to_body"),
-    ("report_columns (types JSON, field picks)", "reporter.reviewdb", "report_columns"),
-    ("INSERT INTO reports (SQLCipher, 3 indexes + unique)", "reporter.reviewdb",
+    ("report_columns (types JSON, field picks)", "reporter.review.db", "report_columns"),
+    ("INSERT INTO reports (SQLCipher, 3 indexes + unique)", "reporter.review.db",
      "ReviewDB.add_report"),
-    ("COMMIT (WAL, fsync)", "reporter.sqlc", "Transaction.__exit__"),
-    ("close (WAL checkpoint into the database)", "reporter.reviewdb", "ReviewDB.close"),
+    ("COMMIT (WAL, fsync)", "reporter.storage.sqlc", "Transaction.__exit__"),
+    ("close (WAL checkpoint into the database)", "reporter.review.db", "ReviewDB.close"),
 ]
 
 
@@ -426,11 +427,11 @@ def phase_timers(timer: Any) -> Iterator[None]:
 
 
 def profile(args: argparse.Namespace, workdir: Path) -> int:
-    from reporter.envelope import open_envelope
-    from reporter.export import export_bundle
-    from reporter.report import Report
-    from reporter.review import import_bundle
-    from reporter.reviewdb import ReviewDB
+    from reporter.formats.envelope import open_envelope
+    from reporter.formats.report import Report
+    from reporter.review.db import ReviewDB
+    from reporter.review.importer import import_bundle
+    from reporter.station.export import export_bundle
 
     from .profile import PhaseTimer
 

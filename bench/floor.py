@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reporter import envelope
-from reporter.instance import open_store
-from reporter.intake import build_report
+from reporter.formats import envelope
+from reporter.station.instance import open_store
+from reporter.station.intake import build_report
 
 from .payload import report_fields_dict
 from .procs import Station

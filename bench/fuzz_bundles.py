@@ -7,7 +7,7 @@
 A plain loop with a seeded RNG (the seed is printed first; iteration ``i`` of
 a run draws everything from ``random.Random(f"{seed}:{i}")``, so any one
 iteration can be replayed alone with ``--replay PROPERTY:I``). It checks the
-properties of ``tests/test_bundle_fuzz.py`` with that file's helpers
+properties of ``tests/formats/test_bundle_fuzz.py`` with that file's helpers
 (``read_outcome``, ``import_outcome``, ``apply_ops``, ``seal_plaintext``,
 ``edit_manifest``) on inputs drawn like its Hypothesis strategies:
 
@@ -26,7 +26,7 @@ properties of ``tests/test_bundle_fuzz.py`` with that file's helpers
 At the end it prints the iterations per property, the outcomes, and every
 distinct failure (property, exception, where it was raised) with the first
 iteration that hit it. Failures matching a known bug (an ``xfail`` test in
-``tests/test_bundle_fuzz.py``) are listed as known. The exit status is 1 if
+``tests/formats/test_bundle_fuzz.py``) are listed as known. The exit status is 1 if
 any failure is not known.
 """
 
@@ -46,13 +46,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reporter import bundle
-from reporter.bundle import MAGIC
-from reporter.envelope import seal
-from reporter.receipt import new_receipt
-from reporter.reviewdb import ReviewDB
-from reporter.store import genesis
-from tests.test_bundle_fuzz import (
+from reporter.formats import bundle
+from reporter.formats.bundle import MAGIC
+from reporter.formats.chain import genesis
+from reporter.formats.envelope import seal
+from reporter.formats.receipt import new_receipt
+from reporter.review.db import ReviewDB
+from tests.formats.test_bundle_fuzz import (
     FOREIGN,
     HEADER_1,
     MANIFEST_FIELDS,
@@ -76,7 +76,7 @@ from tests.test_bundle_fuzz import (
 PROPERTIES = ("bytes", "mutation", "import", "frames", "manifest", "bodies")
 PADDED = (0, 1, 65535, 65536, 131072, 3 * 65536, 2**26, 2**26 + 65536, 2**27, 2**40,
           2**40 + 2**26, 2**64 - 1)
-# (property, exception) pairs pinned by xfail tests in tests/test_bundle_fuzz.py.
+# (property, exception) pairs pinned by xfail tests in tests/formats/test_bundle_fuzz.py.
 KNOWN = {
     ("bodies", "UnicodeEncodeError"): "test_a_hostile_report_body_...[lone-surrogate]",
 }

@@ -1,7 +1,7 @@
 """The station under test: a throwaway instance, and the server processes.
 
 The instance is made with a cheap Argon2id cost (the bench patches
-``reporter.crypto.KDF_PROFILES`` in its own process before ``init_instance``;
+``reporter.formats.crypto.KDF_PROFILES`` in its own process before ``init_instance``;
 ``reporter serve`` reads the cost from ``station.json``), so a server starts in
 well under a second. Everything else is the real thing: SQLCipher with
 ``synchronous=FULL``, one reviewer key, libsodium sealing.
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import nacl.pwhash.argon2id as argon2id
 
-from reporter import crypto
-from reporter.crypto import RecipientPrivateKey
-from reporter.instance import init_instance, open_store, unlock
+from reporter.formats import crypto
+from reporter.formats.crypto import RecipientPrivateKey
+from reporter.station.instance import init_instance, open_store, unlock
 
 from .load import Connection, HttpError, get_request
 from .payload import SITE

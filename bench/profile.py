@@ -37,10 +37,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reporter.app import create_app
-from reporter.config import load_config
-from reporter.instance import open_store
-from reporter.store import Store
+from reporter.station.app import create_app
+from reporter.station.config import load_config
+from reporter.station.instance import open_store
+from reporter.station.store import Store
 
 from .payload import report_fields
 from .procs import Station, make_station
@@ -77,16 +77,19 @@ class PhaseTimer:
 
 PHASES: list[tuple[str, str, str]] = [
     # (label, module path, attribute path)
-    ("SQLCipher open (connect, key, first read, pragmas)", "reporter.web.db", "open_store"),
-    ("SQLCipher close (checkpoints WAL if last connection)", "reporter.store", "Store.close"),
-    ("SQLCipher reads (sites, recipients)", "reporter.store", "Store.sites"),
-    ("SQLCipher reads (sites, recipients)", "reporter.store", "Store.recipients"),
-    ("durable append (BEGIN IMMEDIATE … COMMIT, fsync)", "reporter.store", "Store.append_report"),
-    ("seal (libsodium)", "reporter.envelope", "seal"),
-    ("report JSON + receipt code", "reporter.web.intake", "build_report"),
-    ("form construction (WTForms, CSRF token)", "reporter.web.intake", "_incident_form"),
-    ("form validation (WTForms + CSRF check)", "reporter.forms", "IncidentForm.validate"),
-    ("template rendering (Jinja2 + gettext)", "reporter.web.intake", "render_template"),
+    ("SQLCipher open (connect, key, first read, pragmas)",
+     "reporter.station.connections", "open_store"),
+    ("SQLCipher close (checkpoints WAL if last connection)",
+     "reporter.station.store", "Store.close"),
+    ("SQLCipher reads (sites, recipients)", "reporter.station.store", "Store.sites"),
+    ("SQLCipher reads (sites, recipients)", "reporter.station.store", "Store.recipients"),
+    ("durable append (BEGIN IMMEDIATE … COMMIT, fsync)",
+     "reporter.station.store", "Store.append_report"),
+    ("seal (libsodium)", "reporter.formats.envelope", "seal"),
+    ("report JSON + receipt code", "reporter.station.web.intake", "build_report"),
+    ("form construction (WTForms, CSRF token)", "reporter.station.web.intake", "_incident_form"),
+    ("form validation (WTForms + CSRF check)", "reporter.station.forms", "IncidentForm.validate"),
+    ("template rendering (Jinja2 + gettext)", "reporter.station.web.intake", "render_template"),
 ]
 
 
@@ -132,8 +135,8 @@ def _post(client: Any, token: str, rng: random.Random) -> None:
 def kept_connection(station: Station) -> Iterator[None]:
     """What-if, patched at run time: the views use one connection kept open
     for the whole run instead of opening one per request."""
-    import reporter.web.db as web_db
-    import reporter.web.intake as web_intake
+    import reporter.station.web.db as web_db
+    import reporter.station.web.intake as web_intake
 
     store = open_store(station.path, station.key)
     original = web_db.get_store

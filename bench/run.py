@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reporter.instance import open_store
+from reporter.station.instance import open_store
+from tests import floor, load
 
-from . import floor, load
 from .load import Connection, get_request, open_session, post_request
 from .markdown import table, verdict
 from .payload import form_body

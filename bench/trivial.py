@@ -1,6 +1,6 @@
 """The framework's ceiling: a trivial Flask app with one form POST route.
 
-Served by the station's own server (``reporter.serve.make_server``, Cheroot,
+Served by the station's own server (``reporter.station.serve.make_server``, Cheroot,
 same settings), so the comparison isolates what the station does per request
 (CSRF and form validation, sealing, the durable append, template rendering)
 from what Flask + Cheroot cost anyway.
@@ -22,8 +22,8 @@ from pathlib import Path
 from flask import Flask, request
 from markupsafe import escape
 
-from reporter.config import Config
-from reporter.serve import make_server
+from reporter.station.config import Config
+from reporter.station.serve import make_server
 
 
 def create_app(max_body_bytes: int) -> Flask:

@@ -34,9 +34,9 @@ from typing import Any
 import nacl.bindings as sodium
 import requests
 
-from reporter import attachment
-from reporter.blobs import BlobStore
-from reporter.instance import open_store
+from reporter.formats import attachment
+from reporter.station.instance import open_store
+from reporter.storage.blobs import BlobStore
 
 from .markdown import table, verdict
 from .procs import PASSPHRASE, ServerProcess, Station, free_port, make_station

@@ -16,13 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from reporter import crypto
-from reporter.app import create_app
-from reporter.config import load_config
-from reporter.crypto import RecipientPrivateKey
-from reporter.instance import init_instance, open_store, unlock
-
-from .browser import browser  # noqa: F401  (a session fixture for browser tests)
+from reporter.formats import crypto
+from reporter.formats.crypto import RecipientPrivateKey
+from reporter.station.app import create_app
+from reporter.station.config import load_config
+from reporter.station.instance import init_instance, open_store, unlock
+from tests.browser import browser  # noqa: F401  (a session fixture for browser tests)
 
 # The reviewer-side fixtures (``run`` the CLI against a station and a review
 # database, ``key_file``); a module may define its own ``run`` instead.
@@ -154,7 +153,7 @@ def server(station: Station, tmp_path: Path) -> Iterator[Server]:
 
 def add_reports(station: Station, count: int, text: str = "report") -> list[str]:
     """Submit ``count`` reports straight through intake; return their receipts."""
-    from reporter.intake import accept, build_report
+    from reporter.station.intake import accept, build_report
 
     receipts = []
     with station.store() as store:
@@ -174,10 +173,10 @@ def add_report_with_attachments(station: Station, files: list[tuple[str, bytes]]
     Returns its receipt code. ``files`` are (name, bytes); their kind is
     detected from their first bytes, so use real magic (``%PDF-``, JPEG, ...).
     """
-    from reporter.blobs import BlobStore
-    from reporter.intake import build_report
-    from reporter.report import Report
-    from reporter.submission import Draft, Limits
+    from reporter.formats.report import Report
+    from reporter.station.intake import build_report
+    from reporter.station.submission import Draft, Limits
+    from reporter.storage.blobs import BlobStore
 
     with station.store() as store, BlobStore.open(station.path, station.key) as blobs:
         recipients = [r.public_key for r in store.recipients()]

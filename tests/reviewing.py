@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from reporter import keyfile
-from reporter.cli import main
-from reporter.crypto import KdfParams
-from reporter.reviewdb import ReviewDB, attachments_path
-
-from .conftest import PASSPHRASE, Station
+from reporter.cli.main import main
+from reporter.formats import keyfile
+from reporter.formats.crypto import KdfParams
+from reporter.review.db import ReviewDB, attachments_path
+from tests.conftest import PASSPHRASE, Station
 
 KEY_PASSPHRASE = "reviewer key passphrase"
 REVIEW_PASSPHRASE = "a long review passphrase"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reporter.crypto import RecipientPrivateKey
+from reporter.formats.crypto import RecipientPrivateKey
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ after them; see README.md.
 
 Two writers make the bundles here:
 
-* the **reference writer**, ``reporter.bundle.write_bundle`` with a
-  ``reporter.manifest.Manifest``, for every case it can produce (valid bundles,
+* the **reference writer**, ``reporter.formats.bundle.write_bundle`` with a
+  ``reporter.formats.manifest.Manifest``, for every case it can produce (valid bundles,
   and the damaged copies of them: cuts, flipped bits, swapped chunks, a bundle
   signed for one recipient and encrypted to another, a bundle signed by a
   foreign key);
@@ -29,13 +29,13 @@ same manifest bytes, the same Ed25519 signature (Ed25519 is deterministic),
 the same hashes, and a bundle from the second writer that the reader accepts.
 
 The envelopes inside the version 1 cases are real ``RPTR-ENV`` envelopes from
-``reporter.envelope.seal``. The **version 2 cases** (attachments) are made by
+``reporter.formats.envelope.seal``. The **version 2 cases** (attachments) are made by
 the second writer alone, from libsodium primitives and ``hashlib``: their
 envelopes (``seal_envelope``), their report bodies (``v2_body``) and their
 sealed attachments (``seal_attachment``, RPTR-ATT: Padme padding,
 secretstream under a key derived from the envelope's file key, SHA-256
 ciphertext hash) are written here from the specifications, importing nothing
-of ``reporter.envelope``, ``reporter.attachment`` or ``reporter.report``;
+of ``reporter.formats.envelope``, ``reporter.formats.attachment`` or ``reporter.formats.report``;
 ``self_check_v2`` then checks that reporter opens what they wrote.
 Everything random (file keys, ephemeral keys, secretstream headers) is fresh
 on every run, so the bytes change each time; the keys, the manifests' shape
@@ -56,20 +56,20 @@ from pathlib import Path
 
 import nacl.bindings as sodium
 
-from reporter import bech32
-from reporter.bundle import BundleReader, write_bundle
-from reporter.crypto import (
+from reporter.formats import bech32
+from reporter.formats.bundle import BundleReader, write_bundle
+from reporter.formats.chain import chain_link, envelope_hash, genesis
+from reporter.formats.crypto import (
     RecipientPrivateKey,
     RecipientPublicKey,
     StationSigningKey,
     StationVerifyKey,
 )
-from reporter.envelope import seal
-from reporter.manifest import Manifest
-from reporter.manifest import recipient_id as reference_recipient_id
-from reporter.receipt import ALPHABET, CTX_CHECK, parse_receipt
-from reporter.report import Report
-from reporter.store import chain_link, envelope_hash, genesis
+from reporter.formats.envelope import seal
+from reporter.formats.manifest import Manifest
+from reporter.formats.manifest import recipient_id as reference_recipient_id
+from reporter.formats.receipt import ALPHABET, CTX_CHECK, parse_receipt
+from reporter.formats.report import Report
 
 HERE = Path(__file__).resolve().parent
 
@@ -289,7 +289,7 @@ def second_writer(c: Contents, *, stanza_recipients: Sequence[str] | None = None
 
 
 def reference_manifest(c: Contents) -> Manifest:
-    """``reporter.manifest.Manifest`` for ``c``."""
+    """``reporter.formats.manifest.Manifest`` for ``c``."""
     signer = StationSigningKey(bytes.fromhex(c.station_seed))
     return Manifest(
         station_id=STATION_ID,
@@ -312,7 +312,7 @@ def reference_manifest(c: Contents) -> Manifest:
 
 
 def reference(c: Contents, *, stanza_recipients: Sequence[str] | None = None) -> bytes:
-    """The bundle ``reporter.bundle.write_bundle`` writes for ``c`` (version 1 only)."""
+    """The bundle ``reporter.formats.bundle.write_bundle`` writes for ``c`` (version 1 only)."""
     assert c.version == 1, "the version 2 cases are written by the second writer alone"
     signer = StationSigningKey(bytes.fromhex(c.station_seed))
     manifest = reference_manifest(c)
@@ -864,8 +864,8 @@ def self_check() -> None:
 def self_check_v2() -> None:
     """reporter opens what the version 2 writer made: the envelope (with the same file
     key), each attachment (byte for byte), the manifest (byte for byte) and the bundle."""
-    from reporter.attachment import Reader, ciphertext_hash, ciphertext_size
-    from reporter.envelope import open_envelope_with_key
+    from reporter.formats.attachment import Reader, ciphertext_hash, ciphertext_size
+    from reporter.formats.envelope import open_envelope_with_key
 
     reviewer = RecipientPrivateKey(bytes.fromhex(IDENTITY_A))
     files = v2_files()

@@ -6,8 +6,8 @@ Run from the repository root::
 
 Every envelope here is built by ``craft`` below, a second, independent writer
 that follows ``docs/envelope-format.md`` using libsodium directly; it does not
-call ``reporter.envelope``. With its defaults it writes exactly what
-``reporter.envelope.seal`` writes; its keyword arguments let a case break one
+call ``reporter.formats.envelope``. With its defaults it writes exactly what
+``reporter.formats.envelope.seal`` writes; its keyword arguments let a case break one
 rule at a time while everything else (including the authentication of the
 header) stays valid, so that each vector exercises one reader check.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nacl.bindings as sodium
 
-from reporter.report import Report
+from reporter.formats.report import Report
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,0 +1,1 @@
+"""The ``reporter`` command, one module per group of verbs."""

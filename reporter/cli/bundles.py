@@ -1,0 +1,202 @@
+"""Bundle commands: ``export``, ``station-key``, ``verify`` (station and reviewer)
+and ``review import`` / ``review gaps`` (reviewer)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reporter.cli.common import read_passphrase
+from reporter.cli.review import ReviewContext, pass_review
+from reporter.errors import NothingToExport, ReporterError
+from reporter.formats import keyfile
+from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey
+from reporter.review.importer import compress, format_ranges, gaps, import_bundle, verify_bundle
+from reporter.station.export import export_bundle
+from reporter.station.instance import load_identity
+from reporter.storage.blobs import BlobStore
+
+
+@contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Any]:
+    """A progress bar on a terminal (stderr); nothing when output is piped."""
+    if total > 0 and sys.stderr.isatty():
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            yield bar
+    else:
+        yield None
+
+
+def load_key(path: Path, passphrase_file: Path | None) -> RecipientPrivateKey:
+    data = keyfile.read(path)
+    passphrase = read_passphrase(file=passphrase_file, env="REPORTER_KEY_PASSPHRASE",
+                                 prompt=f"Passphrase for {path}", confirm=False,
+                               option="--key-passphrase-file")
+    return keyfile.load(data, passphrase)
+
+
+key_option = click.option("--key", "key_path", required=True,
+                          type=click.Path(path_type=Path, dir_okay=False),
+                          help="Your reviewer key file (from 'reporter keygen').")
+key_passphrase_option = click.option(
+    "--key-passphrase-file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+    help="Read the key's passphrase from this file (otherwise $REPORTER_KEY_PASSPHRASE, "
+         "or a prompt).")
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the bundle (never overwritten).")
+@click.option("--all", "all_held", is_flag=True,
+              help="Every report the station still holds, not only new ones.")
+@click.pass_obj
+def export(obj: Any, out: Path, all_held: bool) -> None:
+    """Write a signed, sealed bundle of the reports not yet exported, with their
+    attachments."""
+    with obj.store() as store, BlobStore.open(obj.instance, obj.key()) as blobs:
+        identity = load_identity(store)
+        total = max(store.last_seq(), 0)
+        try:
+            with progress_bar(total, "Sealing the bundle") as bar:
+                result = export_bundle(store, identity, out, all_held=all_held,
+                                       progress=(lambda n: bar.update(1)) if bar else None,
+                                       blobs=blobs)
+        except NothingToExport as nothing:
+            click.echo(str(nothing), err=True)
+            return
+    files = (f", {result.attachments} attachments ({result.attachment_bytes} bytes sealed)"
+             if result.attachments else "")
+    click.echo(f"Bundle {result.number} written to {result.path}: reports "
+               f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
+               f"{result.size} bytes.")
+    click.echo("Give it to the reviewers. Nobody can read it on the way.", err=True)
+
+
+@click.command()
+@click.option("--through", "number", type=click.IntRange(1), required=True,
+              help="Erase the reports of bundles 1 to N (N included).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def purge(obj: Any, number: int, yes: bool) -> None:
+    """Erase reports (and their attachments) that reviewers confirmed they received, so
+    a seized station holds as little as possible. Only do this once they have imported
+    the bundles."""
+    if not yes:
+        click.confirm(f"Erase for good every report (and its attachments) in bundles 1 to "
+                      f"{number}? Only do this once the reviewers confirmed they imported "
+                      "them", abort=True)
+    # Reports first, then their attachments: if purge is cut off in between, what is
+    # left is attachments of no held report, which the station's start-up sweep
+    # erases. The other order could leave reports whose attachments are gone.
+    with obj.store() as store, BlobStore.open(obj.instance, obj.key()) as blobs:
+        result = store.purge_through(number)
+        attachments = blobs.delete_for(list(result.envelope_hashes))
+    click.echo(f"Erased {result.erased} reports (up to report {result.through_seq}, "
+               f"bundle {result.through_bundle}) and {attachments} attachments; the "
+               "database file was rewritten.")
+    if not result.wal_truncated:
+        click.echo("Note: a running 'reporter serve' kept the write-ahead log open; run "
+                   "purge again after stopping it to empty the log as well.", err=True)
+
+
+@click.command("station-key")
+@click.pass_obj
+def station_key(obj: Any) -> None:
+    """Print the station's public signing key and fingerprint, for reviewers to pin."""
+    with obj.store() as store:
+        identity = load_identity(store)
+    key = identity.signing_key.verify_key
+    click.echo(f"Station id:  {identity.station_id_text}")
+    click.echo(f"Signing key: {key.to_text()}")
+    click.echo(f"Fingerprint: {key.fingerprint()}")
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False))
+@key_option
+@key_passphrase_option
+@click.option("--station-key", "expected", default=None,
+              help="Refuse the bundle unless it is signed by this station key "
+                   "('reporterstation1...', from 'reporter station-key').")
+def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
+           expected: str | None) -> None:
+    """Check a bundle completely without importing it; say exactly what is wrong."""
+    pinned = StationVerifyKey.from_text(expected) if expected else None
+    key = load_key(key_path, key_passphrase_file)
+    try:
+        result = verify_bundle(bundle, key, pinned)
+    except ReporterError as exc:
+        raise type(exc)(f"{bundle}: {exc}") from None
+    m = result.manifest
+    click.echo(f"{bundle}: OK")
+    click.echo(f"  station {m.station_id.hex()} signed by {m.station_key.fingerprint()}")
+    click.echo(f"  bundle {m.number}, reports {m.first_seq}-{m.last_seq} "
+               f"({result.reports}), created {m.created}")
+    if result.attachments:
+        click.echo(f"  {result.attachments} attachments ({result.attachment_bytes} bytes "
+                   "sealed), each matching its signed size and hash")
+    click.echo("  signature, every report's hash and the hash chain verified")
+
+
+@click.command("import")
+@click.argument("bundles", nargs=-1, required=True,
+                type=click.Path(path_type=Path, dir_okay=False))
+@key_option
+@key_passphrase_option
+@pass_review
+def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
+                  key_passphrase_file: Path | None) -> None:
+    """Verify and decrypt bundles into the review database (one transaction each)."""
+    key = load_key(key_path, key_passphrase_file)
+    failures = 0
+    with ctx.open_or_create() as db:
+        for path in bundles:
+            try:
+                with progress_bar(1, f"Importing {path.name}") as bar:
+                    def step(done: int, total: int, bar: Any = bar) -> None:
+                        if bar is not None:
+                            bar.length = total
+                            bar.update(1)
+                    result = import_bundle(db, path, key, progress=step)
+            except ReporterError as exc:
+                failures += 1
+                click.echo(f"error: {path}: {exc}", err=True)
+                continue
+            station = f"station {result.station_id.hex()[:8]}"
+            if result.new_station:
+                click.echo(f"{path}: new {station}, signing key pinned: "
+                           f"{result.station_key.fingerprint()} (check it with the operator)")
+            if result.already_imported:
+                click.echo(f"{path}: bundle {result.number} of {station} was already "
+                           "imported; nothing added")
+                continue
+            files = f" ({result.attachments} attachments)" if result.attachments else ""
+            click.echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
+                       f"added{files}, {result.already_present} already present")
+            if result.unreadable:
+                click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
+                           f"(sealed before it was added): {compress(result.unreadable)}")
+    if failures:
+        raise ReporterError(f"{failures} of {len(bundles)} bundles were refused (see above)")
+
+
+@click.command("gaps")
+@pass_review
+def review_gaps(ctx: ReviewContext) -> None:
+    """Per station: bundles and reports not imported yet."""
+    with ctx.open() as db:
+        found = gaps(db)
+    if not found:
+        click.echo("No bundle imported yet.")
+    for g in found:
+        click.echo(f"Station {g.station_id.hex()} ({g.station_key.fingerprint()}): "
+                   f"{g.bundles} bundles, reports up to {g.last_seq}")
+        click.echo(f"  missing bundles: {format_ranges(g.missing_bundles) or 'none'}")
+        click.echo(f"  missing reports: {format_ranges(g.missing_reports) or 'none'}")
+        if g.unreadable_reports:
+            click.echo(f"  not sealed to your key: {compress(g.unreadable_reports)}")

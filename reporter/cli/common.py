@@ -1,0 +1,34 @@
+"""Helpers shared by the station and reviewer commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from reporter.errors import PassphraseError
+
+
+def read_passphrase(*, file: Path | None, env: str, prompt: str, confirm: bool,
+                    option: str = "--passphrase-file") -> str:
+    """From a file (first line), the environment, or an interactive prompt."""
+    if file is not None:
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PassphraseError(f"cannot read the passphrase file {file}: {exc}") from None
+        if not lines or not lines[0]:
+            raise PassphraseError(f"the passphrase file {file} is empty")
+        return lines[0]
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise PassphraseError(
+            f"no passphrase: run in a terminal to be asked, set {env}, "
+            f"or use {option}"
+        )
+    entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return entered

@@ -1,0 +1,135 @@
+"""``reporter i18n ...``: the translators' commands (see docs/translators.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from babel.messages.frontend import CommandLineInterface
+
+from reporter.errors import ReporterError
+from reporter.i18n import languages as i18n_config
+from reporter.i18n.tools import I18nError, check, languages, new_catalogue, ship, status
+
+
+class TranslationError(ReporterError):
+    """A catalogue is broken or a translation command could not run."""
+
+
+def _root() -> Path:
+    """Read at call time, so tests can point the commands at a copy."""
+    return i18n_config.TRANSLATIONS_DIR
+
+
+@click.group()
+def i18n() -> None:
+    """Translations: check a catalogue, see coverage, start or refresh languages."""
+
+
+@i18n.command("check")
+@click.argument("language")
+@click.option("--quiet", is_flag=True, help="Errors only, no warnings.")
+def check_cmd(language: str, quiet: bool) -> None:
+    """Check LANGUAGE's catalogue: it compiles, placeholders match, coverage, length.
+
+    An error-free catalogue is also compiled (messages.mo), so a restarted
+    station shows the change.
+    """
+    try:
+        result = check(language, _root(), compile_mo=True)
+    except I18nError as exc:
+        raise TranslationError(str(exc)) from None
+    for problem in result.problems:
+        if problem.severity == "error" or not quiet:
+            click.echo(str(problem))
+    if result.coverage is not None:
+        c = result.coverage
+        state = status(language, _root())
+        click.echo(f"{language} ({state}): {c.translated} of {c.total} translated "
+                   f"({c.percent:.0f} %), {c.fuzzy} fuzzy, {c.untranslated} untranslated; "
+                   f"review: {c.review}")
+    if not result.ok:
+        raise TranslationError(f"{result.path} has errors (see above); the station shows "
+                               "English for this language until they are fixed")
+    click.echo(f"{result.path}: OK, compiled to {result.compiled}")
+    if status(language, _root()) == "in progress":
+        click.echo("In progress: see it with 'reporter serve --preview-languages' "
+                   f"(or 'make preview'); 'reporter i18n ship {language}' lists it for "
+                   "monitors once it is 100 % translated.")
+
+
+@i18n.command("stats")
+def stats_cmd() -> None:
+    """A table of every language: translated, fuzzy, untranslated, reviewed or not."""
+    rows = []
+    for language in languages(_root()):
+        result = check(language, _root())
+        c = result.coverage
+        state = status(language, _root())
+        if c is None:
+            rows.append((language, state, "-", "-", "-", "unreadable: run 'reporter i18n check'"))
+        elif language == "en":
+            rows.append((language, state, str(c.total), "-", "-", "source language"))
+        else:
+            rows.append((language, state, str(c.translated), str(c.fuzzy),
+                         str(c.untranslated), c.review))
+    header = ("language", "status", "translated", "fuzzy", "untranslated", "review")
+    last = len(header) - 1
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(last)]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(widths[i]) if i < last else cell
+                             for i, cell in enumerate(row)).rstrip())
+
+
+@i18n.command("init")
+@click.argument("language")
+def init_cmd(language: str) -> None:
+    """Start a new LANGUAGE catalogue from the template (e.g. 'reporter i18n init ln')."""
+    try:
+        path = new_catalogue(language, _root())
+    except I18nError as exc:
+        raise TranslationError(str(exc)) from None
+    click.echo(f"Created {path}. Translate it (Poedit, Weblate or a text editor), then run "
+               f"'reporter i18n check {language}'.")
+
+
+@i18n.command("ship")
+@click.argument("language")
+def ship_cmd(language: str) -> None:
+    """List LANGUAGE for monitors (translations/LINGUAS); it must be 100 % and error-free."""
+    try:
+        linguas = ship(language, _root())
+    except I18nError as exc:
+        raise TranslationError(str(exc)) from None
+    click.echo(f"{language} is listed in {linguas}: monitors see it once the station "
+               "restarts, and 'make test' now holds it at 100 %.")
+
+
+def _project_root() -> Path:
+    root = _root().parent.parent
+    if not (root / "babel.cfg").is_file():
+        raise TranslationError("'reporter i18n update' reads the source code: run it from a "
+                               "checkout of reporter (where babel.cfg is)")
+    return root
+
+
+def _pybabel(*args: str) -> None:
+    status = CommandLineInterface().run(["pybabel", "-q", *args])  # type: ignore[no-untyped-call]
+    if status:
+        raise TranslationError(f"pybabel {args[0]} failed")
+
+
+@i18n.command("update")
+def update_cmd() -> None:
+    """Refresh the template from the code, then every catalogue, then compile them."""
+    root = _project_root()
+    pot = _root() / "messages.pot"
+    _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+             "-o", str(pot), "--no-location", "--omit-header", "--sort-output", str(root))
+    for language in languages(_root()):
+        _pybabel("update", "-i", str(pot), "-d", str(_root()), "-l", language,
+                 "--ignore-obsolete", "--ignore-pot-creation-date")
+    _pybabel("compile", "-d", str(_root()))
+    count = len(languages(_root()))
+    click.echo(f"Updated {pot} and {count} catalogues; new or changed strings are "
+               "untranslated or fuzzy: 'reporter i18n stats' shows where.")

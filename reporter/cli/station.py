@@ -1,0 +1,209 @@
+"""``reporter`` verbs that set up, run and inspect a station.
+
+``init``, ``recipients``, ``sites``, ``serve`` and ``status``; they act on the
+instance folder chosen by the root group's ``--instance`` and unlock it with
+the station passphrase.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from reporter.cli.common import read_passphrase
+from reporter.errors import NoRecipients
+from reporter.formats.crypto import KDF_PROFILES, RecipientPublicKey
+from reporter.station.config import load_config
+from reporter.station.instance import init_instance, load_identity, open_store, unlock
+from reporter.station.store import Store
+from reporter.storage.blobs import BlobStore, blobs_path
+
+
+class Context:
+    def __init__(self, instance: Path, passphrase_file: Path | None) -> None:
+        self.instance = instance
+        self.passphrase_file = passphrase_file
+        self._key: bytes | None = None
+
+    def station_passphrase(self, *, new: bool = False) -> str:
+        return read_passphrase(
+            file=self.passphrase_file, env="REPORTER_PASSPHRASE",
+            prompt="Station passphrase", confirm=new,
+        )
+
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = unlock(self.instance, self.station_passphrase())
+        return self._key
+
+    def store(self) -> Store:
+        return open_store(self.instance, self.key())
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.command()
+@click.option("--kdf", "kdf_profile", type=click.Choice(sorted(KDF_PROFILES)),
+              default="moderate", show_default=True,
+              help="Cost of deriving the database key. Use 'interactive' on a "
+                   "Raspberry Pi with 512 MB of memory.")
+@pass_ctx
+def init(obj: Context, kdf_profile: str) -> None:
+    """Create a new station (encrypted database, signing key) in the instance folder."""
+    passphrase = obj.station_passphrase(new=True)
+    identity = init_instance(obj.instance, passphrase, kdf_profile=kdf_profile)
+    click.echo(f"Station created in {obj.instance}")
+    click.echo(f"Station id:          {identity.station_id_text}")
+    click.echo(f"Station signing key: {identity.signing_key.verify_key.to_text()}")
+    click.echo(f"Fingerprint:         {identity.signing_key.verify_key.fingerprint()}")
+    click.echo("Next: add a reviewer's public key with 'reporter recipients add NAME KEY'.")
+
+
+@click.group()
+def recipients() -> None:
+    """The reviewers whose public keys every report is sealed to."""
+
+
+@recipients.command("add")
+@click.argument("name")
+@click.argument("public_key")
+@pass_ctx
+def recipients_add(obj: Context, name: str, public_key: str) -> None:
+    """Add reviewer NAME with PUBLIC_KEY (the 'reporter1...' line from keygen)."""
+    key = RecipientPublicKey.from_text(public_key)
+    with obj.store() as store:
+        store.add_recipient(name, key)
+    click.echo(f"Added {name}. Fingerprint: {key.fingerprint()}")
+    click.echo("Check this fingerprint with the reviewer over another channel.")
+
+
+@recipients.command("list")
+@pass_ctx
+def recipients_list(obj: Context) -> None:
+    """List the reviewers, with fingerprints."""
+    with obj.store() as store:
+        found = store.recipients()
+    if not found:
+        click.echo("No recipients yet. Add one with 'reporter recipients add NAME KEY'.")
+    for r in found:
+        click.echo(f"{r.name}\t{r.public_key.fingerprint()}\t{r.public_key.to_text()}")
+
+
+@recipients.command("remove")
+@click.argument("name")
+@pass_ctx
+def recipients_remove(obj: Context, name: str) -> None:
+    """Stop sealing new reports to reviewer NAME (reports already sealed stay as they are)."""
+    with obj.store() as store:
+        store.remove_recipient(name)
+    click.echo(f"Removed {name}. New reports are no longer sealed to that key.")
+
+
+# --- sites ---------------------------------------------------------------------
+
+
+@click.group()
+def sites() -> None:
+    """The mine sites monitors can choose from on the form."""
+
+
+@sites.command("add")
+@click.argument("name")
+@pass_ctx
+def sites_add(obj: Context, name: str) -> None:
+    """Add a mine site to the form's list."""
+    with obj.store() as store:
+        store.add_site(name)
+    click.echo(f"Added site {name}.")
+
+
+@sites.command("list")
+@pass_ctx
+def sites_list(obj: Context) -> None:
+    """List the mine sites on the form."""
+    with obj.store() as store:
+        for site in store.sites():
+            click.echo(site)
+
+
+@sites.command("remove")
+@click.argument("name")
+@pass_ctx
+def sites_remove(obj: Context, name: str) -> None:
+    """Remove a mine site from the form's list."""
+    with obj.store() as store:
+        store.remove_site(name)
+    click.echo(f"Removed site {name}.")
+
+
+# --- serving and status --------------------------------------------------------
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 to serve a local Wi-Fi).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True,
+              help="Requests served at once; a slow upload holds one for its whole length.")
+@click.option("--preview-languages", is_flag=True,
+              help="Also show in-progress translations (for translators, never in the field).")
+@pass_ctx
+def serve(obj: Context, host: str, port: int, threads: int, preview_languages: bool) -> None:
+    """Serve the report form (Cheroot). Refuses to start with no reviewer key."""
+    from reporter.station.app import create_app
+    from reporter.station.serve import make_server
+    from reporter.station.web.attachments import recover
+
+    key = obj.key()
+    with open_store(obj.instance, key) as store:
+        if not store.recipients():
+            raise NoRecipients(
+                "no reviewer key is configured, so reports could not be sealed. Add one "
+                "first: 'reporter recipients add NAME KEY' (the key comes from "
+                "'reporter keygen' on the reviewer's machine)"
+            )
+    dropped = recover(obj.instance, key)
+    if dropped:
+        click.echo(f"Deleted {dropped} unfinished upload(s) left by an interrupted "
+                   "submission (never acknowledged to a monitor).", err=True)
+    config = load_config(obj.instance, key)
+    if preview_languages:
+        config = replace(config, preview_languages=True)
+    server = make_server(create_app(config), config, host, port, threads)
+    click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
+               "(Ctrl+C to stop)", err=True)
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+
+
+@click.command()
+@pass_ctx
+def status(obj: Context) -> None:
+    """Counts, never contents: reports held, recipients, sites, chain check."""
+    with obj.store() as store:
+        identity = load_identity(store)
+        head = store.verify_chain(identity.station_id)
+        click.echo(f"Station id:       {identity.station_id_text}")
+        click.echo(f"Signing key:      {identity.signing_key.verify_key.fingerprint()}")
+        click.echo(f"Reports held:     {store.report_count()}")
+        click.echo(f"Reports purged:   {store.purged_count()}")
+        written = [b for b in store.bundles() if b.written]
+        click.echo(f"Bundles exported: {len(written)}"
+                   + (f" (last: {written[-1].number}, up to report {written[-1].last_seq})"
+                      if written else ""))
+        click.echo(f"Ciphertext bytes: {store.stored_bytes()}")
+        if blobs_path(obj.instance).exists():
+            with BlobStore.open(obj.instance, obj.key()) as blobs:
+                click.echo(f"Attachments:      {blobs.upload_count()} "
+                           f"({blobs.total_bytes()} bytes of ciphertext)")
+        click.echo(f"Recipients:       {len(store.recipients())}")
+        click.echo(f"Mine sites:       {len(store.sites())}")
+        click.echo(f"Schema version:   {store.schema_version}")
+        click.echo(f"Hash chain:       verified, head {head.hex()[:16]}")

@@ -1,0 +1,359 @@
+"""The reviewer's database: decrypted reports, on the reviewer's own machine.
+
+SQLCipher again, under a key derived from the reviewer's passphrase (the
+``<db>.json`` file beside it holds the Argon2id salt and cost, see
+``passfile.py``). It holds what bundles brought: the stations seen, with their
+pinned signing keys; every bundle imported, with its hash and report range;
+and every report, decrypted, with the columns reviewers filter on, and the
+file key of its envelope (schema 2), which opens its attachments.
+
+Attachment ciphertext is not in this file: it lives beside it, in
+``<db>.attachments`` (``attachment_store``), a blob database of the station's
+kind (``blobs.py``: 64 KiB pages, 1 MB segments, a rollback journal) under a
+key derived from this database's key. The ``attachments`` table here links
+each report's attachments (by index) to their uploads there. Import writes
+the blobs first and links them inside its transaction; blobs that no report
+links (an import that failed or was killed) are swept at the start of the
+next import (``review.py``).
+
+Import-side methods are used inside one transaction per bundle
+(``review.py``); query helpers live in ``reviewquery.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reporter.errors import ConfigError, InstanceError, InstanceExists
+from reporter.formats.crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
+from reporter.formats.report import Report
+from reporter.storage import passfile, sqlc
+from reporter.storage.blobs import BlobStore
+
+FORMAT = "reporter-review"
+DEFAULT_PATH = "review.db"
+ATTACHMENTS_SUFFIX = ".attachments"
+CTX_ATTACHMENTS_KEY = b"reporter/review-attachments-db/v1"
+
+_MIGRATION_1 = (
+    """CREATE TABLE stations (
+        station_id BLOB PRIMARY KEY CHECK (length(station_id) = 16),
+        verify_key BLOB NOT NULL CHECK (length(verify_key) = 32)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE bundles (
+        station_id   BLOB NOT NULL REFERENCES stations (station_id),
+        number       INTEGER NOT NULL CHECK (number >= 1),
+        hash         BLOB NOT NULL,
+        previous     BLOB,
+        first_seq    INTEGER NOT NULL,
+        last_seq     INTEGER NOT NULL,
+        chain_before BLOB NOT NULL,
+        chain_head   BLOB NOT NULL,
+        reports      INTEGER NOT NULL,
+        created      TEXT NOT NULL,
+        PRIMARY KEY (station_id, number)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE reports (
+        id            INTEGER PRIMARY KEY,
+        station_id    BLOB NOT NULL REFERENCES stations (station_id),
+        seq           INTEGER NOT NULL,
+        envelope_hash BLOB NOT NULL,
+        kind          TEXT NOT NULL,
+        receipt       TEXT NOT NULL,
+        follows       TEXT,
+        locale        TEXT NOT NULL,
+        submitted     TEXT NOT NULL,
+        incident_date TEXT,
+        site          TEXT,
+        types         TEXT NOT NULL,
+        description   TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        UNIQUE (station_id, seq)
+    )""",
+    # Reports a bundle carried that were not sealed to this reviewer's key
+    # (sealed before the key was added to the station): known, not readable.
+    """CREATE TABLE unreadable (
+        station_id    BLOB NOT NULL REFERENCES stations (station_id),
+        seq           INTEGER NOT NULL,
+        envelope_hash BLOB NOT NULL,
+        PRIMARY KEY (station_id, seq)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX reports_receipt ON reports (receipt)",
+    "CREATE INDEX reports_follows ON reports (follows)",
+    "CREATE INDEX reports_submitted ON reports (submitted)",
+)
+# Schema 2: attachments. The envelope's file key of every readable report (it
+# opens the report's attachments; this database already holds the decrypted
+# bodies, so it reveals nothing the body does not), and one row per stored
+# attachment: the report, its index, and its upload in ``<db>.attachments``.
+_MIGRATION_2 = (
+    "ALTER TABLE reports ADD COLUMN file_key BLOB "
+    f"CHECK (file_key IS NULL OR length(file_key) = {KEY_BYTES})",
+    """CREATE TABLE attachments (
+        report  INTEGER NOT NULL REFERENCES reports (id),
+        idx     INTEGER NOT NULL CHECK (idx >= 0),
+        upload  INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (report, idx)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX reports_envelope_hash ON reports (envelope_hash)",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+
+
+def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--review-db`` if given, else ``REPORTER_REVIEW_DB``, else ``./review.db``."""
+    return Path(explicit or os.environ.get("REPORTER_REVIEW_DB") or DEFAULT_PATH).absolute()
+
+
+def sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def attachments_path(path: Path) -> Path:
+    """Where the attachment ciphertext of the review database ``path`` is kept."""
+    return path.with_name(path.name + ATTACHMENTS_SUFFIX)
+
+
+@dataclass(frozen=True)
+class BundleRecord:
+    station_id: bytes
+    number: int
+    hash: bytes
+    previous: bytes | None
+    first_seq: int
+    last_seq: int
+    chain_before: bytes
+    chain_head: bytes
+    reports: int
+    created: str
+
+
+def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
+    """The searchable columns of a report (everything is also kept in ``body``).
+
+    ``body`` is the decrypted body as it arrived, when the caller has it: it
+    parsed into ``report``, so storing it saves serialising ``report`` again.
+    """
+    fields = report.fields
+    site = fields.get("site") or fields.get("site_other") or None
+    return {
+        "kind": report.kind,
+        "receipt": report.receipt,
+        "follows": report.follows,
+        "locale": report.locale,
+        "submitted": report.submitted,
+        "incident_date": fields.get("incident_date") or None,
+        "site": site if isinstance(site, str) else None,
+        "types": json.dumps(fields.get("incident_types") or [], ensure_ascii=False),
+        "description": str(fields.get("description") or ""),
+        "body": (body if body is not None else report.to_body()).decode("utf-8"),
+    }
+
+
+class ReviewDB:
+    def __init__(self, connection: sqlc.Connection, path: Path, key: bytes) -> None:
+        self._db = connection
+        self.path = path
+        self._key = key
+        self._blobs: BlobStore | None = None
+
+    # --- creating and opening ----------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, passphrase: str, kdf_profile: str = "moderate") -> ReviewDB:
+        check_new_passphrase(passphrase)
+        if path.exists() or sidecar(path).exists():
+            raise InstanceExists(f"{path} already exists; reporter never overwrites it")
+        params = KdfParams.new(kdf_profile)
+        key = derive_key(passphrase, params)
+        old_umask = os.umask(0o077)
+        try:
+            sidecar(path).write_bytes(passfile.render(FORMAT, params, key))
+            db = sqlc.connect(path, key, create=True, owner="review database")
+            sqlc.migrate(db, MIGRATIONS)
+        finally:
+            os.umask(old_umask)
+        return cls(db, path, key)
+
+    @classmethod
+    def open(cls, path: Path, passphrase: str) -> ReviewDB:
+        try:
+            data = sidecar(path).read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no review database at {path}; 'reporter review import' creates one, "
+                "or pass --review-db / set REPORTER_REVIEW_DB"
+            ) from None
+        except OSError as exc:
+            raise InstanceError(f"cannot read {sidecar(path)}: {exc.strerror}") from None
+        key = passfile.parse(sidecar(path), data, FORMAT, InstanceError).unlock(
+            passphrase, "this review database")
+        if not path.is_file():
+            raise InstanceError(f"the review database {path} is missing")
+        db = sqlc.connect(path, key, create=False, owner="review database")
+        try:
+            sqlc.migrate(db, MIGRATIONS)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, path, key)
+
+    def close(self) -> None:
+        if self._blobs is not None:
+            self._blobs.close()
+            self._blobs = None
+        self._db.close()
+
+    def attachment_store(self) -> BlobStore:
+        """The blob database beside this one (made on first use, mode 0600), opened once."""
+        if self._blobs is None:
+            old_umask = os.umask(0o077)
+            try:
+                self._blobs = BlobStore.open_at(
+                    attachments_path(self.path), subkey(self._key, CTX_ATTACHMENTS_KEY),
+                    owner="review database's attachment store")
+            finally:
+                os.umask(old_umask)
+        return self._blobs
+
+    def __enter__(self) -> ReviewDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def transaction(self) -> sqlc.Transaction:
+        return sqlc.Transaction(self._db)
+
+    @property
+    def connection(self) -> sqlc.Connection:
+        """For read-only queries (``reviewquery.py``)."""
+        return self._db
+
+    # --- stations ---------------------------------------------------------------
+
+    def pinned_key(self, station_id: bytes) -> bytes | None:
+        row = self._db.execute("SELECT verify_key FROM stations WHERE station_id = ?",
+                               (station_id,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def pin_station(self, station_id: bytes, verify_key: bytes) -> None:
+        self._db.execute("INSERT INTO stations (station_id, verify_key) VALUES (?, ?)",
+                         (station_id, verify_key))
+
+    def stations(self) -> list[tuple[bytes, bytes]]:
+        return [(bytes(a), bytes(b)) for a, b in self._db.execute(
+            "SELECT station_id, verify_key FROM stations ORDER BY station_id")]
+
+    # --- bundles ------------------------------------------------------------------
+
+    def bundle(self, station_id: bytes, number: int) -> BundleRecord | None:
+        row = self._db.execute(
+            "SELECT station_id, number, hash, previous, first_seq, last_seq, chain_before, "
+            "chain_head, reports, created FROM bundles WHERE station_id = ? AND number = ?",
+            (station_id, number)).fetchone()
+        return None if row is None else _bundle(row)
+
+    def bundles(self, station_id: bytes) -> list[BundleRecord]:
+        return [_bundle(row) for row in self._db.execute(
+            "SELECT station_id, number, hash, previous, first_seq, last_seq, chain_before, "
+            "chain_head, reports, created FROM bundles WHERE station_id = ? ORDER BY number",
+            (station_id,))]
+
+    def add_bundle(self, record: BundleRecord) -> None:
+        self._db.execute(
+            "INSERT INTO bundles (station_id, number, hash, previous, first_seq, last_seq, "
+            "chain_before, chain_head, reports, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (record.station_id, record.number, record.hash, record.previous,
+             record.first_seq, record.last_seq, record.chain_before, record.chain_head,
+             record.reports, record.created))
+
+    # --- reports ------------------------------------------------------------------
+
+    def report_hash(self, station_id: bytes, seq: int) -> bytes | None:
+        row = self._db.execute(
+            "SELECT envelope_hash FROM reports WHERE station_id = ? AND seq = ?",
+            (station_id, seq)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def add_report(self, station_id: bytes, seq: int, envelope_hash: bytes,
+                   report: Report, body: bytes | None = None,
+                   file_key: bytes | None = None) -> int:
+        columns = report_columns(report, body)
+        cursor = self._db.execute(
+            "INSERT INTO reports (station_id, seq, envelope_hash, kind, receipt, follows, "
+            "locale, submitted, incident_date, site, types, description, body, file_key) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (station_id, seq, envelope_hash, columns["kind"], columns["receipt"],
+             columns["follows"], columns["locale"], columns["submitted"],
+             columns["incident_date"], columns["site"], columns["types"],
+             columns["description"], columns["body"], file_key))
+        return int(cursor.lastrowid or 0)
+
+    def holds_envelope(self, envelope_hash: bytes) -> bool:
+        """Whether a (readable) report with this envelope hash was imported."""
+        return self._db.execute("SELECT 1 FROM reports WHERE envelope_hash = ?",
+                                (envelope_hash,)).fetchone() is not None
+
+    # --- attachments ----------------------------------------------------------------
+
+    def add_attachment(self, report_id: int, index: int, upload: int) -> None:
+        self._db.execute("INSERT INTO attachments (report, idx, upload) VALUES (?, ?, ?)",
+                         (report_id, index, upload))
+
+    def attachment_uploads(self, report_id: int) -> dict[int, int]:
+        """Index -> upload id in ``attachment_store()`` of report ``report_id``."""
+        return {int(i): int(u) for i, u in self._db.execute(
+            "SELECT idx, upload FROM attachments WHERE report = ? ORDER BY idx",
+            (report_id,))}
+
+    def file_key(self, report_id: int) -> bytes | None:
+        row = self._db.execute("SELECT file_key FROM reports WHERE id = ?",
+                               (report_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def unreadable_hash(self, station_id: bytes, seq: int) -> bytes | None:
+        row = self._db.execute(
+            "SELECT envelope_hash FROM unreadable WHERE station_id = ? AND seq = ?",
+            (station_id, seq)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def add_unreadable(self, station_id: bytes, seq: int, envelope_hash: bytes) -> None:
+        self._db.execute(
+            "INSERT INTO unreadable (station_id, seq, envelope_hash) VALUES (?, ?, ?)",
+            (station_id, seq, envelope_hash))
+
+    def unreadable_seqs(self, station_id: bytes) -> list[int]:
+        return [int(r[0]) for r in self._db.execute(
+            "SELECT seq FROM unreadable WHERE station_id = ? ORDER BY seq", (station_id,))]
+
+    def known_hashes(self, station_id: bytes, first: int, last: int) -> dict[int, bytes]:
+        """Envelope hashes already held (readable or not) for ``first..last``."""
+        known: dict[int, bytes] = {}
+        for table in ("reports", "unreadable"):
+            for seq, h in self._db.execute(
+                    f"SELECT seq, envelope_hash FROM {table} "  # noqa: S608 (fixed names)
+                    "WHERE station_id = ? AND seq BETWEEN ? AND ?", (station_id, first, last)):
+                known[int(seq)] = bytes(h)
+        return known
+
+    def report_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])
+
+    def seqs(self, station_id: bytes) -> Iterator[int]:
+        for (seq,) in self._db.execute(
+                "SELECT seq FROM reports WHERE station_id = ? ORDER BY seq", (station_id,)):
+            yield int(seq)
+
+
+def _bundle(row: Any) -> BundleRecord:
+    return BundleRecord(
+        station_id=bytes(row[0]), number=int(row[1]), hash=bytes(row[2]),
+        previous=None if row[3] is None else bytes(row[3]), first_seq=int(row[4]),
+        last_seq=int(row[5]), chain_before=bytes(row[6]), chain_head=bytes(row[7]),
+        reports=int(row[8]), created=str(row[9]))

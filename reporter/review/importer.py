@@ -1,0 +1,324 @@
+"""Reviewer-side use cases: verify and import bundles, find what is missing.
+
+No Flask, no terminal: the CLI (``review_cli.py``) prints what these return.
+Import is one transaction per bundle: a bundle that fails any check leaves
+the review database exactly as it was.
+
+Attachments: for each report it can open, the importer checks that the
+attachment list sealed in the report (count, ciphertext sizes and hashes)
+is the one the signed manifest lists, then streams each attachment's
+ciphertext (checked by the reader against the manifest's hash as it passes)
+into the attachment store beside the database (``ReviewDB.attachment_store``)
+and links it to the report inside the bundle's transaction. The blobs are
+written first: if the import fails they are deleted, and if it is killed,
+the next import sweeps every blob no imported report links to. Neither
+ciphertext nor plaintext of an attachment is ever held whole in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from reporter.errors import (
+    BundleConflict,
+    ForeignStation,
+    NotARecipient,
+    ReporterError,
+    Tampered,
+)
+from reporter.formats.bundle import AttachmentStream, BundledReport, BundleReader
+from reporter.formats.chain import genesis
+from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey, constant_time_equal
+from reporter.formats.envelope import open_envelope_with_key
+from reporter.formats.manifest import Manifest
+from reporter.formats.report import AttachmentInfo, Report
+from reporter.review.db import BundleRecord, ReviewDB
+from reporter.storage import sqlc
+from reporter.storage.blobs import SEGMENT, BlobStore
+from reporter.storage.pipeline import read_ahead, rechunk
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    station_id: bytes
+    station_key: StationVerifyKey
+    number: int
+    first_seq: int
+    last_seq: int
+    added: int = 0
+    already_present: int = 0
+    unreadable: list[int] = field(default_factory=list)
+    already_imported: bool = False
+    new_station: bool = False
+    attachments: int = 0  # stored
+    attachment_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    manifest: Manifest
+    reports: int
+    manifest_hash: bytes
+    attachments: int = 0
+    attachment_bytes: int = 0
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise ReporterError(f"cannot read {path}: {exc.strerror}") from None
+    with fh:
+        yield fh
+
+
+def verify_bundle(path: Path, key: RecipientPrivateKey,
+                  station_key: StationVerifyKey | None = None) -> VerifyResult:
+    """Check everything a bundle promises, without importing it."""
+    with _opened(path) as fh:
+        reader = BundleReader(fh, key)
+        if station_key is not None and reader.manifest.station_key != station_key:
+            raise ForeignStation(
+                f"{path} is signed by station key {reader.manifest.station_key.fingerprint()}"
+                f", not the expected {station_key.fingerprint()}")
+        count = reader.verify_all()
+    return VerifyResult(reader.manifest, count, reader.manifest_hash,
+                        reader.attachments_read, reader.attachment_bytes)
+
+
+def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) -> None:
+    sid, number = manifest.station_id, manifest.number
+    before = db.bundle(sid, number - 1) if number > 1 else None
+    if before is not None and before.hash != manifest.previous:
+        raise BundleConflict(
+            f"bundle {number} does not follow the bundle {number - 1} already imported "
+            "(different history): the station was restored from a backup, or one of "
+            "them is forged")
+    after = db.bundle(sid, number + 1)
+    if after is not None and after.previous != manifest_hash:
+        raise BundleConflict(
+            f"bundle {number} is not the one bundle {number + 1} says came before it "
+            "(different history)")
+    # The hash chain must continue across bundles too: from the station's
+    # genesis value, and from whatever imported bundle ends just before.
+    if manifest.first_seq == 1 and manifest.chain_before != genesis(sid):
+        raise BundleConflict(f"bundle {number} does not start the station's hash chain")
+    for other in db.bundles(sid):
+        if other.last_seq == manifest.first_seq - 1 and other.chain_head != manifest.chain_before:
+            raise BundleConflict(
+                f"bundle {number} does not continue the hash chain of bundle {other.number}")
+        if manifest.last_seq == other.first_seq - 1 and manifest.chain_head != other.chain_before:
+            raise BundleConflict(
+                f"bundle {other.number} does not continue the hash chain of bundle {number}")
+
+
+def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
+                  progress: Progress | None = None) -> ImportResult:
+    """Verify and decrypt one bundle into ``db``, in one transaction."""
+    with _opened(path) as fh:
+        reader = BundleReader(fh, key)
+        m = reader.manifest
+        result = ImportResult(path, m.station_id, m.station_key, m.number,
+                              m.first_seq, m.last_seq)
+        blobs = db.attachment_store() if m.attachment_count else None
+        written: list[int] = []
+        try:
+            _import(db, reader, key, path, result, blobs, written, progress)
+        except BaseException:
+            if blobs is not None and written:
+                with suppress(ReporterError, sqlc.Error):  # else the next import sweeps them
+                    blobs.delete(written)
+            raise
+    return result
+
+
+def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: Path,
+            result: ImportResult, blobs: BlobStore | None, written: list[int],
+            progress: Progress | None) -> None:
+    """Everything ``import_bundle`` does, inside one transaction of ``db``."""
+    m = reader.manifest
+    with db.transaction():
+        if blobs is not None:
+            # Under the write lock no other import is writing blobs, so every
+            # blob no imported report holds is left by a failed or killed one.
+            blobs.sweep(db.holds_envelope)
+        pinned = db.pinned_key(m.station_id)
+        if pinned is None:
+            db.pin_station(m.station_id, m.station_key.raw)
+            result.new_station = True
+        elif pinned != m.station_key.raw:
+            raise ForeignStation(
+                f"SECURITY WARNING: {path} claims station {m.station_id.hex()} but is "
+                f"signed by key {m.station_key.fingerprint()}, not the pinned key "
+                f"{StationVerifyKey(pinned).fingerprint()}. It is forged, or the station "
+                "was replaced. Nothing was imported; check with the operator by phone.")
+        existing = db.bundle(m.station_id, m.number)
+        if existing is not None:
+            if existing.hash != reader.manifest_hash:
+                raise BundleConflict(
+                    f"bundle {m.number} of station {m.station_id.hex()[:8]} was already "
+                    f"imported with different contents: {path} is a forgery or a replay "
+                    "from a restored station. Nothing was imported.")
+            reader.verify_all()
+            result.already_imported = True
+            return
+        _check_neighbours(db, m, reader.manifest_hash)
+        total = len(m.envelopes)
+        known = db.known_hashes(m.station_id, m.first_seq, m.last_seq)
+        for done, item in enumerate(reader.reports(), 1):
+            _import_report(db, key, m.station_id, item, known.get(item.seq), result,
+                           blobs, written)
+            if progress is not None:
+                progress(done, total)
+        db.add_bundle(BundleRecord(
+            station_id=m.station_id, number=m.number, hash=reader.manifest_hash,
+            previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
+            chain_before=m.chain_before, chain_head=m.chain_head,
+            reports=total, created=m.created))
+
+
+def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
+                   item: BundledReport, known: bytes | None, result: ImportResult,
+                   blobs: BlobStore | None, written: list[int]) -> None:
+    """Add one report. Attachments of a report that is skipped (already present, or
+    not sealed to this key) are still read and checked by the reader, not stored."""
+    seq, h = item.seq, item.hash
+    if known is not None:
+        if known != h:
+            raise BundleConflict(
+                f"report {seq} of station {station_id.hex()[:8]} differs from the copy "
+                "already imported (different history). Nothing was imported.")
+        result.already_present += 1
+        return
+    try:
+        body, file_key = open_envelope_with_key(item.envelope, key)
+    except NotARecipient:
+        db.add_unreadable(station_id, seq, h)
+        result.unreadable.append(seq)
+        return
+    report = Report.from_body(body)
+    check_attachment_list(seq, report.attachments, item.attachments)
+    report_id = db.add_report(station_id, seq, h, report, body,
+                              file_key if report.attachments else None)
+    result.added += 1
+    if not item.attachments:
+        return
+    assert blobs is not None  # noqa: S101 (opened when the manifest lists attachments)
+    uploads = [_store(blobs, stream, written) for stream in item.attachments]
+    blobs.attach(uploads, h)
+    for index, upload in enumerate(uploads):
+        db.add_attachment(report_id, index, upload)
+    result.attachments += len(uploads)
+    result.attachment_bytes += sum(s.size for s in item.attachments)
+
+
+def check_attachment_list(seq: int, sealed: tuple[AttachmentInfo, ...],
+                          listed: tuple[AttachmentStream, ...]) -> None:
+    """The report's own list (sealed by the station with the report) must be the signed
+    manifest's: same count, and for each attachment the same ciphertext size and hash."""
+    if len(sealed) != len(listed):
+        raise Tampered(f"report {seq}: the sealed report lists {len(sealed)} attachments, "
+                       f"the signed manifest {len(listed)}. Nothing was imported.")
+    for info, stream in zip(sealed, listed, strict=True):
+        if (info.ciphertext_size != stream.size
+                or not constant_time_equal(info.ciphertext_hash, stream.hash)):
+            raise Tampered(f"report {seq}, attachment {info.index + 1}: the sealed report and "
+                           "the signed manifest disagree about its size or hash. Nothing was "
+                           "imported.")
+
+
+def _store(blobs: BlobStore, stream: AttachmentStream, written: list[int]) -> int:
+    """Stream one attachment's ciphertext into the store; its upload id.
+
+    The bundle is decrypted and checked on a thread ahead of the database writes,
+    in whole segments; everything is one transaction of the store, so a failure
+    (a check that fails half way included) leaves nothing of it behind.
+    """
+    with closing(read_ahead(rechunk(stream, SEGMENT))) as segments:
+        upload = blobs.store(segments)
+    written.append(upload.id)
+    return upload.id
+
+
+Ranges = list[tuple[int, int]]  # inclusive (first, last) pairs
+
+
+@dataclass(frozen=True)
+class StationGaps:
+    station_id: bytes
+    station_key: StationVerifyKey
+    bundles: int
+    missing_bundles: Ranges
+    missing_reports: Ranges
+    unreadable_reports: list[int]
+    last_seq: int
+
+
+def missing_ranges(present: Iterable[int], top: int) -> Ranges:
+    """The numbers 1..``top`` not in ``present`` (ascending), as ranges.
+
+    Ranges, not lists: a forged bundle may claim report 2**62, and listing
+    every missing number would exhaust memory.
+    """
+    out: Ranges = []
+    expected = 1
+    for n in present:
+        if n > top:
+            break
+        if n > expected:
+            out.append((expected, n - 1))
+        expected = max(expected, n + 1)
+    if expected <= top:
+        out.append((expected, top))
+    return out
+
+
+def gaps(db: ReviewDB) -> list[StationGaps]:
+    """Per station: bundle numbers and report numbers not (yet) imported."""
+    out = []
+    for station_id, verify_key in db.stations():
+        bundles = db.bundles(station_id)
+        numbers = sorted(b.number for b in bundles)
+        last_seq = max((b.last_seq for b in bundles), default=0)
+        unreadable = db.unreadable_seqs(station_id)
+        present = sorted({*db.seqs(station_id), *unreadable})
+        out.append(StationGaps(
+            station_id=station_id,
+            station_key=StationVerifyKey(verify_key),
+            bundles=len(numbers),
+            missing_bundles=missing_ranges(numbers, max(numbers, default=0)),
+            missing_reports=missing_ranges(present, last_seq),
+            unreadable_reports=unreadable,
+            last_seq=last_seq,
+        ))
+    return out
+
+
+def format_ranges(ranges: Ranges) -> str:
+    """``[(1, 3), (7, 7)]`` -> ``"1-3, 7"``."""
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ranges)
+
+
+def compress(numbers: list[int]) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1-3, 7, 9-10"``."""
+    parts: list[str] = []
+    start = prev = None
+    for n in numbers:
+        if start is None:
+            start = prev = n
+        elif prev is not None and n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}-{prev}" if start != prev else f"{start}")
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}-{prev}" if start != prev else f"{start}")
+    return ", ".join(parts)

@@ -1,0 +1,439 @@
+"""Reading the review database: filter, list, show, export and count reports.
+
+Everything here is read-only. The SQL is assembled only from the constant
+fragments below; every value a reviewer types reaches SQLite as a ``?``
+parameter. Two small Python functions are registered on the connection for
+Unicode-aware matching (``reviewquery_fold``, ``reviewquery_text``).
+
+Filtering rules (``Filters``):
+
+* **site**: the report's site (the chosen site, else the monitor's own
+  "other site" text), whole name, case-insensitive (Unicode case folding).
+* **incident type**: one code of ``report.INCIDENT_TYPES``; a report matches if
+  it ticked that type among others.
+* **dates**: ``date_from`` and ``date_to`` (``YYYY-MM-DD``, both inclusive)
+  apply to the *incident date* when the monitor gave one, else to the date the
+  station received the report (``submitted``). Follow-ups have no incident
+  date, so their ``submitted`` date counts.
+* **search**: case-insensitive substring of the description or of any value in
+  the report body (every field, code, date and receipt; not the JSON keys).
+* **kind**: ``incident`` or ``follow-up``.
+* **station**: a prefix of the station id in hex.
+
+Follow-ups carry no site or incident types of their own: ``--site`` and
+``--type`` select first reports only. ``show`` lists follow-ups under the first
+report they follow.
+
+Order: ``list_reports`` gives the newest first (``submitted``, then station id,
+then sequence number, all descending); ``export_rows`` gives exactly the
+reverse, oldest first.
+
+Attachment counts come from the report's own sealed list (schema 2 bodies;
+0 for schema 1), so they say what the monitor sent, not what was stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TextIO
+
+from reporter.errors import ReporterError
+from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, Report
+from reporter.review.db import ReviewDB
+from reporter.storage import sqlc
+
+STATION_HEX = re.compile(r"[0-9a-f]{1,32}")
+SHORT_STATION = 8
+EXCERPT_CHARS = 60
+
+
+class UnknownReport(ReporterError):
+    """No report with that id is in the review database."""
+
+
+class InvalidFilter(ReporterError):
+    """A filter value is malformed (a date, a station id, a type or a kind)."""
+
+
+class ExportError(ReporterError):
+    """An export file cannot be written (it exists, or the folder is not writable)."""
+
+
+# --- filters ----------------------------------------------------------------------
+
+
+def parse_day(text: str) -> str:
+    """A strict ``YYYY-MM-DD`` calendar date, or ``InvalidFilter``."""
+    if not ISO_DAY.fullmatch(text):
+        raise InvalidFilter(f"{text!r} is not a date written YYYY-MM-DD (e.g. 2026-03-14)")
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise InvalidFilter(f"{text} is not a real calendar date") from None
+    return text
+
+
+def parse_station(text: str) -> str:
+    """A station id or a prefix of it, in hex (1 to 32 digits); lower-cased."""
+    value = text.strip().lower()
+    if not STATION_HEX.fullmatch(value):
+        raise InvalidFilter(
+            f"{text!r} is not a station id: use 1 to 32 hex digits (0-9, a-f)")
+    return value
+
+
+def fold(text: str | None) -> str | None:
+    """Unicode-aware case folding, after NFC, for case-insensitive matching."""
+    if text is None:
+        return None
+    return unicodedata.normalize("NFC", str(text)).casefold()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to select; ``None`` means "any". Checked on construction."""
+
+    site: str | None = None
+    incident_type: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    search: str | None = None
+    kind: str | None = None
+    station: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.incident_type is not None and self.incident_type not in INCIDENT_TYPES:
+            raise InvalidFilter(f"unknown incident type {self.incident_type!r}; "
+                                f"use one of {', '.join(INCIDENT_TYPES)}")
+        if self.kind is not None and self.kind not in KINDS:
+            raise InvalidFilter(f"unknown kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        for day in (self.date_from, self.date_to):
+            if day is not None:
+                parse_day(day)
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidFilter(f"the start date {self.date_from} is after "
+                                f"the end date {self.date_to}")
+        if self.station is not None:
+            object.__setattr__(self, "station", parse_station(self.station))
+
+    def where(self) -> tuple[str, list[Any]]:
+        """A ``WHERE`` clause over ``reports AS r`` (constant text) and its parameters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.site:
+            clauses.append("reviewquery_fold(r.site) = ?")
+            params.append(fold(self.site.strip()))
+        if self.incident_type:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(r.types) AS t WHERE t.value = ?)")
+            params.append(self.incident_type)
+        if self.date_from:
+            clauses.append("coalesce(r.incident_date, r.submitted) >= ?")
+            params.append(self.date_from)
+        if self.date_to:
+            clauses.append("coalesce(r.incident_date, r.submitted) <= ?")
+            params.append(self.date_to)
+        if self.search:
+            needle = fold(self.search)
+            clauses.append("(instr(reviewquery_fold(r.description), ?) > 0 "
+                           "OR instr(reviewquery_text(r.body), ?) > 0)")
+            params += [needle, needle]
+        if self.kind:
+            clauses.append("r.kind = ?")
+            params.append(self.kind)
+        if self.station:
+            clauses.append("substr(lower(hex(r.station_id)), 1, ?) = ?")
+            params += [len(self.station), self.station]
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _body_text(body: str | None) -> str | None:
+    """Every value in a report body, folded, one per line. Never raises: it runs
+    inside SQLite, on bodies a station sent (iterative, so depth cannot hurt)."""
+    if body is None:
+        return None
+    try:
+        pending: list[Any] = [json.loads(body)]
+    except (ValueError, RecursionError):
+        return fold(body)
+    values: list[str] = []
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif value is not None:
+            values.append(str(value))
+    return fold("\n".join(values))
+
+
+def _select(db: ReviewDB, what: str, filters: Filters, tail: str = "",
+            extra: tuple[Any, ...] = ()) -> Any:
+    """A cursor over ``SELECT <what> WHERE <filters> <tail>``.
+
+    ``what`` and ``tail`` are always constants of this module and ``where()``
+    emits constant text, so no value a reviewer typed is ever part of the SQL.
+    """
+    conn: sqlc.Connection = db.connection
+    conn.create_function("reviewquery_fold", 1, fold, deterministic=True)
+    conn.create_function("reviewquery_text", 1, _body_text, deterministic=True)
+    where, params = filters.where()
+    sql = f"SELECT {what}{where}{tail}"  # constant fragments only, see above
+    return conn.execute(sql, [*params, *extra])
+
+
+# --- list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One line of ``reporter review list``."""
+
+    id: int
+    station: str  # full station id, hex
+    seq: int
+    kind: str
+    submitted: str
+    incident_date: str | None
+    site: str | None
+    types: tuple[str, ...]
+    receipt: str
+    follows: str | None
+    excerpt: str
+    follow_ups: int
+    attachments: int = 0
+
+    @property
+    def station_short(self) -> str:
+        return self.station[:SHORT_STATION]
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The description on one line, cut to ``limit`` characters with an ellipsis."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _types(raw: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return ()
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+_NEWEST_FIRST = " ORDER BY r.submitted DESC, r.station_id DESC, r.seq DESC"
+_OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq"
+
+
+def list_reports(db: ReviewDB, filters: Filters, limit: int | None = None) -> Iterator[Summary]:
+    """Summaries of the matching reports, newest first, at most ``limit`` of them."""
+    what = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.site, "
+            "r.types, r.receipt, r.follows, r.description, "
+            "(SELECT count(*) FROM reports AS f WHERE f.follows = r.receipt), "
+            "coalesce(json_array_length(r.body, '$.attachments'), 0) FROM reports AS r")
+    tail, extra = (_NEWEST_FIRST, ()) if limit is None else (_NEWEST_FIRST + " LIMIT ?", (limit,))
+    for row in _select(db, what, filters, tail, extra):
+        yield Summary(
+            id=int(row[0]), station=bytes(row[1]).hex(), seq=int(row[2]), kind=str(row[3]),
+            submitted=str(row[4]), incident_date=row[5], site=row[6], types=_types(row[7]),
+            receipt=str(row[8]), follows=row[9], excerpt=excerpt(str(row[10])),
+            follow_ups=int(row[11]), attachments=int(row[12]))
+
+
+def count_reports(db: ReviewDB, filters: Filters) -> int:
+    return int(_select(db, "count(*) FROM reports AS r", filters).fetchone()[0])
+
+
+# --- show ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored report, parsed."""
+
+    id: int
+    station: str  # hex
+    seq: int
+    report: Report
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A report with the follow-ups that name its receipt, and the report it follows."""
+
+    record: Record
+    follow_ups: tuple[Record, ...]
+    follows: Record | None  # for a follow-up: the first report, if imported
+
+
+_RECORD = "SELECT r.id, r.station_id, r.seq, r.body FROM reports AS r"
+
+
+def _record(row: Any) -> Record:
+    return Record(id=int(row[0]), station=bytes(row[1]).hex(), seq=int(row[2]),
+                  report=Report.from_body(str(row[3]).encode("utf-8")))
+
+
+def get_report(db: ReviewDB, report_id: int) -> Detail:
+    """The full record of report ``report_id``; ``UnknownReport`` if there is none."""
+    conn = db.connection
+    row = conn.execute(_RECORD + " WHERE r.id = ?", (report_id,)).fetchone()
+    if row is None:
+        raise UnknownReport(f"no report with id {report_id}; "
+                            "'reporter review list' shows the ids")
+    record = _record(row)
+    follow_ups = tuple(_record(r) for r in conn.execute(
+        _RECORD + " WHERE r.follows = ? AND r.id != ?" + _OLDEST_FIRST,
+        (record.report.receipt, record.id)))
+    follows = None
+    if record.report.follows is not None:
+        first = conn.execute(
+            _RECORD + " WHERE r.receipt = ? AND r.kind = 'incident' ORDER BY r.id LIMIT 1",
+            (record.report.follows,)).fetchone()
+        follows = None if first is None else _record(first)
+    return Detail(record, follow_ups, follows)
+
+
+# --- export -------------------------------------------------------------------------
+
+FIELD_COLUMNS = (
+    "incident_date", "date_approximate", "site", "site_other", "location", "incident_types",
+    "people_affected", "children_affected", "women_affected", "perpetrators",
+    "perpetrator_other", "description", "source", "monitor_code", "contact",
+    "contact_details",
+)
+CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "follows", "locale", "submitted",
+               *FIELD_COLUMNS, "attachments")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    id: int
+    station: str  # full station id, hex
+    seq: int
+    body: str  # the stored canonical JSON of the report
+    attachments: int = 0  # how many the report lists
+
+
+def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
+    """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
+    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "
+                         "coalesce(json_array_length(r.body, '$.attachments'), 0) "
+                         "FROM reports AS r", filters, _OLDEST_FIRST)
+    for row in cursor:
+        yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]),
+                        int(row[4]))
+
+
+def guard_cell(text: str) -> str:
+    """Defuse spreadsheet formulas: a cell starting with ``= + - @``, a tab or a CR
+    gets a leading apostrophe, so Excel and LibreOffice show it as text."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _cell(value: Any) -> str | int | float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value  # a number is never a formula
+    return guard_cell(_text(value))
+
+
+def csv_cells(row: ExportRow) -> list[str | int | float]:
+    """One CSV record in ``CSV_COLUMNS`` order. Lists are joined with ``;``; every
+    text cell goes through ``guard_cell`` (numbers are written as numbers)."""
+    report = Report.from_body(row.body.encode("utf-8"))
+    header: dict[str, Any] = {
+        "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
+        "receipt": report.receipt, "follows": report.follows, "locale": report.locale,
+        "submitted": report.submitted, "attachments": len(report.attachments),
+    }
+    return [_cell(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
+
+
+def jsonl_line(row: ExportRow) -> str:
+    """``{"id", "station", "seq", "attachments", "report": <the stored body, as JSON>}``
+    on one line; ``attachments`` is how many the report lists (their details are in
+    ``report.attachments``)."""
+    text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
+                       "attachments": row.attachments, "report": json.loads(row.body)},
+                      ensure_ascii=False, separators=(",", ":"))
+    # JSON allows these raw in strings, but tools that split lines on them would break.
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
+    """A header line (``CSV_COLUMNS``) then one record per row, RFC 4180 with CRLF;
+    returns the count. Formula guard: a text cell starting with ``= + - @``, a tab
+    or a CR is written with a leading apostrophe (see ``guard_cell``), so opening
+    the file in a spreadsheet never runs report text; JSON Lines is never altered."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in rows:
+        writer.writerow(csv_cells(row))
+        count += 1
+    return count
+
+
+def write_jsonl(rows: Iterable[ExportRow], out: TextIO) -> int:
+    count = 0
+    for row in rows:
+        out.write(jsonl_line(row) + "\n")
+        count += 1
+    return count
+
+
+# --- stats --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    total: int
+    by_kind: tuple[tuple[str, int], ...]  # every kind, in ``KINDS`` order
+    by_site: tuple[tuple[str | None, int], ...]  # most reports first; None: no site
+    by_type: tuple[tuple[str, int], ...]  # most reports first; a report counts once per type
+    by_month: tuple[tuple[str, int], ...]  # YYYY-MM of the incident (else submitted) date
+
+
+def _counts(db: ReviewDB, key: str, source: str, filters: Filters, *,
+            group: str | None = None) -> list[tuple[Any, int]]:
+    cursor = _select(db, f"{key}, count(DISTINCT r.id) FROM {source}", filters,
+                     f" GROUP BY {group or key}")
+    return [(k, int(n)) for k, n in cursor]
+
+
+def stats(db: ReviewDB, filters: Filters) -> Stats:
+    """Counts of the matching reports by kind, site, incident type and month."""
+    kinds = dict(_counts(db, "r.kind", "reports AS r", filters))
+    # Sites are grouped case-insensitively, as the site filter matches them.
+    sites = _counts(db, "min(r.site)", "reports AS r", filters,
+                    group="reviewquery_fold(r.site)")
+    types = _counts(db, "t.value", "reports AS r, json_each(r.types) AS t", filters)
+    months = _counts(db, "substr(coalesce(r.incident_date, r.submitted), 1, 7)",
+                     "reports AS r", filters)
+    return Stats(
+        total=count_reports(db, filters),
+        by_kind=tuple((k, kinds.get(k, 0)) for k in KINDS),
+        by_site=tuple(sorted(sites, key=lambda s: (s[0] is None, -s[1], fold(s[0]) or ""))),
+        by_type=tuple(sorted(((str(k), n) for k, n in types), key=lambda t: (-t[1], t[0]))),
+        by_month=tuple(sorted((str(k), n) for k, n in months)),
+    )

@@ -1,0 +1,290 @@
+"""Make a copy of an evidence picture with its identifying metadata removed.
+
+The sealed original keeps every byte, metadata included: where and when a photo
+was taken, and with which phone, is part of the evidence. A reviewer who wants
+to share or publish a picture asks for a *stripped copy* instead.
+
+What is removed: for JPEG, PNG, WebP, GIF, TIFF and AVIF pictures, everything
+but the pixels. The picture is decoded, its EXIF orientation applied (so the
+copy looks upright), and its pixels are pasted into a new, empty image of the
+same mode and size, which is encoded again in the same format (JPEG and lossy
+formats at quality 95). Nothing is carried over from the original file, so no
+EXIF (GPS position, camera make/model/serial number, date taken, thumbnail),
+XMP, IPTC, ICC colour profile, comment or text chunk can survive. Colours of
+wide-gamut photos may shift slightly without their profile. Animations and
+multi-page files keep their first frame only.
+
+What is not removed: anything visible in the picture itself (faces, signs,
+screens, reflections). And nothing at all from any other kind of file: PDFs,
+audio, video, HEIC photos (Pillow cannot decode them without a plugin), raw
+camera files, office documents and archives are refused with a message naming
+what they may contain, so that nobody mistakes an untouched file for a clean
+one. Archives, which office documents are, are never opened.
+
+The input comes from untrusted phones and is treated as hostile: its kind is
+decided by its magic bytes, never by its name or claimed type; files above
+``MAX_IMAGE_BYTES`` and pictures above ``MAX_IMAGE_PIXELS`` are refused before
+any pixel is decoded; any decoding failure becomes a ``StripError``. The copy
+is written to ``dest + ".partial"`` and renamed into place, so ``dest`` is
+either complete or absent, and an existing ``dest`` is never overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from reporter.errors import ReporterError
+
+MAX_IMAGE_BYTES = 200_000_000
+"""Largest input file stripped (200 MB); checked before anything is decoded."""
+
+MAX_IMAGE_PIXELS = 50_000_000
+"""Largest picture stripped (50 megapixels), read from the header before decoding."""
+
+QUALITY = 95
+"""Quality of the re-encoded JPEG, WebP and AVIF copies."""
+
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "AVIF")
+"""Kinds of file a stripped copy can be made of (Pillow's format names)."""
+
+REMOVED = (
+    "all metadata: EXIF (including GPS position, camera make/model/serial number, "
+    "date taken and thumbnail), XMP, IPTC, ICC colour profile, comments and text chunks"
+)
+KEPT = (
+    "only the pixels, re-encoded; anything visible in the picture "
+    "(faces, signs, screens, reflections) can still identify people or places"
+)
+
+_ADVICE = (
+    "Use a dedicated tool (for example mat2 or exiftool) on an offline machine before "
+    "publishing it; the original is kept as it is."
+)
+_EXIF = "EXIF (GPS position, camera make/model/serial number, date taken)"
+
+# kind -> (what to call it, what it may contain)
+_REFUSED: dict[str, tuple[str, str]] = {
+    "HEIC": (
+        "HEIC/HEIF photo (Pillow cannot decode it without a plugin)",
+        f"{_EXIF}, XMP, depth maps and Live Photo links",
+    ),
+    "RAW": ("raw camera photo (DNG or similar)", f"{_EXIF}, XMP, maker notes and previews"),
+    "PDF": (
+        "PDF document",
+        "author, title, creator tool, creation and modification dates, XMP, earlier "
+        f"revisions kept by incremental saves, and embedded images with their own {_EXIF}",
+    ),
+    "ISO": (
+        "MP4/MOV/3GP video or M4A audio",
+        "recording device make/model, creation date, GPS position "
+        "(MP4/MOV 'udta'/'©xyz' atoms), encoder and app names",
+    ),
+    "MKV": ("WebM/MKV video", "creation date, title, muxing app, and tags naming device or place"),
+    "AVI": ("AVI video", "INFO chunks naming software, device and dates"),
+    "MP3": (
+        "MP3/AAC audio",
+        f"ID3 tags (author, recording app, dates, comments) and pictures with their own {_EXIF}",
+    ),
+    "OGG": ("OGG/Opus audio", "comments naming encoder, recording app, author, dates or place"),
+    "FLAC": ("FLAC audio", "comments naming encoder, author, dates or place, and pictures"),
+    "WAV": ("WAV audio", "INFO, BWF 'bext', iXML or XMP chunks: recording device, dates, software"),
+    "AMR": (
+        "AMR audio",
+        "few fields of its own, but reporter does not process audio, and voices or "
+        "background sounds in the recording",
+    ),
+    "ZIP": (
+        "zip archive (docx, xlsx, pptx, odt and epub files are zip archives; reporter "
+        "never extracts them)",
+        "author and last-editor names, company, revision history, comments, dates, and "
+        f"embedded pictures with their own {_EXIF}",
+    ),
+    "OLE": (
+        "Microsoft Office 97-2003 document",
+        "author, last-saved-by, company, revision count, dates, comments and tracked changes",
+    ),
+    "RTF": ("RTF document", "author, operator, company and dates"),
+    "UNKNOWN": ("unrecognised kind of file", "author names, device details, dates or places"),
+}
+
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+
+
+class StripError(ReporterError):
+    """No stripped copy was made; the one-line message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class StripResult:
+    path: Path  # the stripped copy written
+    removed: str  # plain-English summary of what was removed
+    kept: str  # plain-English summary of what may remain
+
+
+def strip_copy(src: Path, dest: Path, content_type: str | None = None) -> StripResult:
+    """Write a copy of picture ``src`` without its metadata to the new file ``dest``.
+
+    ``content_type`` is the type the sender claimed; it is never trusted, and
+    only used to name an ambiguous container (zip, MP4) in a refusal.
+    """
+    if dest.exists() or dest.is_symlink():
+        raise StripError(f"{dest} already exists; choose another name for the stripped copy")
+    head, size = _read_head(src)
+    if not head:
+        raise StripError(f"{src} is empty; there is nothing to strip")
+    kind = _detect(head)
+    if kind not in IMAGE_FORMATS:
+        raise StripError(_refusal(kind, content_type))
+    if size > MAX_IMAGE_BYTES:
+        raise StripError(
+            f"file is {size / 1e6:.0f} MB, above the {MAX_IMAGE_BYTES // 1_000_000} MB limit "
+            f"for stripping; the original is kept as it is"
+        )
+    clean, options, animated = _clean_pixels(src, kind)
+    _save_atomically(clean, kind, options, dest)
+    kept = KEPT + ("; first frame or page only" if animated else "")
+    return StripResult(path=dest, removed=REMOVED, kept=kept)
+
+
+def _read_head(src: Path) -> tuple[bytes, int]:
+    try:
+        info = src.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise StripError(f"{src} is not a regular file")
+        with src.open("rb") as f:
+            return f.read(4096), info.st_size
+    except OSError as e:
+        raise StripError(f"cannot read {src}: {e.strerror or e}") from e
+
+
+def _detect(head: bytes) -> str:
+    """The kind of file, from its magic bytes alone."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "TIFF"
+    if head.startswith(b"RIFF"):
+        return {b"WEBP": "WEBP", b"WAVE": "WAV", b"AVI ": "AVI"}.get(head[8:12], "UNKNOWN")
+    if head[4:8] == b"ftyp":
+        box_end = min(int.from_bytes(head[:4], "big"), len(head))
+        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
+        if brands & {b"avif", b"avis"}:
+            return "AVIF"
+        return "HEIC" if brands & _HEIF_BRANDS else "ISO"
+    if head[4:8] in _QUICKTIME_ATOMS:
+        return "ISO"
+    if b"%PDF-" in head[:1024]:  # readers accept junk before the header
+        return "PDF"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return "ZIP"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "MKV"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "MP3"
+    prefixes = {
+        b"OggS": "OGG",
+        b"fLaC": "FLAC",
+        b"#!AMR": "AMR",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1": "OLE",
+        b"{\\rtf": "RTF",
+    }
+    for prefix, kind in prefixes.items():
+        if head.startswith(prefix):
+            return kind
+    return "UNKNOWN"
+
+
+def _refusal(kind: str, content_type: str | None) -> str:
+    name, contents = _REFUSED[kind]
+    hint = (content_type or "").lower()
+    if kind == "ISO" and hint.startswith("audio/"):
+        name = "M4A/AAC audio"
+    elif kind == "ZIP" and ("officedocument" in hint or "opendocument" in hint):
+        name = "office document (a zip archive; reporter never extracts it)"
+    return (
+        f"{name}: reporter cannot remove metadata from this kind of file. "
+        f"It may contain {contents}. {_ADVICE}"
+    )
+
+
+def _too_large(what: str) -> StripError:
+    return StripError(
+        f"image is {what}, above the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit for "
+        f"stripping; the original is kept as it is"
+    )
+
+
+def _clean_pixels(src: Path, kind: str) -> tuple[Image.Image, dict[str, object], bool]:
+    """A new image holding only the upright pixels of ``src``, its save options,
+    and whether ``src`` had more than one frame."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(src, formats=[kind]) as im:  # reads the header only
+                width, height = im.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise _too_large(f"{width}x{height} pixels")
+                tags = getattr(im, "tag_v2", {})
+                if 50706 in tags or 330 in tags:  # DNGVersion, SubIFDs: a raw photo
+                    raise StripError(_refusal("RAW", None))
+                animated = bool(getattr(im, "is_animated", False))
+                ImageOps.exif_transpose(im, in_place=True)  # decodes the first frame
+                clean = Image.new(im.mode, im.size)
+                clean.paste(im)
+                if im.palette is not None:
+                    rawmode = im.palette.mode
+                    palette = im.getpalette(rawmode)
+                    if palette is not None:
+                        clean.putpalette(palette, rawmode)
+                transparency = im.info.get("transparency")
+        except StripError:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise _too_large("far too large (Pillow refused it as a decompression bomb)") from e
+        except Exception as e:  # hostile input can make a decoder raise anything
+            raise StripError(
+                f"this {kind} image is damaged or truncated and cannot be read, so no stripped "
+                f"copy was made; the original is kept as it is"
+            ) from e
+    options: dict[str, object] = {}
+    if kind in ("JPEG", "WEBP", "AVIF"):
+        options["quality"] = QUALITY
+    if transparency is not None and kind in ("PNG", "GIF"):
+        options["transparency"] = transparency
+    return clean, options, animated
+
+
+def _save_atomically(clean: Image.Image, kind: str, options: dict[str, object], dest: Path) -> None:
+    partial = dest.with_name(dest.name + ".partial")
+    try:
+        out = partial.open("xb")
+    except FileExistsError as e:
+        raise StripError(
+            f"{partial} already exists (left by an interrupted run?); delete it and try again"
+        ) from e
+    except OSError as e:
+        raise StripError(f"cannot write {partial}: {e.strerror or e}") from e
+    try:
+        with out:
+            clean.save(out, format=kind, **options)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, dest)
+    except BaseException as e:
+        partial.unlink(missing_ok=True)
+        if isinstance(e, OSError | ValueError | KeyError | TypeError):
+            raise StripError(
+                f"could not write the stripped copy {dest}: {e}; the original is kept as it is"
+            ) from e
+        raise

@@ -1,0 +1,1 @@
+"""What runs beside the monitors: the form, sealing on arrival, the encrypted store, export."""

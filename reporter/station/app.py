@@ -1,0 +1,96 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from types import TracebackType
+
+from flask import Flask, request
+
+from reporter.i18n import languages as i18n
+from reporter.station.config import Config
+from reporter.station.connections import Connections
+from reporter.station.instance import load_identity, open_store
+from reporter.station.uploads import MemoryOnlyRequest
+from reporter.station.web import attachments, db, errors, headers, intake
+from reporter.station.web.context import EXTENSION, StationContext
+from reporter.station.web.guard import Guard, where
+
+STYLE_FILE = Path(__file__).parent / "static" / "style.css"
+log = logging.getLogger("reporter")
+
+
+class ReporterFlask(Flask):
+    """Flask, with exception logging that can never leak a report.
+
+    Flask's default logs the exception message and traceback; a message can
+    quote form input (``invalid literal for int(): '<what the monitor
+    typed>'``). This logs only the exception's type, the route and the line.
+    """
+
+    request_class = MemoryOnlyRequest
+
+    def log_exception(
+        self,
+        exc_info: tuple[type[BaseException], BaseException, TracebackType]
+        | tuple[None, None, None],
+    ) -> None:
+        exc_type, exc, _tb = exc_info
+        rule = request.url_rule.rule if request and request.url_rule else "-"
+        name = exc_type.__name__ if exc_type else "?"
+        location = where(exc) if exc is not None else "?"
+        log.error("unhandled %s in %s %s at %s", name, request.method, rule, location)
+
+
+def create_app(config: Config) -> Flask:
+    """Build the station app for an unlocked instance."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    app = ReporterFlask(__name__)
+    with open_store(config.instance_path, config.db_key) as store:
+        identity = load_identity(store)
+    css = STYLE_FILE.read_text(encoding="utf-8")
+    app.config.update(
+        SECRET_KEY=identity.session_secret,
+        TESTING=config.testing,
+        DEBUG=False,
+        PROPAGATE_EXCEPTIONS=False,
+        # The whole body (text, attachments and some slack: see config.py),
+        # refused from its Content-Length before reading when larger.
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        # Each text field; files are streamed through encryption instead.
+        MAX_FORM_MEMORY_SIZE=config.max_body_bytes,
+        # Fields, check boxes and files: a body of thousands of tiny parts is
+        # refused (413) instead of costing a parse of each.
+        MAX_FORM_PARTS=200 + config.max_attachments,
+        WTF_CSRF_TIME_LIMIT=config.csrf_time_limit,
+        WTF_CSRF_SSL_STRICT=False,
+        # The only cookie: Flask's signed session holding the CSRF token.
+        SESSION_COOKIE_NAME="csrf",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        SESSION_REFRESH_EACH_REQUEST=False,
+        # CSRF is checked by each form (FlaskForm), not globally, so a
+        # failed check re-renders the form with what the monitor typed.
+        WTF_CSRF_CHECK_DEFAULT=False,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.extensions[EXTENSION] = StationContext(
+        config=config, identity=identity, style=css,
+        connections=Connections(config, identity.station_id),
+    )
+    app.jinja_env.globals["inline_style"] = css
+    i18n.init_app(app, preview=config.preview_languages)
+    db.init_app(app)
+    attachments.init_app(app)
+    headers.init_app(app, css)
+    errors.init_app(app)
+    app.register_blueprint(intake.bp)
+    app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
+    return app

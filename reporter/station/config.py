@@ -1,0 +1,118 @@
+"""The station's runtime configuration: one frozen dataclass, loaded once.
+
+Sources, in order: defaults, then the environment (``REPORTER_*``), then
+what the caller passes (the CLI's options, or a test's overrides). Nothing is
+read at import time. A bad value raises ``ConfigError`` naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from reporter.errors import ConfigError
+
+DEFAULT_INSTANCE = "instance"
+# A text-only report is at most ~80 KB of UTF-8 after form encoding (20,000
+# characters of up to 4 bytes, percent-encoded): 1 MiB leaves ample room while
+# keeping every request body in memory (see SECURITY.md, "temporary files").
+DEFAULT_MAX_BODY = 1024 * 1024
+# Attachments of one report together: 500 MB, as SecureDrop. They stream
+# through encryption (``submission.py``), so this bounds disk, not memory.
+DEFAULT_MAX_ATTACHMENT_BYTES = 500 * 1000 * 1000
+DEFAULT_MAX_ATTACHMENTS = 20
+# A body up to this much above the limits is still read, so a file slightly
+# too large gets its message beside the field and the typed text is kept;
+# beyond it, the request is refused from its Content-Length before reading.
+UPLOAD_SLACK = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    instance_path: Path
+    db_key: bytes = field(repr=False)
+    max_body_bytes: int = DEFAULT_MAX_BODY  # the text of a report (form fields)
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES  # 0: no attachments
+    max_attachments: int = DEFAULT_MAX_ATTACHMENTS
+    # A monitor on a slow Tor circuit may take a long time over a report:
+    # the CSRF token stays valid for six hours.
+    csrf_time_limit: int = 6 * 3600
+    # Set when the station is served over HTTPS, so the CSRF cookie is
+    # never sent in clear. Onion services and local Wi-Fi use plain HTTP.
+    secure_cookies: bool = False
+    # Also serve the in-progress catalogues (not in translations/LINGUAS), so
+    # a translator can see unfinished work. Never on a station in the field.
+    preview_languages: bool = False
+    testing: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.db_key) != 32:
+            raise ConfigError("db_key must be the 32-byte key derived from the passphrase")
+        if not 64 * 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
+            raise ConfigError(
+                "REPORTER_MAX_BODY_BYTES must be between 65536 and 16777216 bytes"
+            )
+        if not 0 <= self.max_attachment_bytes <= 64 * 1024 ** 3:
+            raise ConfigError("REPORTER_MAX_ATTACHMENT_BYTES must be between 0 (no "
+                              "attachments) and 68719476736 bytes")
+        if not 1 <= self.max_attachments <= 255:
+            raise ConfigError("REPORTER_MAX_ATTACHMENTS must be between 1 and 255")
+        if self.csrf_time_limit < 600:
+            raise ConfigError("REPORTER_CSRF_TIME_LIMIT must be at least 600 seconds")
+
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest request body read at all (text, attachments and slack)."""
+        slack = UPLOAD_SLACK if self.max_attachment_bytes else 0
+        return self.max_body_bytes + self.max_attachment_bytes + slack
+
+
+def instance_from_env(explicit: str | os.PathLike[str] | None = None,
+                      environ: Mapping[str, str] | None = None) -> Path:
+    """``--instance`` if given, else ``REPORTER_INSTANCE``, else ``./instance``."""
+    env = os.environ if environ is None else environ
+    return Path(explicit or env.get("REPORTER_INSTANCE") or DEFAULT_INSTANCE).absolute()
+
+
+def _int_setting(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _bool_setting(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def load_config(instance_path: Path, db_key: bytes, *,
+                environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for attr, name, parse in (
+        ("max_body_bytes", "REPORTER_MAX_BODY_BYTES", _int_setting),
+        ("max_attachment_bytes", "REPORTER_MAX_ATTACHMENT_BYTES", _int_setting),
+        ("max_attachments", "REPORTER_MAX_ATTACHMENTS", _int_setting),
+        ("csrf_time_limit", "REPORTER_CSRF_TIME_LIMIT", _int_setting),
+        ("secure_cookies", "REPORTER_SECURE_COOKIES", _bool_setting),
+        ("preview_languages", "REPORTER_PREVIEW_LANGUAGES", _bool_setting),
+    ):
+        value = parse(env, name)
+        if value is not None:
+            values[attr] = value
+    config = Config(instance_path=instance_path, db_key=db_key, **values)
+    return replace(config, **overrides) if overrides else config

@@ -1,0 +1,421 @@
+"""The station's SQLCipher database: schema, migrations and the report log.
+
+The whole file is encrypted by SQLCipher under a raw 32-byte key (derived
+once from the operator's passphrase by ``instance.py``), so even the list of
+recipients and sites is unreadable without the passphrase. On top of that,
+reports are sealed envelopes: the station cannot read them even unlocked.
+
+The ``reports`` table is an append-only log: a sequence number, the envelope,
+its size and a hash chain over every envelope so far. Bundles (a later issue)
+carry the chain head so reviewers can prove nothing was dropped, reordered or
+inserted. No row holds an IP address, a user agent or a time.
+
+Durability: WAL with ``synchronous=FULL``, so a report is on disk when
+``append_report`` returns, before the monitor sees a receipt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from reporter.errors import (
+    ChainBroken,
+    DuplicateRecipient,
+    InstanceError,
+    StoreError,
+    UnknownRecipient,
+)
+from reporter.formats.chain import chain_link, chain_link_hashed, envelope_hash, genesis
+from reporter.formats.crypto import RecipientPublicKey
+from reporter.storage import sqlc
+
+MAX_NAME_CHARS = 200
+
+
+# --- migrations ---------------------------------------------------------------
+# Each entry moves the schema from version i to i + 1 and runs in one
+# transaction with the ``user_version`` bump. Never edit a released entry:
+# append a new one.
+
+
+# Statements, not ``executescript``: executescript commits on its own and
+# would break the one-transaction-per-migration rule.
+_MIGRATION_1 = (
+    """CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recipients (
+        name       TEXT PRIMARY KEY,
+        public_key BLOB NOT NULL UNIQUE CHECK (length(public_key) = 32)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE sites (
+        name TEXT PRIMARY KEY
+    ) WITHOUT ROWID""",
+    """CREATE TABLE reports (
+        seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
+        envelope BLOB NOT NULL,
+        size     INTEGER NOT NULL,
+        chain    BLOB NOT NULL CHECK (length(chain) = 32)
+    )""",
+)
+
+# Bundles exported (issue 3). ``written`` is 0 while a bundle is being written,
+# and ``path`` is where it goes: the next export settles a row left at 0 by a
+# crash (see ``export.recover``). ``purged`` is set by ``reporter
+# purge``, which also needs ``reports.envelope`` to become nullable: the row
+# (sequence number, size, chain value) stays so the chain still continues.
+_MIGRATION_2 = (
+    """CREATE TABLE bundles (
+        number    INTEGER PRIMARY KEY CHECK (number >= 1),
+        first_seq INTEGER NOT NULL,
+        last_seq  INTEGER NOT NULL,
+        hash      BLOB NOT NULL CHECK (length(hash) = 32),
+        written   INTEGER NOT NULL DEFAULT 0,
+        purged    INTEGER NOT NULL DEFAULT 0,
+        path      TEXT
+    )""",
+    """CREATE TABLE reports_v2 (
+        seq      INTEGER PRIMARY KEY CHECK (seq >= 1),
+        envelope BLOB,
+        size     INTEGER NOT NULL,
+        chain    BLOB NOT NULL CHECK (length(chain) = 32)
+    )""",
+    "INSERT INTO reports_v2 (seq, envelope, size, chain) "
+    "SELECT seq, envelope, size, chain FROM reports",
+    "DROP TABLE reports",
+    "ALTER TABLE reports_v2 RENAME TO reports",
+)
+
+# Attachments (issue 4) live in attachments.db, linked to the hash of their
+# report's envelope. The station keeps that hash here so that start-up can
+# tell an upload whose report was committed from one cut off by a crash.
+# Reports stored before this version have NULL (they have no attachments).
+_MIGRATION_3 = (
+    "ALTER TABLE reports ADD COLUMN hash BLOB CHECK (hash IS NULL OR length(hash) = 32)",
+    "CREATE INDEX reports_by_hash ON reports (hash)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    public_key: RecipientPublicKey
+
+
+@dataclass(frozen=True)
+class ExportedBundle:
+    number: int
+    first_seq: int
+    last_seq: int
+    hash: bytes
+    written: bool
+    purged: bool
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    through_bundle: int
+    through_seq: int
+    erased: int
+    wal_truncated: bool  # False if another connection (a running server) held the WAL
+    # Envelopes erased: their attachments (attachments.db) are erased next.
+    envelope_hashes: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredReport:
+    seq: int
+    envelope: bytes | None  # None once purged
+    size: int
+    chain: bytes
+
+
+class Store:
+    """An open, keyed connection to the station database."""
+
+    def __init__(self, connection: sqlc.Connection) -> None:
+        self._db = connection
+
+    # --- opening ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, key: bytes, *, create: bool = False) -> Store:
+        """Open (or with ``create``, make) the database at ``path`` with a raw key.
+
+        The caller has already checked the key against the instance's key
+        check, so a failure to read here means the file itself is damaged.
+        """
+        if not create and not path.is_file():
+            raise InstanceError(f"no station database at {path}; run 'reporter init' first")
+        db = sqlc.connect(path, key, create=create, owner="station")
+        try:
+            sqlc.migrate(db, MIGRATIONS)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db)
+
+    def limit_cache(self, kib: int) -> None:
+        """Cap this connection's page cache (a kept reader needs little)."""
+        self._db.execute(f"PRAGMA cache_size = -{int(kib)}")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return sqlc.schema_version(self._db)
+
+    def _write(self) -> sqlc.Transaction:
+        return sqlc.Transaction(self._db)
+
+    # --- settings --------------------------------------------------------
+
+    def get_setting(self, name: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def require_setting(self, name: str) -> bytes:
+        value = self.get_setting(name)
+        if value is None:
+            raise InstanceError(f"the station database has no '{name}' setting; it is damaged")
+        return value
+
+    def set_setting(self, name: str, value: bytes) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO settings (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    # --- recipients ------------------------------------------------------
+
+    def add_recipient(self, name: str, key: RecipientPublicKey) -> None:
+        name = _clean_name(name, "recipient")
+        with self._write() as db:
+            for existing_name, existing_key in db.execute(
+                "SELECT name, public_key FROM recipients"
+            ):
+                if existing_name == name:
+                    raise DuplicateRecipient(f"a recipient named {name!r} already exists")
+                if bytes(existing_key) == key.raw:
+                    raise DuplicateRecipient(
+                        f"this key is already on the list as {existing_name!r}"
+                    )
+            db.execute("INSERT INTO recipients (name, public_key) VALUES (?, ?)",
+                       (name, key.raw))
+
+    def remove_recipient(self, name: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM recipients WHERE name = ?", (name,)).rowcount == 0:
+                raise UnknownRecipient(
+                    f"no recipient named {name!r}; 'reporter recipients list' shows the names"
+                )
+
+    def recipients(self) -> list[Recipient]:
+        return [
+            Recipient(name, RecipientPublicKey(bytes(raw)))
+            for name, raw in self._db.execute(
+                "SELECT name, public_key FROM recipients ORDER BY name"
+            )
+        ]
+
+    # --- mine sites -----------------------------------------------------
+
+    def add_site(self, name: str) -> None:
+        name = _clean_name(name, "site")
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM sites WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"the site {name!r} is already on the list")
+            db.execute("INSERT INTO sites (name) VALUES (?)", (name,))
+
+    def remove_site(self, name: str) -> None:
+        with self._write() as db:
+            if db.execute("DELETE FROM sites WHERE name = ?", (name,)).rowcount == 0:
+                raise StoreError(f"no site named {name!r}; 'reporter sites list' shows them")
+
+    def sites(self) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT name FROM sites ORDER BY name")]
+
+    # --- the report log ----------------------------------------------------
+
+    def append_report(self, envelope: bytes, station_id: bytes) -> int:
+        """Append one envelope; return its sequence number once it is durable."""
+        return self.append_reports([envelope], station_id)[0]
+
+    def append_reports(self, envelopes: list[bytes], station_id: bytes) -> list[int]:
+        """Append envelopes in order, in one transaction; durable when this returns."""
+        seqs = []
+        with self._write() as db:
+            row = db.execute(
+                "SELECT seq, chain FROM reports ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            seq, previous = (0, genesis(station_id)) if row is None else (
+                int(row[0]), bytes(row[1]))
+            for envelope in envelopes:
+                seq += 1
+                hashed = envelope_hash(envelope)
+                previous = chain_link_hashed(previous, seq, hashed)
+                db.execute(
+                    "INSERT INTO reports (seq, envelope, size, chain, hash) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (seq, envelope, len(envelope), previous, hashed),
+                )
+                seqs.append(seq)
+        return seqs
+
+    def holds_envelope(self, hashed: bytes) -> bool:
+        """Whether a report with this envelope hash is stored and not purged."""
+        return self._db.execute(
+            "SELECT 1 FROM reports WHERE hash = ? AND envelope IS NOT NULL", (hashed,)
+        ).fetchone() is not None
+
+    def report_count(self) -> int:
+        """Reports whose ciphertext the station still holds."""
+        return int(self._db.execute(
+            "SELECT count(*) FROM reports WHERE envelope IS NOT NULL").fetchone()[0])
+
+    def purged_count(self) -> int:
+        return int(self._db.execute(
+            "SELECT count(*) FROM reports WHERE envelope IS NULL").fetchone()[0])
+
+    def first_held_seq(self) -> int | None:
+        row = self._db.execute("SELECT min(seq) FROM reports WHERE envelope IS NOT NULL")
+        value = row.fetchone()[0]
+        return None if value is None else int(value)
+
+    def stored_bytes(self) -> int:
+        return int(self._db.execute(
+            "SELECT coalesce(sum(size), 0) FROM reports WHERE envelope IS NOT NULL"
+        ).fetchone()[0])
+
+    def reports(self, after: int = 0) -> Iterator[StoredReport]:
+        """Stored reports in sequence order, read in pages to keep memory flat."""
+        while True:
+            rows = self._db.execute(
+                "SELECT seq, envelope, size, chain FROM reports WHERE seq > ? "
+                "ORDER BY seq LIMIT 256",
+                (after,),
+            ).fetchall()
+            if not rows:
+                return
+            for seq, envelope, size, chain in rows:
+                yield StoredReport(int(seq), None if envelope is None else bytes(envelope),
+                                   int(size), bytes(chain))
+            after = rows[-1][0]
+
+    def last_seq(self) -> int:
+        return int(self._db.execute("SELECT coalesce(max(seq), 0) FROM reports").fetchone()[0])
+
+    def chain_at(self, seq: int, station_id: bytes) -> bytes:
+        """The chain value after report ``seq`` (the genesis value for 0)."""
+        if seq == 0:
+            return genesis(station_id)
+        row = self._db.execute("SELECT chain FROM reports WHERE seq = ?", (seq,)).fetchone()
+        if row is None:
+            raise ChainBroken(f"report {seq} is missing from the log")
+        return bytes(row[0])
+
+    # --- bundles -------------------------------------------------------------------
+
+    def bundles(self) -> list[ExportedBundle]:
+        return [ExportedBundle(int(n), int(a), int(b), bytes(h), bool(w), bool(p))
+                for n, a, b, h, w, p in self._db.execute(
+                    "SELECT number, first_seq, last_seq, hash, written, purged "
+                    "FROM bundles ORDER BY number")]
+
+    def unwritten_bundles(self) -> list[tuple[int, str]]:
+        """(number, path) of reservations an interrupted export left behind."""
+        return [(int(n), str(p)) for n, p in self._db.execute(
+            "SELECT number, coalesce(path, '') FROM bundles WHERE written = 0 ORDER BY number")]
+
+    def reserve_bundle(self, number: int, first_seq: int, last_seq: int, hash_: bytes,
+                       path: str = "") -> None:
+        with self._write() as db:
+            if db.execute("SELECT 1 FROM bundles WHERE number = ?", (number,)).fetchone():
+                raise StoreError(f"bundle {number} is already taken (another export is running?)")
+            db.execute("INSERT INTO bundles (number, first_seq, last_seq, hash, path) "
+                       "VALUES (?, ?, ?, ?, ?)", (number, first_seq, last_seq, hash_, path))
+
+    def mark_bundle_written(self, number: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE bundles SET written = 1 WHERE number = ?", (number,))
+
+    def purge_through(self, number: int) -> PurgeResult:
+        """Erase the ciphertext of every report in written bundles up to ``number``.
+
+        ``secure_delete`` overwrites the freed space, ``VACUUM`` rebuilds the
+        file without it, and a ``TRUNCATE`` checkpoint empties the WAL, whose
+        old frames would still hold the erased pages.
+        """
+        written = [b for b in self.bundles() if b.written]
+        target = next((b for b in written if b.number == number), None)
+        if target is None:
+            raise StoreError(
+                f"bundle {number} was never exported from this station; "
+                f"exported bundles: {', '.join(str(b.number) for b in written) or 'none'}")
+        through = max(b.last_seq for b in written if b.number <= number)
+        with self._write() as db:
+            hashes = [bytes(r[0]) for r in db.execute(
+                "SELECT hash FROM reports WHERE seq <= ? AND envelope IS NOT NULL "
+                "AND hash IS NOT NULL", (through,))]
+            erased = int(db.execute(
+                "UPDATE reports SET envelope = NULL WHERE seq <= ? AND envelope IS NOT NULL",
+                (through,)).rowcount)
+            db.execute("UPDATE bundles SET purged = 1 WHERE number <= ?", (number,))
+        try:
+            self._db.execute("VACUUM")
+            busy = int(self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+        except sqlc.Error as exc:
+            raise sqlc.unavailable(exc) from None
+        return PurgeResult(number, through, erased, wal_truncated=busy == 0,
+                           envelope_hashes=tuple(hashes))
+
+    def forget_bundle(self, number: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM bundles WHERE number = ? AND written = 0", (number,))
+
+    def verify_chain(self, station_id: bytes) -> bytes:
+        """Recompute the hash chain; return its head or raise ``ChainBroken``."""
+        previous = genesis(station_id)
+        expected_seq = 1
+        for report in self.reports():
+            if report.seq != expected_seq:
+                raise ChainBroken(f"report {expected_seq} is missing from the log")
+            expected_seq += 1
+            if report.envelope is None:
+                # Purged after export: its link was verified by the reviewers'
+                # import; carry on from the stored value.
+                previous = report.chain
+                continue
+            if report.size != len(report.envelope):
+                raise ChainBroken(f"report {report.seq} does not have its recorded size")
+            link = chain_link(previous, report.seq, report.envelope)
+            if link != report.chain:
+                raise ChainBroken(f"the hash chain breaks at report {report.seq}")
+            previous = link
+        return previous
+
+
+def _clean_name(name: str, what: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise StoreError(f"a {what} name cannot be empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise StoreError(f"a {what} name has at most {MAX_NAME_CHARS} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+        raise StoreError(f"a {what} name cannot contain control characters")
+    return cleaned

@@ -1,0 +1,239 @@
+"""A submission being received: its file key and its attachments, sealed as they come.
+
+A ``Draft`` exists for one request. It makes the file key of the report's
+envelope before anything is read, so each attachment is encrypted under a
+key derived from it (``attachment.py``) chunk by chunk while it streams in,
+and only ciphertext reaches ``attachments.db`` (``blobs.py``). The file key
+lives in this object's memory and nowhere else; when the request ends it is
+gone, and only the reviewers can recover it from the envelope.
+
+Each incoming file is an ``Incoming``: it checks the limits (count, total
+size) and the kind of file (``filetypes.py``) as bytes arrive. A refused file
+is not an error for the request: its bytes are still read (so the rest of the
+form can be parsed and what the monitor typed shown again) but dropped, and
+its ``problem`` says why, for the page to show beside the field.
+
+``close()`` discards every upload that was not made part of a stored report:
+after a refusal, a failed form, a dropped connection or a crash in between.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reporter.errors import NoRecipients
+from reporter.formats import attachment, envelope, filetypes
+from reporter.formats.chain import envelope_hash
+from reporter.formats.crypto import RecipientPublicKey
+from reporter.formats.report import MAX_NAME, AttachmentInfo, Report
+from reporter.storage.blobs import BlobStore, Sink
+
+PROBLEM_TOO_LARGE = "too-large"
+PROBLEM_TYPE = "type"
+PROBLEM_COUNT = "count"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int  # all attachments of one report together
+    max_count: int
+
+
+def clean_name(name: str | None, fallback: str) -> str:
+    """The file name a phone sent, without folders, control characters or excess length."""
+    text = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(c for c in text if unicodedata.category(c)[0] != "C").strip(" .")
+    return text[:MAX_NAME] or fallback
+
+
+class Incoming:
+    """One file of the request, written through encryption as it arrives."""
+
+    def __init__(self, draft: Draft, name: str | None) -> None:
+        self._draft = draft
+        self.raw_name = name
+        self.problem: str | None = None
+        self.media_type: str | None = None
+        self.size = 0
+        self._pending = b""
+        self._counted = 0
+        self._sink: Sink | None = None
+        self._writer: attachment.Writer | None = None
+        self.sealed: attachment.Sealed | None = None
+        self.upload: int | None = None
+        self.index: int | None = None
+
+    # Werkzeug writes each part's bytes here, then seeks back to the start.
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.problem is not None:
+            return len(data)  # refused: read and dropped
+        if self._draft.received + len(data) > self._draft.limits.max_bytes:
+            self._refuse(PROBLEM_TOO_LARGE)
+            return len(data)
+        self._draft.received += len(data)
+        self._counted += len(data)
+        if self._writer is None:
+            # Until the first bytes are in, the kind of file is not known:
+            # keep them (at most HEAD_BYTES plus one part) in memory.
+            self._pending += data
+            if len(self._pending) < filetypes.HEAD_BYTES:
+                return len(data)
+            pending, self._pending = self._pending, b""
+            if self._start(pending[: filetypes.HEAD_BYTES]):
+                assert self._writer is not None  # noqa: S101 (just started)
+                self._writer.write(pending)
+            return len(data)
+        self._writer.write(data)
+        return len(data)
+
+    def _start(self, head: bytes) -> bool:
+        self.media_type = filetypes.detect(head)
+        if self.media_type is None:
+            self._refuse(PROBLEM_TYPE)
+            return False
+        index = self._draft.next_index()
+        if index is None:
+            self._refuse(PROBLEM_COUNT)
+            return False
+        self.index = index
+        self._sink = self._draft.blobs.begin()
+        self._writer = attachment.Writer(self._draft.file_key, index, self._sink.write)
+        return True
+
+    def _refuse(self, problem: str) -> None:
+        self.problem = problem
+        self._pending = b""
+        self._draft.received -= self._counted
+        self._counted = 0
+        self._writer = None
+        self.discard()
+
+    def seek(self, *_args: object) -> int:
+        return 0
+
+    def tell(self) -> int:
+        return self.size
+
+    def read(self, *_args: object) -> bytes:
+        return b""  # the plaintext is gone: it was never kept
+
+    def close(self) -> None:
+        """Nothing to do: ``finish`` or ``Draft.close`` settles the upload."""
+
+    @property
+    def empty(self) -> bool:
+        """A file input left empty: browsers still send a part, with no name and no bytes."""
+        return self.size == 0 and not self.raw_name
+
+    def finish(self) -> None:
+        """The part is complete: push the last chunks and make the upload durable."""
+        if self.problem is not None or self.empty or self.sealed is not None:
+            return
+        if self._writer is None:  # fewer bytes than HEAD_BYTES arrived
+            if not self._pending:
+                return
+            pending, self._pending = self._pending, b""
+            if not self._start(pending):
+                return
+            assert self._writer is not None  # noqa: S101 (just started)
+            self._writer.write(pending)
+        assert self._writer is not None and self._sink is not None  # noqa: S101
+        self.sealed = self._writer.finish()
+        self.upload = self._sink.close().id
+        self._sink = None
+
+    def discard(self) -> None:
+        if self._sink is not None:
+            self._sink.discard()
+            self._sink = None
+
+    def info(self) -> AttachmentInfo:
+        assert self.sealed is not None and self.index is not None  # noqa: S101
+        assert self.media_type is not None  # noqa: S101
+        return AttachmentInfo(
+            index=self.index,
+            name=clean_name(self.raw_name, f"attachment-{self.index + 1}"),
+            type=self.media_type,
+            size=self.sealed.size,
+            sha256=self.sealed.sha256,
+            ciphertext_size=self.sealed.ciphertext_size,
+            ciphertext_hash=self.sealed.ciphertext_hash,
+        )
+
+
+@dataclass
+class Draft:
+    """One submission's file key and attachments, for the life of one request."""
+
+    blobs: BlobStore
+    limits: Limits
+    file_key: bytes = field(default_factory=envelope.new_file_key, repr=False)
+    files: list[Incoming] = field(default_factory=list)
+    received: int = 0
+    _indexes: int = 0
+    _attached: bool = False
+
+    def incoming(self, name: str | None) -> Incoming:
+        item = Incoming(self, name)
+        self.files.append(item)
+        return item
+
+    def next_index(self) -> int | None:
+        if self._indexes >= min(self.limits.max_count, attachment.MAX_ATTACHMENTS):
+            return None
+        self._indexes += 1
+        return self._indexes - 1
+
+    def add(self, name: str, data: bytes) -> Incoming:
+        """Receive a whole file at once (tests, tools): as the web form does, in pieces."""
+        item = self.incoming(name)
+        for start in range(0, len(data), 64 * 1024):
+            item.write(data[start : start + 64 * 1024])
+        item.finish()
+        return item
+
+    @property
+    def problems(self) -> list[tuple[str, str]]:
+        """(cleaned file name, problem) for every refused file."""
+        for item in self.files:
+            item.finish()  # a file shorter than HEAD_BYTES is typed only now
+        return [(clean_name(f.raw_name, "?"), f.problem) for f in self.files
+                if f.problem is not None]
+
+    def accepted(self) -> list[Incoming]:
+        for item in self.files:
+            item.finish()
+        return sorted((f for f in self.files if f.sealed is not None),
+                      key=lambda f: f.index if f.index is not None else -1)
+
+    def attachments(self) -> tuple[AttachmentInfo, ...]:
+        return tuple(f.info() for f in self.accepted())
+
+    def seal(self, report: Report, recipients: Sequence[RecipientPublicKey]) -> bytes:
+        """The report's envelope, its attachments linked to it durably (before it is stored)."""
+        if not recipients:
+            raise NoRecipients(
+                "the station has no reviewer key; add one with 'reporter recipients add'")
+        sealed = envelope.seal(report.to_body(), list(recipients), self.file_key)
+        done = [f for f in self.accepted() if f.upload is not None and f.sealed is not None]
+        if done:
+            self.blobs.attach([f.upload for f in done if f.upload is not None],
+                              envelope_hash(sealed),
+                              [f.sealed.ciphertext_hash for f in done if f.sealed is not None])
+        self._attached = True
+        return sealed
+
+    def close(self) -> None:
+        """Drop every upload not linked to a sealed report; forget the file key."""
+        for item in self.files:
+            if not self._attached or item.sealed is None:
+                item.discard()
+                if item.upload is not None and not self._attached:
+                    self.blobs.delete([item.upload])
+                    item.upload = None
+        self.file_key = b""
+

@@ -1,0 +1,67 @@
+"""Wiring attachments into requests: one ``Draft`` per submission, always closed.
+
+The request's stream factory (``uploads.py``) asks here for the draft of the
+current request; the first file part makes it (a fresh file key and a
+connection to ``attachments.db``). Whatever happens next (the report is
+stored, the form has an error, the connection drops, a bug), the teardown
+closes the draft: every upload not linked to a stored report is deleted,
+and the file key is forgotten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, g, request
+
+from reporter.station.instance import open_store
+from reporter.station.submission import Draft, Limits
+from reporter.station.uploads import DRAFT
+from reporter.station.web.context import station
+from reporter.storage.blobs import BlobStore
+
+POST_ENDPOINTS = ("intake.submit_report", "intake.submit_follow_up")
+
+
+def current_draft() -> Draft | None:
+    draft: Draft | None = g.get(DRAFT)
+    return draft
+
+
+def _make_draft(app: Flask) -> Draft | None:
+    draft = current_draft()
+    if draft is not None:
+        return draft
+    config = station(app).config
+    if not config.max_attachment_bytes or request.endpoint not in POST_ENDPOINTS:
+        return None
+    blobs = BlobStore.open(config.instance_path, config.db_key)
+    draft = Draft(blobs, Limits(max_bytes=config.max_attachment_bytes,
+                                max_count=config.max_attachments))
+    setattr(g, DRAFT, draft)
+    return draft
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[DRAFT] = lambda: _make_draft(app)
+
+    @app.teardown_request
+    def _close_draft(_exc: BaseException | None = None) -> None:
+        draft = current_draft()
+        if draft is None:
+            return
+        try:
+            draft.close()
+        finally:
+            draft.blobs.close()
+
+
+def recover(instance_path: Path, db_key: bytes) -> int:
+    """At start-up: delete uploads cut off by a crash, or never linked to a stored report.
+
+    Only while no server runs on this instance: an upload in progress would
+    look the same as one cut off.
+    """
+    with open_store(instance_path, db_key) as store, \
+            BlobStore.open(instance_path, db_key) as blobs:
+        return blobs.sweep(store.holds_envelope)

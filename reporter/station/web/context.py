@@ -1,0 +1,26 @@
+"""What the app knows about its station, attached once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from reporter.station.config import Config
+from reporter.station.connections import Connections
+from reporter.station.instance import StationIdentity
+
+EXTENSION = "reporter"
+
+
+@dataclass(frozen=True)
+class StationContext:
+    config: Config
+    identity: StationIdentity
+    style: str  # the inline style sheet, hashed into the CSP
+    connections: Connections
+
+
+def station(app: Flask) -> StationContext:
+    context: StationContext = app.extensions[EXTENSION]
+    return context

@@ -1,0 +1,48 @@
+"""Security headers on every response, asserted by tests/station/test_headers.py.
+
+The content security policy allows nothing but the page itself, its one
+inline style sheet (by hash), same-origin images and form posts to this
+origin: no script at all, no frames, nothing from another origin. Every page
+is ``no-store`` so a shared or seized phone keeps no copy of a report.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from flask import Flask, Response
+
+
+def style_hash(css: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(css.encode()).digest()).decode() + "'"
+
+
+def policy(css: str) -> str:
+    return "; ".join([
+        "default-src 'none'",
+        f"style-src {style_hash(css)}",
+        "img-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ])
+
+
+def init_app(app: Flask, css: str) -> None:
+    headers = {
+        "Content-Security-Policy": policy(css),
+        "Cache-Control": "no-store, max-age=0",
+        "Pragma": "no-cache",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    }
+
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        response.headers.update(headers)
+        return response

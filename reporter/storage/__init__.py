@@ -1,0 +1,1 @@
+"""SQLCipher plumbing and durable writes that the station and the reviewers both use."""

@@ -1,0 +1,141 @@
+"""Keyed SQLCipher connections, transactions and migrations.
+
+Shared by the station's store (``store.py``) and the reviewer's database
+(``reviewdb.py``). A database is always keyed with a raw 32-byte key that is
+already the output of Argon2id, so SQLCipher's own PBKDF2 (0.1 s per open) is
+skipped. A wrong key is only noticed at the first read, so ``connect`` reads
+at once and turns the failure into ``DatabaseUnreadable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlcipher3.dbapi2 as sqlcipher
+
+from reporter.errors import DatabaseUnreadable, SchemaTooNew, StoreUnavailable
+from reporter.formats.crypto import KEY_BYTES
+
+BUSY_TIMEOUT_MS = 10_000
+Connection = sqlcipher.Connection
+Error = sqlcipher.Error
+Migrations = Sequence[Sequence[str]]
+
+
+def unavailable(exc: Exception) -> StoreUnavailable:
+    """Name an operational SQLite failure the way a person can act on it."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        reason = "the database is locked by another process; try again in a moment"
+    elif "readonly" in text or "read-only" in text:
+        reason = "the database is read-only; check the folder's permissions"
+    elif "full" in text:
+        reason = "the disk is full; free space and try again"
+    else:
+        reason = f"the database could not be written ({exc})"
+    return StoreUnavailable(reason)
+
+
+def connect(path: Path, key: bytes, *, create: bool, owner: str,
+            page_size: int | None = None, hmac_sha256: bool = False,
+            journal: Literal["WAL", "DELETE"] = "WAL") -> sqlcipher.Connection:
+    """A keyed, checked connection with reporter's durability settings.
+
+    ``owner`` names whose database it is in messages ("station", "review database").
+    ``page_size`` (SQLCipher's, fixed for the file's life), ``hmac_sha256``
+    and ``journal`` are for a database of large blobs (``blobs.py``): big
+    pages and a rollback journal write each byte once instead of twice, and
+    the page HMAC is HMAC-SHA256 (hardware-accelerated on current CPUs)
+    instead of SQLCipher's default HMAC-SHA512. Both settings belong to the
+    file: every connection to it must pass the same.
+    """
+    if len(key) != KEY_BYTES:
+        raise ValueError("the database key is 32 bytes")
+    try:
+        db = sqlcipher.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
+                               isolation_level=None, check_same_thread=False)
+    except sqlcipher.Error as exc:
+        raise unavailable(exc) from None
+    try:
+        db.execute("PRAGMA cipher_log_level = NONE")
+        db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        if page_size is not None:
+            db.execute(f"PRAGMA cipher_page_size = {int(page_size)}")
+        if hmac_sha256:
+            db.execute("PRAGMA cipher_hmac_algorithm = HMAC_SHA256")
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher.DatabaseError:
+            raise DatabaseUnreadable(
+                f"{path} cannot be read with this {owner}'s key: the database file is "
+                f"damaged or belongs to another {owner}. Restore it from a backup."
+            ) from None
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA secure_delete = ON")
+        db.execute("PRAGMA temp_store = MEMORY")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = FULL")
+        if create:
+            db.execute(f"PRAGMA journal_mode = {journal}")
+        return db
+    except BaseException:
+        db.close()
+        raise
+
+
+class Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any error."""
+
+    def __init__(self, db: sqlcipher.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> sqlcipher.Connection:
+        try:
+            # IMMEDIATE takes the write lock now, so two writers never both
+            # read the same state and then write.
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlcipher.OperationalError as exc:
+            raise unavailable(exc) from None
+        return self._db
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            try:
+                self._db.execute("COMMIT")
+                return
+            except sqlcipher.Error as commit_error:
+                self._db.execute("ROLLBACK")
+                raise unavailable(commit_error) from None
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        if isinstance(exc, sqlcipher.OperationalError):
+            raise unavailable(exc) from None
+
+
+def schema_version(db: sqlcipher.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlcipher.Connection, migrations: Migrations) -> None:
+    """Apply the missing migrations, each in one transaction with its version bump.
+
+    The version is read again under the write lock before each step: two
+    connections opening a new database at once (two uploads arriving at a
+    fresh station) must not both run the same migration.
+    """
+    version = schema_version(db)
+    if version > len(migrations):
+        raise SchemaTooNew(
+            f"the database has schema {version}, newer than this reporter "
+            f"understands ({len(migrations)}); upgrade reporter"
+        )
+    while version < len(migrations):
+        with Transaction(db):
+            version = schema_version(db)
+            if version < len(migrations):
+                for statement in migrations[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+        version = schema_version(db)

@@ -1,0 +1,57 @@
+"""axe-core in real Chromium: no serious or critical accessibility violation,
+on every monitor-facing page, in every shipped language.
+
+Monitors may read poorly, use a screen reader or very large text. axe-core
+comes from the npm registry (``make test`` installs it into node_modules/); it
+is evaluated in a context that bypasses the CSP, since the pages themselves
+allow no script at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reporter.i18n.languages import shipped_languages
+from tests.browser import _unavailable
+from tests.conftest import Server
+
+pytestmark = pytest.mark.slow
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+def _axe_source() -> str:
+    if not AXE.is_file():
+        _unavailable("axe-core is not installed (make test installs it with npm)")
+    return AXE.read_text(encoding="utf-8")
+
+
+def _violations(browser, url: str, submit_empty: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+    context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    page.goto(url)
+    if submit_empty:
+        page.click("button[type=submit]")
+        page.wait_for_selector(".alert")
+    page.evaluate(_axe_source())
+    found = page.evaluate(
+        "async () => (await axe.run()).violations"
+        ".map(v => [v.id, v.impact, v.nodes.map(n => n.target.join(' ')).slice(0, 3)])")
+    context.close()
+    return [f"{rule} ({impact}): {targets}" for rule, impact, targets in found
+            if impact in SERIOUS]
+
+
+@pytest.mark.parametrize("language", shipped_languages())
+@pytest.mark.parametrize("path", ["/", "/follow-up", "/no-such-page"])
+def test_pages_have_no_serious_accessibility_violation(browser, server: Server,  # type: ignore[no-untyped-def]
+                                                       path: str, language: str) -> None:
+    assert _violations(browser, f"{server.url}{path}?lang={language}") == []
+
+
+@pytest.mark.parametrize("language", shipped_languages())
+def test_the_form_with_errors_has_no_serious_accessibility_violation(  # type: ignore[no-untyped-def]
+        browser, server: Server, language: str) -> None:
+    assert _violations(browser, f"{server.url}/?lang={language}", submit_empty=True) == []

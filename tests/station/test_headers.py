@@ -1,0 +1,75 @@
+"""Security headers, cookies and page weight, asserted on every monitor-facing page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import csrf_token, valid_report
+
+PAGES = ["/", "/follow-up", "/?lang=fr", "/no-such-page"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_sends_the_strict_headers(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert directives["style-src"].startswith("'sha256-")
+    assert "script-src" not in directives  # falls back to 'none'
+    assert directives["form-action"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["base-uri"] == "'none'"
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_style_hash_matches_the_inline_style(client) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import hashlib
+
+    response = client.get("/")
+    [css] = re.findall(r"<style>(.*?)</style>", response.get_data(as_text=True), re.S)
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["/", "/follow-up"])
+def test_pages_load_nothing_from_anywhere_and_need_no_script(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    page = client.get(path).get_data(as_text=True)
+    assert "<script" not in page.lower()
+    assert not re.search(r"\son[a-z]+\s*=", page), "inline event handler"
+    assert not re.search(r"(src|href|action)=\"(https?:)?//", page), "absolute URL"
+    assert "<link" not in page and "<img" not in page and "<iframe" not in page
+    assert "@import" not in page and "url(" not in page
+
+
+@pytest.mark.parametrize("path", ["/", "/follow-up"])
+def test_pages_are_small(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    assert len(client.get(path).get_data()) < 30 * 1024
+
+
+def test_the_only_cookie_is_the_strict_csrf_session(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/")
+    cookies = response.headers.getlist("Set-Cookie")
+    assert len(cookies) == 1
+    cookie = cookies[0]
+    assert cookie.startswith("csrf=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Expires" not in cookie and "Max-Age" not in cookie  # gone when the browser closes
+
+
+def test_forms_ask_the_browser_not_to_remember_answers(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<form [^>]*autocomplete="off"', page)
+
+
+def test_the_receipt_page_is_not_cached(client) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"csrf_token": token, **valid_report()})
+    assert response.status_code == 200
+    assert "no-store" in response.headers["Cache-Control"]
