@@ -1,9 +1,9 @@
 """The framework's ceiling: a trivial Flask app with one form POST route.
 
-Served by the station's own server (``reporter.station.serve.make_server``, Cheroot,
+Served by the station's own server (``reporter.station.server.make_server``, the
 same settings), so the comparison isolates what the station does per request
 (CSRF and form validation, sealing, the durable append, template rendering)
-from what Flask + Cheroot cost anyway.
+from what Flask and the server cost anyway.
 
 ``GET /`` answers a tiny form with a hidden ``csrf_token`` and sets a
 ``csrf`` cookie, so the same load generator drives both servers; ``POST /``
@@ -23,7 +23,7 @@ from flask import Flask, request
 from markupsafe import escape
 
 from reporter.station.config import Config
-from reporter.station.serve import make_server
+from reporter.station.server import make_server
 
 
 def create_app(max_body_bytes: int) -> Flask:

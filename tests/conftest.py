@@ -119,7 +119,7 @@ class Server:
 
 
 def start_server(station: Station, tmp_path: Path, *, env: dict[str, str] | None = None,
-                 threads: int = 4) -> Server:
+                 threads: int = 4, extra_args: list[str] | None = None) -> Server:
     """Run ``reporter serve`` as a real process and wait until it answers."""
     port = free_port()
     log = tmp_path / f"server-{port}.log"
@@ -127,7 +127,7 @@ def start_server(station: Station, tmp_path: Path, *, env: dict[str, str] | None
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "reporter", "--instance", str(station.path), "serve",
-             "--port", str(port), "--threads", str(threads)],
+             "--port", str(port), "--threads", str(threads), *(extra_args or [])],
             stdout=out, stderr=subprocess.STDOUT, env=environment,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
@@ -136,9 +136,9 @@ def start_server(station: Station, tmp_path: Path, *, env: dict[str, str] | None
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log.read_text()}")
         try:
-            requests.get(server.url + "/", timeout=1)
+            requests.get(server.url + "/", timeout=5)
             return server
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.05)
     server.stop()
     raise RuntimeError("server did not start in 20 s")

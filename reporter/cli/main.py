@@ -19,6 +19,7 @@ from reporter import __version__
 from reporter.cli.bundles import export, purge, review_gaps, review_import, station_key, verify
 from reporter.cli.common import read_passphrase
 from reporter.cli.i18n import i18n
+from reporter.cli.process import harden
 from reporter.cli.review import review
 from reporter.cli.station import Context, init, recipients, serve, sites, status
 from reporter.errors import KeyFileError, ReporterError
@@ -88,6 +89,9 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: turn every known failure into one clear line."""
     runner: Callable[..., Any] = cli.main
+    # Reports and keys pass through this process's memory: no core file, no
+    # ptrace by other processes of the same user (reporter/cli/process.py).
+    harden()
     try:
         return runner(args=argv, prog_name="reporter", standalone_mode=False)
     except click.exceptions.Abort:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from reporter.cli.common import read_passphrase
+from reporter.cli.process import forget_environment_variable
 from reporter.errors import NoRecipients
 from reporter.formats.crypto import KDF_PROFILES, RecipientPublicKey
 from reporter.station.config import load_config
@@ -147,18 +148,34 @@ def sites_remove(obj: Context, name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 to serve a local Wi-Fi).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True,
-              help="Requests served at once; a slow upload holds one for its whole length.")
+@click.option("--threads", type=click.IntRange(2, 256), default=16, show_default=True,
+              help="Requests the app works on at once. Waiting connections hold none.")
+@click.option("--upload-slots", type=click.IntRange(1, 255), default=None,
+              help="Uploads received at once (default: three quarters of --threads); the "
+                   "other threads always serve the form and text-only reports.")
+@click.option("--max-connections", type=click.IntRange(16, 1_000_000), default=4096,
+              show_default=True, help="Connections held open, idle or waiting, at most.")
+@click.option("--head-timeout", type=click.FloatRange(1, 3600), default=60, show_default=True,
+              help="Seconds a connection has to send a complete request head.")
+@click.option("--min-upload-rate", type=click.IntRange(0, 10**9), default=1024,
+              show_default=True,
+              help="Bytes a second an upload must average over each minute, or be dropped.")
+@click.option("--upload-rate-window", type=click.FloatRange(1, 3600), default=60, hidden=True)
 @click.option("--preview-languages", is_flag=True,
               help="Also show in-progress translations (for translators, never in the field).")
 @pass_ctx
-def serve(obj: Context, host: str, port: int, threads: int, preview_languages: bool) -> None:
-    """Serve the report form (Cheroot). Refuses to start with no reviewer key."""
+def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | None,
+          max_connections: int, head_timeout: float, min_upload_rate: int,
+          upload_rate_window: float, preview_languages: bool) -> None:
+    """Serve the report form. Refuses to start with no reviewer key."""
     from reporter.station.app import create_app
-    from reporter.station.serve import make_server
+    from reporter.station.server import make_server
     from reporter.station.web.attachments import recover
 
     key = obj.key()
+    # The passphrase has done its work: it must not stay readable in
+    # /proc/PID/environ for the server's lifetime.
+    forget_environment_variable("REPORTER_PASSPHRASE")
     with open_store(obj.instance, key) as store:
         if not store.recipients():
             raise NoRecipients(
@@ -173,7 +190,13 @@ def serve(obj: Context, host: str, port: int, threads: int, preview_languages: b
     config = load_config(obj.instance, key)
     if preview_languages:
         config = replace(config, preview_languages=True)
-    server = make_server(create_app(config), config, host, port, threads)
+    tuning: dict[str, float] = {"max_connections": max_connections,
+                                "head_timeout": head_timeout,
+                                "min_body_rate": min_upload_rate,
+                                "rate_window": upload_rate_window}
+    if upload_slots is not None:
+        tuning["upload_slots"] = min(upload_slots, threads - 1)
+    server = make_server(create_app(config), config, host, port, threads, **tuning)
     click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
                "(Ctrl+C to stop)", err=True)
     sys.stdout.flush()

@@ -14,7 +14,7 @@ from reporter.station.config import Config
 from reporter.station.connections import Connections
 from reporter.station.instance import load_identity, open_store
 from reporter.station.uploads import MemoryOnlyRequest
-from reporter.station.web import attachments, db, errors, headers, intake
+from reporter.station.web import attachments, db, errors, headers, intake, refusals
 from reporter.station.web.context import EXTENSION, StationContext
 from reporter.station.web.guard import Guard, where
 
@@ -91,6 +91,7 @@ def create_app(config: Config) -> Flask:
     attachments.init_app(app)
     headers.init_app(app, css)
     errors.init_app(app)
+    refusals.init_app(app)
     app.register_blueprint(intake.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -134,13 +135,17 @@ def _open_files(pid: int) -> set[str]:
     return paths
 
 
-def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]],
+def multipart(fields: dict[str, Any], files: list[tuple[str, str, bytes]],
               boundary: str = "reporter-test-boundary-7c1e") -> tuple[bytes, str]:
-    """A multipart/form-data body, as a browser sends it, and its Content-Type."""
+    """A multipart/form-data body, as a browser sends it, and its Content-Type.
+
+    A field whose value is a list is sent once per item, as check boxes are.
+    """
     parts = []
     for name, value in fields.items():
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                     .encode() + value.encode() + b"\r\n")
+        for item in value if isinstance(value, list) else [value]:
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+                         '\r\n\r\n'.encode() + str(item).encode() + b"\r\n")
     for field, filename, data in files:
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
                      f'filename="{filename}"\r\nContent-Type: application/octet-stream'
@@ -198,13 +203,13 @@ def test_the_spool_probe_does_catch_werkzeugs_default(tmp_path: Path) -> None:
     parts above 500 KB to a temporary file), the same probe sees the file."""
     port = free_port()
     code = (
-        "from cheroot import wsgi\n"
+        "from reporter.station.server import ServerLimits, StationServer\n"
         "from werkzeug.wrappers import Request\n"
         "def app(environ, start_response):\n"
         "    Request(environ).files\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [b'ok']\n"
-        f"wsgi.Server(('127.0.0.1', {port}), app).safe_start()\n"
+        f"StationServer(app, '127.0.0.1', {port}, ServerLimits()).run()\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

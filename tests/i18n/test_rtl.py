@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from reporter.i18n import languages as i18n
 from reporter.station.app import create_app
 from reporter.station.config import load_config
-from reporter.station.serve import make_server
+from reporter.station.server import make_server
 from tests.browser import artifact
 from tests.conftest import Station, free_port
 
