@@ -2,26 +2,32 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-dev
+RUNTIME := $(VENV)/.installed-runtime
 INSTANCE ?= instance
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
 .PHONY: run preview test bench lint typecheck translations clean demo
 
-$(STAMP): pyproject.toml
+# Two installs: the runtime alone for `make run`, the test tools too for `make test`.
+$(RUNTIME): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("reporter needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(STAMP): $(RUNTIME)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 ## run: set everything up and serve a demo station on http://127.0.0.1:8080
-run: $(STAMP)
+run: $(RUNTIME)
 	VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
 
 ## preview: the demo station with in-progress translations too (for translators)
-preview: $(STAMP)
+preview: $(RUNTIME)
 	REPORTER_PREVIEW_LANGUAGES=1 VENV=$(VENV) INSTANCE=$(INSTANCE) HOST=$(HOST) PORT=$(PORT) deploy/demo-station.sh
 
 # axe-core (accessibility checks in the browser tests), from the npm registry.

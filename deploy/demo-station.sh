@@ -17,6 +17,7 @@ if [ ! -f "$INSTANCE/station.json" ]; then
   $reporter init --kdf interactive
   rm -f "$demo_key"
   pubkey=$($VENV/bin/reporter keygen --out "$demo_key" --kdf interactive)
+  echo "   The demo reviewer's public key: $pubkey"
   $reporter recipients add "DEMO reviewer (not secret, do not use)" "$pubkey"
   for site in "Marange (Chiadzwa), Zimbabwe" "Tshikapa, Kasai, DRC" "Berbérati, CAR"; do
     $reporter sites add "$site"

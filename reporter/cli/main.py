@@ -73,7 +73,11 @@ def keygen(out: Path, kdf_profile: str, key_passphrase_file: Path | None) -> Non
     keyfile.write_new(out, keyfile.dump(private_key, passphrase, KdfParams.new(kdf_profile)))
     public = private_key.public_key
     click.echo(f"Private key written to {out} (keep it offline; it cannot be recovered).", err=True)
-    click.echo("Public key (give this line to station operators):", err=True)
+    if sys.stdout.isatty():
+        click.echo("Public key (give this line to station operators):", err=True)
+    else:
+        click.echo("Public key: written to standard output (give that line to station "
+                   "operators).", err=True)
     click.echo(public.to_text())
     click.echo(f"Fingerprint (check it over the phone): {public.fingerprint()}", err=True)
 

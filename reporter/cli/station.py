@@ -7,6 +7,8 @@ the station passphrase.
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +17,7 @@ import click
 
 from reporter.cli.common import read_passphrase
 from reporter.cli.process import forget_environment_variable
-from reporter.errors import NoRecipients
+from reporter.errors import ConfigError, NoRecipients
 from reporter.formats.crypto import KDF_PROFILES, RecipientPublicKey
 from reporter.station.config import load_config
 from reporter.station.instance import init_instance, load_identity, open_store, unlock
@@ -196,7 +198,10 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
                                 "rate_window": upload_rate_window}
     if upload_slots is not None:
         tuning["upload_slots"] = min(upload_slots, threads - 1)
-    server = make_server(create_app(config), config, host, port, threads, **tuning)
+    try:
+        server = make_server(create_app(config), config, host, port, threads, **tuning)
+    except OSError as exc:
+        raise _bind_error(exc, host, port) from None
     click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
                "(Ctrl+C to stop)", err=True)
     sys.stdout.flush()
@@ -204,6 +209,22 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
         server.run()
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> ConfigError:
+    """What to do when the server cannot listen where it was told to."""
+    where = f"port {port} on {host}"
+    if exc.errno == errno.EADDRINUSE:
+        return ConfigError(f"{where} is already in use (another station, or another program): "
+                           f"stop it, or choose another port with --port {port + 1} "
+                           f"(with make run: make run PORT={port + 1})")
+    if exc.errno == errno.EACCES:
+        return ConfigError(f"{where} needs administrator rights (ports below 1024 do): "
+                           "choose a port from 1024 up with --port, e.g. --port 8080")
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+        return ConfigError(f"{host} is not an address of this machine: use 127.0.0.1 (this "
+                           "machine only) or 0.0.0.0 (every network it is on) with --host")
+    return ConfigError(f"cannot listen on {where}: {exc.strerror or exc}")
 
 
 @click.command()
