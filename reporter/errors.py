@@ -72,6 +72,10 @@ class NoRecipients(KeyMaterialError):
     """The station has no reviewer key to seal reports to."""
 
 
+class TooManyRecipients(KeyMaterialError):
+    """More reviewer keys than an envelope or a bundle can be sealed to (64)."""
+
+
 # --- formats ----------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from reporter.errors import ConfigError, NoRecipients
 from reporter.formats.crypto import KDF_PROFILES, RecipientPublicKey
 from reporter.station.config import load_config
 from reporter.station.instance import init_instance, load_identity, open_store, unlock
-from reporter.station.store import Store
+from reporter.station.store import Store, check_recipient_count
 from reporter.storage.blobs import BlobStore, blobs_path
 
 
@@ -185,6 +185,7 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
                 "first: 'reporter recipients add NAME KEY' (the key comes from "
                 "'reporter keygen' on the reviewer's machine)"
             )
+        check_recipient_count(len(store.recipients()))
     dropped = recover(obj.instance, key)
     if dropped:
         click.echo(f"Deleted {dropped} unfinished upload(s) left by an interrupted "

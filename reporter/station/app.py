@@ -51,7 +51,10 @@ def create_app(config: Config) -> Flask:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    app = ReporterFlask(__name__)
+    # No static route: the one style sheet is inline (hashed into the CSP), so
+    # the app serves no file from the install (whose modification time Flask
+    # would send as ETag and Last-Modified).
+    app = ReporterFlask(__name__, static_folder=None)
     with open_store(config.instance_path, config.db_key) as store:
         identity = load_identity(store)
     css = STYLE_FILE.read_text(encoding="utf-8")

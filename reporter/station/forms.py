@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import flask_babel
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -158,16 +159,36 @@ def attachment_problem(problem: str, name: str, limits: submission.Limits) -> st
         "sent.", name=name))
 
 
+def _text_fields() -> Any:
+    """What a submitted form is read from: the body's text fields, and nothing else.
+
+    Flask-WTF would also read ``request.files`` (so a text field sent as a
+    file part reached a validator as a ``FileStorage``: a 500) and a JSON
+    body (whose values may be numbers, lists or objects: a 500 too). A
+    browser sends neither; both now leave the field empty, and the form says
+    so beside it. Files are read by the request's stream factory instead
+    (``uploads.py``), never by WTForms.
+    """
+    if request.method != "POST":
+        return None
+    return request.form
+
+
 class _Form(FlaskForm):  # type: ignore[misc]
     class Meta:
         def get_translations(self, form: Any) -> _CatalogueTranslations:
             return _CatalogueTranslations()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formdata", _text_fields())
+        super().__init__(*args, **kwargs)
+
     # Carries the chosen language through a submission without a cookie.
     lang = HiddenField()
     # Read by the request's stream factory, not by WTForms: the files go
     # through encryption as they arrive (uploads.py, submission.py), and
-    # ``check_attachments`` reports what was refused.
+    # ``check_attachments`` reports what was refused. Its name is
+    # ``uploads.ATTACHMENTS``: file parts under any other name are dropped.
     attachments = MultipleFileField(_l("Photos, sound or video (optional)"))
 
     def check_attachments(self, draft: submission.Draft | None) -> bool:

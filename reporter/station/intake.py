@@ -17,6 +17,7 @@ from reporter.formats import envelope
 from reporter.formats.crypto import RecipientPublicKey
 from reporter.formats.receipt import new_receipt
 from reporter.formats.report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, Report
+from reporter.station.store import check_recipient_count
 from reporter.station.submission import Draft
 
 
@@ -49,12 +50,14 @@ def accept(report: Report, recipients: Sequence[RecipientPublicKey],
     ``append`` is ``GroupCommit.append`` in the server (or ``Store.append_report``
     bound to a station id): it returns once the envelope is durable. Raises
     ``NoRecipients`` (nothing is stored) when the station has no reviewer key,
+    ``TooManyRecipients`` when it has more than a report can be sealed to,
     and ``StoreUnavailable`` when the database cannot be written.
     """
     if not recipients:
         raise NoRecipients(
             "the station has no reviewer key; add one with 'reporter recipients add'"
         )
+    check_recipient_count(len(recipients))
     if draft is not None:
         report = replace(report, attachments=draft.attachments())
         return append(draft.seal(report, recipients))

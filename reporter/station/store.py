@@ -25,13 +25,29 @@ from reporter.errors import (
     DuplicateRecipient,
     InstanceError,
     StoreError,
+    TooManyRecipients,
     UnknownRecipient,
 )
+from reporter.formats.bundle import MAX_RECIPIENTS as BUNDLE_MAX_RECIPIENTS
 from reporter.formats.chain import chain_link, chain_link_hashed, envelope_hash, genesis
 from reporter.formats.crypto import RecipientPublicKey
+from reporter.formats.envelope import MAX_RECIPIENTS as ENVELOPE_MAX_RECIPIENTS
 from reporter.storage import sqlc
 
 MAX_NAME_CHARS = 200
+# Every report is sealed to every reviewer, and every bundle too.
+MAX_RECIPIENTS = min(ENVELOPE_MAX_RECIPIENTS, BUNDLE_MAX_RECIPIENTS)
+
+
+def too_many_recipients(count: int) -> str:
+    return (f"{count} reviewer keys is more than an envelope can be sealed to "
+            f"({MAX_RECIPIENTS}); remove one first with 'reporter recipients remove NAME'")
+
+
+def check_recipient_count(count: int) -> None:
+    """Refuse a recipient list no report could be sealed to (``TooManyRecipients``)."""
+    if count > MAX_RECIPIENTS:
+        raise TooManyRecipients(too_many_recipients(count))
 
 
 # --- migrations ---------------------------------------------------------------
@@ -204,17 +220,23 @@ class Store:
     # --- recipients ------------------------------------------------------
 
     def add_recipient(self, name: str, key: RecipientPublicKey) -> None:
+        """Add a reviewer; refused if the name or key is listed, or the list is full.
+
+        An envelope and a bundle are sealed to at most ``MAX_RECIPIENTS`` keys:
+        a 65th would let the operator add it and then make every submission fail.
+        """
         name = _clean_name(name, "recipient")
         with self._write() as db:
-            for existing_name, existing_key in db.execute(
-                "SELECT name, public_key FROM recipients"
-            ):
+            existing = db.execute("SELECT name, public_key FROM recipients").fetchall()
+            for existing_name, existing_key in existing:
                 if existing_name == name:
                     raise DuplicateRecipient(f"a recipient named {name!r} already exists")
                 if bytes(existing_key) == key.raw:
                     raise DuplicateRecipient(
                         f"this key is already on the list as {existing_name!r}"
                     )
+            if len(existing) >= MAX_RECIPIENTS:
+                raise TooManyRecipients(too_many_recipients(len(existing) + 1))
             db.execute("INSERT INTO recipients (name, public_key) VALUES (?, ?)",
                        (name, key.raw))
 

@@ -15,15 +15,21 @@ its ``problem`` says why, for the page to show beside the field.
 
 ``close()`` discards every upload that was not made part of a stored report:
 after a refusal, a failed form, a dropped connection or a crash in between.
+
+If ``attachments.db`` cannot be written (disk full, locked, damaged), the
+file's remaining bytes are read and dropped like a refused file's, so the
+form is still parsed and the page can show it again with what was typed;
+``Draft.attachments()`` then raises ``StoreUnavailable`` and nothing is stored.
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reporter.errors import NoRecipients
+from reporter.errors import NoRecipients, StoreUnavailable
 from reporter.formats import attachment, envelope, filetypes
 from reporter.formats.chain import envelope_hash
 from reporter.formats.crypto import RecipientPublicKey
@@ -33,6 +39,7 @@ from reporter.storage.blobs import BlobStore, Sink
 PROBLEM_TOO_LARGE = "too-large"
 PROBLEM_TYPE = "type"
 PROBLEM_COUNT = "count"
+log = logging.getLogger("reporter")
 
 
 @dataclass(frozen=True)
@@ -65,15 +72,24 @@ class Incoming:
         self.sealed: attachment.Sealed | None = None
         self.upload: int | None = None
         self.index: int | None = None
+        # Set when attachments.db could not take this file (not the monitor's fault).
+        self.failure: StoreUnavailable | None = None
 
     # Werkzeug writes each part's bytes here, then seeks back to the start.
     def write(self, data: bytes) -> int:
         self.size += len(data)
-        if self.problem is not None:
-            return len(data)  # refused: read and dropped
+        if self.problem is not None or self.failure is not None:
+            return len(data)  # refused or not storable: read and dropped
+        try:
+            self._write(data)
+        except StoreUnavailable as exc:
+            self._fail(exc)
+        return len(data)
+
+    def _write(self, data: bytes) -> None:
         if self._draft.received + len(data) > self._draft.limits.max_bytes:
             self._refuse(PROBLEM_TOO_LARGE)
-            return len(data)
+            return
         self._draft.received += len(data)
         self._counted += len(data)
         if self._writer is None:
@@ -81,14 +97,13 @@ class Incoming:
             # keep them (at most HEAD_BYTES plus one part) in memory.
             self._pending += data
             if len(self._pending) < filetypes.HEAD_BYTES:
-                return len(data)
+                return
             pending, self._pending = self._pending, b""
             if self._start(pending[: filetypes.HEAD_BYTES]):
                 assert self._writer is not None  # noqa: S101 (just started)
                 self._writer.write(pending)
-            return len(data)
+            return
         self._writer.write(data)
-        return len(data)
 
     def _start(self, head: bytes) -> bool:
         self.media_type = filetypes.detect(head)
@@ -106,6 +121,13 @@ class Incoming:
 
     def _refuse(self, problem: str) -> None:
         self.problem = problem
+        self._drop()
+
+    def _fail(self, failure: StoreUnavailable) -> None:
+        self.failure = failure
+        self._drop()
+
+    def _drop(self) -> None:
         self._pending = b""
         self._draft.received -= self._counted
         self._counted = 0
@@ -131,8 +153,15 @@ class Incoming:
 
     def finish(self) -> None:
         """The part is complete: push the last chunks and make the upload durable."""
-        if self.problem is not None or self.empty or self.sealed is not None:
+        if self.problem is not None or self.failure is not None or self.empty \
+                or self.sealed is not None:
             return
+        try:
+            self._finish()
+        except StoreUnavailable as exc:
+            self._fail(exc)
+
+    def _finish(self) -> None:
         if self._writer is None:  # fewer bytes than HEAD_BYTES arrived
             if not self._pending:
                 return
@@ -142,14 +171,22 @@ class Incoming:
             assert self._writer is not None  # noqa: S101 (just started)
             self._writer.write(pending)
         assert self._writer is not None and self._sink is not None  # noqa: S101
-        self.sealed = self._writer.finish()
+        sealed = self._writer.finish()
         self.upload = self._sink.close().id
+        self.sealed = sealed
         self._sink = None
 
     def discard(self) -> None:
-        if self._sink is not None:
-            self._sink.discard()
-            self._sink = None
+        """Drop this file's upload, if one was begun. Never raises: an upload that cannot
+        be deleted now stays marked *receiving*, and ``serve`` deletes it at its next
+        start (``BlobStore.sweep``)."""
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            try:
+                sink.discard()
+            except StoreUnavailable:
+                log.warning("an unfinished upload could not be deleted now; "
+                            "it will be deleted when the station next starts")
 
     def info(self) -> AttachmentInfo:
         assert self.sealed is not None and self.index is not None  # noqa: S101
@@ -210,8 +247,21 @@ class Draft:
         return sorted((f for f in self.files if f.sealed is not None),
                       key=lambda f: f.index if f.index is not None else -1)
 
+    @property
+    def failure(self) -> StoreUnavailable | None:
+        """Why a file could not be stored (``attachments.db`` failed), if one could not."""
+        for item in self.files:
+            item.finish()
+            if item.failure is not None:
+                return item.failure
+        return None
+
     def attachments(self) -> tuple[AttachmentInfo, ...]:
-        return tuple(f.info() for f in self.accepted())
+        """The accepted files; ``StoreUnavailable`` if any could not be stored."""
+        accepted = self.accepted()
+        if (failure := self.failure) is not None:
+            raise failure
+        return tuple(f.info() for f in accepted)
 
     def seal(self, report: Report, recipients: Sequence[RecipientPublicKey]) -> bytes:
         """The report's envelope, its attachments linked to it durably (before it is stored)."""
@@ -228,12 +278,20 @@ class Draft:
         return sealed
 
     def close(self) -> None:
-        """Drop every upload not linked to a sealed report; forget the file key."""
+        """Drop every upload not linked to a sealed report; forget the file key.
+
+        Never raises (it runs in the request's teardown, after the answer is
+        chosen): what cannot be deleted now is deleted at the next start.
+        """
+        self.file_key = b""
         for item in self.files:
             if not self._attached or item.sealed is None:
                 item.discard()
                 if item.upload is not None and not self._attached:
-                    self.blobs.delete([item.upload])
+                    try:
+                        self.blobs.delete([item.upload])
+                    except StoreUnavailable:
+                        log.warning("an unfinished upload could not be deleted now; "
+                                    "it will be deleted when the station next starts")
                     item.upload = None
-        self.file_key = b""
 

@@ -4,9 +4,12 @@ Werkzeug's default stream factory writes any multipart file part above
 500 KB to a temporary file, in plaintext. ``MemoryOnlyRequest`` replaces it:
 each file part goes to the request's ``submission.Draft``, which encrypts it
 chunk by chunk as the parser reads it from the socket and writes only
-ciphertext (``attachments.db``). A file part that arrives where no draft is
-wanted (attachments switched off) is counted and dropped. Text fields stay
-in memory, each bounded by ``MAX_FORM_MEMORY_SIZE``.
+ciphertext (``attachments.db``). Only file parts named ``attachments`` (the
+form's file field) are attachments: a file part under any other name (a
+text field sent as a file, ``lang``, an unknown name), or one that arrives
+where no draft is wanted (attachments switched off), is counted and dropped,
+never stored. Text fields stay in memory, each bounded by
+``MAX_FORM_MEMORY_SIZE``.
 
 The server (``serve.py``, Cheroot) hands over the socket as a stream, so no
 layer below this one buffers or spools the body either.
@@ -20,6 +23,7 @@ from urllib.parse import parse_qsl
 from flask import Request, current_app
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.sansio.multipart import File
 
 # Read the body in pieces of up to 256 KiB (Werkzeug's default is 64 KiB):
 # fewer, larger calls into the parser and the cipher. Werkzeug refuses a
@@ -27,6 +31,8 @@ from werkzeug.formparser import FormDataParser, MultiPartParser
 # (``max_form_memory_size``), so a piece is at most a quarter of that.
 PARSE_BUFFER = 256 * 1024
 DRAFT = "reporter_draft"
+# The form's file field: the only name under which a file part is an attachment.
+ATTACHMENTS = "attachments"
 
 
 class Discard:
@@ -47,6 +53,15 @@ class Discard:
 
     def close(self) -> None:
         pass
+
+
+class _MultiPartParser(MultiPartParser):
+    """Werkzeug's multipart parser, handing only ``attachments`` file parts to the draft."""
+
+    def start_file_streaming(self, event: File, total_content_length: int | None) -> IO[bytes]:
+        if event.name != ATTACHMENTS:
+            return Discard()  # type: ignore[return-value]
+        return super().start_file_streaming(event, total_content_length)
 
 
 class _Parser(FormDataParser):
@@ -70,7 +85,7 @@ class _Parser(FormDataParser):
 
     def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None,
                          options: dict[str, str]) -> Any:
-        parser = MultiPartParser(
+        parser = _MultiPartParser(
             stream_factory=self.stream_factory,
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,

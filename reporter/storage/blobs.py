@@ -22,6 +22,9 @@ Life of an upload:
    ``secure_delete`` the pages are zeroed.
    A write transaction is never held while the request waits for more bytes
    from the network, so concurrent uploads share the write lock fairly.
+   From ``begin()`` on, one writer thread per store runs every statement on
+   its connection (``_Writer``): the uploads of one request never share a
+   transaction by accident.
 2. ``attach(uploads, envelope_hash)`` links the finished uploads to the
    report's envelope, durably, *before* the report is committed to
    ``station.db``.
@@ -35,11 +38,14 @@ The key is derived from the station database key, so no new secret exists.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from reporter.errors import StoreUnavailable
 from reporter.formats.crypto import subkey
@@ -52,6 +58,7 @@ PAGE_SIZE = 64 * 1024
 SEGMENT = 16 * 65_000
 COMMIT_EVERY = 8  # segments per transaction while receiving (~8 MB)
 CACHE_KIB = 2048
+T = TypeVar("T")
 
 MIGRATIONS: sqlc.Migrations = [
     [
@@ -94,49 +101,151 @@ class Upload:
     hash: bytes | None = None  # of the ciphertext, when recorded at attach time
 
 
-class Sink:
-    """Receives one attachment's ciphertext and writes it in segments.
+class _Job:
+    """Work for the writer thread: a segment to write, or a call to run and answer."""
 
-    The writes happen on a thread of their own (SQLCipher and the disk work
-    while the request thread reads, parses and encrypts the next megabytes),
-    through a queue of at most ``QUEUE_SEGMENTS``: memory stays bounded, and a
-    slow disk slows the upload instead of filling memory.
+    __slots__ = ("call", "data", "done", "error", "result", "seq", "sink")
+
+    def __init__(self, *, sink: Sink | None = None, seq: int = 0, data: bytes = b"",
+                 call: Callable[[sqlc.Connection], object] | None = None) -> None:
+        self.sink = sink
+        self.seq = seq
+        self.data = data
+        self.call = call
+        self.done = threading.Event()
+        self.result: object = None
+        self.error: BaseException | None = None
+
+
+class _Writer:
+    """The one thread that uses a ``BlobStore``'s connection while uploads are received.
+
+    Why one thread: a SQLite connection has one transaction at a time, whoever
+    calls it. When the request thread began the next file's upload while a
+    writer thread was still committing the previous file's segments on the
+    same connection, one's ``COMMIT`` ended the other's transaction (issue 10:
+    503s and 500s for reports with a photo and a video). Now every statement
+    on the connection, from the first ``begin()`` until ``close()``, runs here,
+    in the order it was asked for: segments of every file of the request, and
+    the short transactions (``begin``, ``complete``, ``attach``, ``delete``)
+    that the request thread waits for.
+
+    The queue holds at most ``QUEUE_SEGMENTS`` jobs: memory stays bounded, and
+    a slow disk slows the upload instead of filling memory. Segments are
+    committed every ``COMMIT_EVERY``, or as soon as nothing more waits, so a
+    write transaction is never held while the request waits for the network.
+    If a transaction of segments fails, every upload with a segment in it is
+    failed (it is raised to that upload's ``Sink``), never silently shortened.
     """
 
     QUEUE_SEGMENTS = 3
 
-    def __init__(self, blobs: BlobStore, upload: int) -> None:
-        self._blobs = blobs
+    def __init__(self, db: sqlc.Connection) -> None:
+        self._db = db
+        self._queue: queue.Queue[_Job | None] = queue.Queue(self.QUEUE_SEGMENTS)
+        self._in_write: set[Sink] = set()  # uploads with a segment in the open transaction
+        self._uncommitted = 0
+        self._thread = threading.Thread(target=self._run, name="reporter-blobs", daemon=True)
+        self._thread.start()
+
+    # --- the writer thread ------------------------------------------------------
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            if job.call is None:
+                self._write_segment(job)
+            else:
+                self._settle()  # a call runs outside any transaction of segments
+                try:
+                    job.result = job.call(self._db)
+                except sqlc.Error as exc:
+                    sqlc.rollback_quietly(self._db)
+                    job.error = sqlc.unavailable(exc)
+                except BaseException as exc:  # handed to the caller
+                    sqlc.rollback_quietly(self._db)
+                    job.error = exc
+                job.done.set()
+            if self._in_write and (self._uncommitted >= COMMIT_EVERY or self._queue.empty()):
+                self._settle()
+        self._rollback(StoreUnavailable("the attachment store was closed"))
+
+    def _write_segment(self, job: _Job) -> None:
+        sink = job.sink
+        assert sink is not None  # noqa: S101 (a job without a call is a segment)
+        if sink.error is not None:
+            return  # already failed: the rest of its bytes are dropped
+        self._in_write.add(sink)  # before BEGIN: a failed BEGIN fails this upload too
+        try:
+            if not self._db.in_transaction:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
+                             (sink.upload, job.seq, job.data))
+            self._uncommitted += 1
+        except sqlc.Error as exc:
+            self._rollback(sqlc.unavailable(exc))
+
+    def _settle(self) -> None:
+        """Commit the open transaction of segments, or fail every upload that was in it."""
+        if not self._db.in_transaction:
+            self._in_write.clear()
+            self._uncommitted = 0
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlc.Error as exc:
+            self._rollback(sqlc.unavailable(exc))
+            return
+        self._in_write.clear()
+        self._uncommitted = 0
+
+    def _rollback(self, error: BaseException) -> None:
+        for sink in self._in_write:
+            sink.error = sink.error or error
+        self._in_write.clear()
+        self._uncommitted = 0
+        sqlc.rollback_quietly(self._db)
+
+    # --- the request thread -----------------------------------------------------
+
+    def segment(self, sink: Sink, seq: int, data: bytes) -> None:
+        """Queue one segment (returns at once unless ``QUEUE_SEGMENTS`` already wait)."""
+        self._queue.put(_Job(sink=sink, seq=seq, data=data))
+
+    def call(self, work: Callable[[sqlc.Connection], object]) -> object:
+        """Run ``work(connection)`` on the writer thread, after everything queued before it."""
+        job = _Job(call=work)
+        self._queue.put(job)
+        job.done.wait()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
+class Sink:
+    """Receives one attachment's ciphertext and hands it, in segments, to the writer thread."""
+
+    def __init__(self, writer: _Writer, upload: int) -> None:
+        self._writer = writer
         self.upload = upload
         self._buffer = bytearray()
         self._length = 0
+        self._seq = 0
         self._open = True
-        self._queue: queue.Queue[bytes | None] = queue.Queue(self.QUEUE_SEGMENTS)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="reporter-sink", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        seq = uncommitted = 0
-        while (segment := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drain, so the producer never blocks on a dead writer
-            try:
-                uncommitted += 1
-                # Commit when nothing more is waiting: the write lock is never
-                # held while the request waits for the network (a slow phone
-                # would stall every other upload), and a fast upload still
-                # shares one fsync among up to COMMIT_EVERY segments.
-                commit = uncommitted >= COMMIT_EVERY or self._queue.empty()
-                self._blobs._segment(self.upload, seq, segment, commit=commit)
-                uncommitted = 0 if commit else uncommitted
-                seq += 1
-            except BaseException as exc:  # handed to the request thread
-                self._error = exc
+        # Set by the writer thread when a segment could not be stored.
+        self.error: BaseException | None = None
 
     def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
+        if self.error is not None:
+            raise self.error
+
+    def _send(self, segment: bytes) -> None:
+        self._writer.segment(self, self._seq, segment)
+        self._seq += 1
 
     def write(self, data: bytes) -> None:
         self._raise()
@@ -145,44 +254,67 @@ class Sink:
         while len(self._buffer) >= SEGMENT:
             segment = bytes(self._buffer[:SEGMENT])
             del self._buffer[:SEGMENT]
-            self._queue.put(segment)
-
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+            self._send(segment)
 
     def close(self) -> Upload:
         """Write what is left and commit durably; the upload is then *complete*."""
         if self._buffer:
-            self._queue.put(bytes(self._buffer))
+            self._send(bytes(self._buffer))
             self._buffer.clear()
-        self._stop()
+        upload, length = self.upload, self._length
+
+        def complete(db: sqlc.Connection) -> None:
+            if self.error is not None:
+                raise self.error
+            with sqlc.Transaction(db):
+                db.execute("UPDATE uploads SET state = 'complete', length = ? WHERE id = ?",
+                           (length, upload))
+
         try:
-            self._raise()
-            self._blobs._complete(self.upload, self._length)
+            self._writer.call(complete)
         except BaseException:
             self.discard()
             raise
         self._open = False
-        return Upload(self.upload, self._length)
+        return Upload(upload, length)
 
     def discard(self) -> None:
         """Drop the upload: nothing of it stays (its pages are zeroed)."""
         self._buffer.clear()
-        self._stop()
         if self._open:
             self._open = False
-            self._blobs._abort()
-            self._blobs.delete([self.upload])
+            self._writer.call(lambda db: _delete(db, [self.upload]))
+
+
+def _segment_at(db: sqlc.Connection, *, upload: int, seq: int) -> tuple[bytes] | None:
+    row: tuple[bytes] | None = db.execute(
+        "SELECT data FROM segments WHERE upload = ? AND seq = ?", (upload, seq)).fetchone()
+    return row
+
+
+def _delete(db: sqlc.Connection, uploads: list[int]) -> None:
+    try:
+        with sqlc.Transaction(db):
+            for upload in uploads:
+                db.execute("DELETE FROM segments WHERE upload = ?", (upload,))
+                db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
+        # Give freed (already zeroed) pages back to the file system.
+        db.execute("PRAGMA incremental_vacuum").fetchall()  # runs one page per step
+    except sqlc.Error as exc:
+        raise sqlc.unavailable(exc) from None
 
 
 class BlobStore:
-    """One keyed connection to ``attachments.db``; use one per thread."""
+    """One keyed connection to ``attachments.db``; use one per thread.
+
+    From the first ``begin()`` on, every statement runs on the store's writer
+    thread (``_Writer``), whichever method asks, so the uploads of one request
+    can overlap without sharing a transaction.
+    """
 
     def __init__(self, db: sqlc.Connection) -> None:
         self._db = db
-        self._in_write = False
+        self._writer: _Writer | None = None
 
     @classmethod
     def open(cls, instance: Path, db_key: bytes) -> BlobStore:
@@ -206,9 +338,10 @@ class BlobStore:
         return cls(db)
 
     def close(self) -> None:
-        if self._in_write:
-            self._db.execute("ROLLBACK")
-            self._in_write = False
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
+        sqlc.rollback_quietly(self._db)
         self._db.close()
 
     def __enter__(self) -> BlobStore:
@@ -217,47 +350,29 @@ class BlobStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _run(self, work: Callable[[sqlc.Connection], T]) -> T:
+        """``work(connection)``, on the writer thread once there is one."""
+        if self._writer is not None:
+            return self._writer.call(work)  # type: ignore[return-value]
+        try:
+            return work(self._db)
+        except sqlc.Error as exc:
+            sqlc.rollback_quietly(self._db)
+            raise sqlc.unavailable(exc) from None
+
     # --- receiving -----------------------------------------------------------
 
     def begin(self) -> Sink:
-        with sqlc.Transaction(self._db) as db:
-            cursor = db.execute("INSERT INTO uploads (state) VALUES ('receiving')")
-        assert cursor.lastrowid is not None  # noqa: S101 (an INSERT sets it)
-        return Sink(self, int(cursor.lastrowid))
+        if self._writer is None:
+            self._writer = _Writer(self._db)
 
-    def _segment(self, upload: int, seq: int, data: bytes, *, commit: bool) -> None:
-        try:
-            if not self._in_write:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._in_write = True
-            self._db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
-                             (upload, seq, data))
-            if commit:
-                self._db.execute("COMMIT")
-                self._in_write = False
-        except sqlc.Error as exc:
-            self._abort()
-            raise sqlc.unavailable(exc) from None
+        def insert(db: sqlc.Connection) -> int:
+            with sqlc.Transaction(db):
+                cursor = db.execute("INSERT INTO uploads (state) VALUES ('receiving')")
+            assert cursor.lastrowid is not None  # noqa: S101 (an INSERT sets it)
+            return int(cursor.lastrowid)
 
-    def _abort(self) -> None:
-        if self._in_write:
-            try:
-                self._db.execute("ROLLBACK")
-            finally:
-                self._in_write = False
-
-    def _complete(self, upload: int, length: int) -> None:
-        try:
-            if not self._in_write:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._in_write = True
-            self._db.execute("UPDATE uploads SET state = 'complete', length = ? WHERE id = ?",
-                             (length, upload))
-            self._db.execute("COMMIT")
-            self._in_write = False
-        except sqlc.Error as exc:
-            self._abort()
-            raise sqlc.unavailable(exc) from None
+        return Sink(self._writer, self._run(insert))
 
     def store(self, segments: Iterable[bytes]) -> Upload:
         """Store a whole, already complete ciphertext in one transaction (durable when it
@@ -268,20 +383,23 @@ class BlobStore:
         one every few MB. ``segments`` should be about ``SEGMENT`` bytes each. The write
         lock is held until the last segment is in: use ``begin()`` for uploads.
         """
-        length = 0
-        try:
-            with sqlc.Transaction(self._db) as db:
-                cursor = db.execute("INSERT INTO uploads (state) VALUES ('receiving')")
-                upload = int(cursor.lastrowid or 0)
-                for seq, segment in enumerate(segments):
-                    db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
-                               (upload, seq, segment))
-                    length += len(segment)
-                db.execute("UPDATE uploads SET state = 'complete', length = ? WHERE id = ?",
-                           (length, upload))
-        except sqlc.Error as exc:
-            raise sqlc.unavailable(exc) from None
-        return Upload(upload, length)
+        def work(db: sqlc.Connection) -> Upload:
+            length = 0
+            try:
+                with sqlc.Transaction(db):
+                    cursor = db.execute("INSERT INTO uploads (state) VALUES ('receiving')")
+                    upload = int(cursor.lastrowid or 0)
+                    for seq, segment in enumerate(segments):
+                        db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
+                                   (upload, seq, segment))
+                        length += len(segment)
+                    db.execute("UPDATE uploads SET state = 'complete', length = ? WHERE id = ?",
+                               (length, upload))
+            except sqlc.Error as exc:
+                raise sqlc.unavailable(exc) from None
+            return Upload(upload, length)
+
+        return self._run(work)
 
     def attach(self, uploads: list[int], envelope_hash: bytes,
                hashes: list[bytes] | None = None) -> None:
@@ -291,50 +409,54 @@ class BlobStore:
         """
         if hashes is not None and len(hashes) != len(uploads):
             raise ValueError("one hash per upload")
-        with sqlc.Transaction(self._db) as db:
-            for index, upload in enumerate(uploads):
-                changed = db.execute(
-                    "UPDATE uploads SET state = 'attached', envelope = ?, idx = ?, hash = ? "
-                    "WHERE id = ? AND state = 'complete'",
-                    (envelope_hash, index, None if hashes is None else hashes[index], upload))
-                if changed.rowcount != 1:
-                    raise StoreUnavailable(f"upload {upload} is not complete")
+
+        def work(db: sqlc.Connection) -> None:
+            try:
+                with sqlc.Transaction(db):
+                    for index, upload in enumerate(uploads):
+                        changed = db.execute(
+                            "UPDATE uploads SET state = 'attached', envelope = ?, idx = ?, "
+                            "hash = ? WHERE id = ? AND state = 'complete'",
+                            (envelope_hash, index, None if hashes is None else hashes[index],
+                             upload))
+                        if changed.rowcount != 1:
+                            raise StoreUnavailable(f"upload {upload} is not complete")
+            except sqlc.Error as exc:
+                raise sqlc.unavailable(exc) from None
+
+        self._run(work)
 
     # --- reading ---------------------------------------------------------------
 
     def uploads_for(self, envelope_hash: bytes) -> list[Upload]:
-        rows = self._db.execute(
+        rows = self._run(lambda db: db.execute(
             "SELECT id, length, hash FROM uploads WHERE envelope = ? AND state = 'attached' "
-            "ORDER BY idx", (envelope_hash,)).fetchall()
+            "ORDER BY idx", (envelope_hash,)).fetchall())
         return [Upload(int(r[0]), int(r[1]), None if r[2] is None else bytes(r[2]))
                 for r in rows]
 
     def read(self, upload: int) -> Iterator[bytes]:
         """The ciphertext of ``upload``, one segment at a time."""
-        seq = 0
-        while True:
-            row = self._db.execute("SELECT data FROM segments WHERE upload = ? AND seq = ?",
-                                   (upload, seq)).fetchone()
+        for seq in itertools.count():
+            row = self._run(functools.partial(_segment_at, upload=upload, seq=seq))
             if row is None:
                 return
             yield bytes(row[0])
-            seq += 1
 
     def total_bytes(self) -> int:
-        return int(self._db.execute("SELECT coalesce(sum(length), 0) FROM uploads "
-                                    "WHERE state = 'attached'").fetchone()[0])
+        return int(self._run(lambda db: db.execute(
+            "SELECT coalesce(sum(length), 0) FROM uploads WHERE state = 'attached'"
+        ).fetchone()[0]))
 
     def upload_count(self) -> int:
-        return int(self._db.execute("SELECT count(*) FROM uploads").fetchone()[0])
+        return int(self._run(lambda db: db.execute("SELECT count(*) FROM uploads")
+                             .fetchone()[0]))
 
     # --- removing --------------------------------------------------------------
 
     def delete(self, uploads: list[int]) -> None:
-        with sqlc.Transaction(self._db) as db:
-            for upload in uploads:
-                db.execute("DELETE FROM segments WHERE upload = ?", (upload,))
-                db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
-        self._shrink()
+        """Delete uploads; with ``secure_delete`` their pages are zeroed, then given back."""
+        self._run(lambda db: _delete(db, uploads))
 
     def delete_for(self, envelope_hashes: list[bytes]) -> int:
         """Delete the attachments of these envelopes (purge); return how many."""
@@ -345,16 +467,10 @@ class BlobStore:
 
     def sweep(self, held: Callable[[bytes], bool]) -> int:
         """Delete every upload not linked to an envelope that ``held`` says is stored."""
-        rows = self._db.execute("SELECT id, state, envelope FROM uploads").fetchall()
+        rows = self._run(lambda db: db.execute(
+            "SELECT id, state, envelope FROM uploads").fetchall())
         orphans = [int(r[0]) for r in rows
                    if r[1] != "attached" or r[2] is None or not held(bytes(r[2]))]
         if orphans:
             self.delete(orphans)
         return len(orphans)
-
-    def _shrink(self) -> None:
-        """Give freed (already zeroed) pages back to the file system."""
-        try:
-            self._db.execute("PRAGMA incremental_vacuum").fetchall()  # runs one page per step
-        except sqlc.Error as exc:
-            raise sqlc.unavailable(exc) from None

@@ -106,12 +106,25 @@ class Transaction:
                 self._db.execute("COMMIT")
                 return
             except sqlcipher.Error as commit_error:
-                self._db.execute("ROLLBACK")
+                rollback_quietly(self._db)
                 raise unavailable(commit_error) from None
-        if self._db.in_transaction:
-            self._db.execute("ROLLBACK")
+        rollback_quietly(self._db)
         if isinstance(exc, sqlcipher.OperationalError):
             raise unavailable(exc) from None
+
+
+def rollback_quietly(db: sqlcipher.Connection) -> None:
+    """End a failed transaction, if one is still open.
+
+    A ROLLBACK that fails (SQLite may already have rolled back after an I/O
+    error or a full disk) changes nothing more: it is not a failure of its
+    own, and must never turn the error a person can act on into another.
+    """
+    try:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+    except sqlcipher.Error:
+        pass
 
 
 def schema_version(db: sqlcipher.Connection) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -186,3 +187,36 @@ def test_status_counts_attachments_never_shows_them(run, station: Station,  # ty
     # 5120 + 4096 bytes once padded, plus headers and tags
     assert "Attachments:      2 (9318 bytes of ciphertext)" in out
     assert "a.pdf" not in out
+
+
+def _fill_recipients(station: Station, total: int) -> None:
+    with station.store() as store:
+        for i in range(len(store.recipients()), total):
+            store.add_recipient(f"reviewer {i}", RecipientPrivateKey.generate().public_key)
+
+
+def test_the_65th_recipient_is_refused(run, station: Station) -> None:  # type: ignore[no-untyped-def]
+    """An envelope is sealed to at most 64 keys: a 65th would make every submission fail."""
+    _fill_recipients(station, 64)
+    extra = RecipientPrivateKey.generate().public_key.to_text()
+    result = run("--instance", str(station.path), "recipients", "add", "one too many", extra)
+    assert result.code == 1
+    assert "64" in result.err and "recipients remove" in result.err
+    assert "Traceback" not in result.err
+    with station.store() as store:
+        assert len(store.recipients()) == 64
+
+
+def test_serve_refuses_a_station_with_more_than_64_recipients(run, station: Station) -> None:  # type: ignore[no-untyped-def]
+    """A list grown past 64 by an older version is caught when the station starts."""
+    _fill_recipients(station, 64)
+    with station.store() as store, store._write() as db:
+        db.execute("INSERT INTO recipients (name, public_key) VALUES (?, ?)",
+                   ("added by an older version", RecipientPrivateKey.generate().public_key.raw))
+    with socket.socket() as taken:  # were the check missing, serve would fail here, not hang
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run("--instance", str(station.path), "serve", "--port", port)
+    assert result.code == 1
+    assert "65 reviewer keys" in result.err and "recipients remove" in result.err

@@ -184,3 +184,41 @@ def test_file_names_are_cleaned(client: Any, station: Station, sent: str, kept: 
     assert post(client, {**valid_report(), "attachments": files((sent, PDF))}).status_code == 200
     [(report, _)] = stored(station)
     assert report.attachments[0].name == kept
+
+
+class _FailingDisk:
+    """Fault injection: a connection whose segment writes fail as on a broken disk, and
+    whose ROLLBACK then fails too (SQLite has already rolled back by itself)."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        import sqlcipher3.dbapi2 as sqlcipher
+
+        if sql.startswith("INSERT INTO segments"):
+            raise sqlcipher.OperationalError("disk I/O error")
+        if sql == "ROLLBACK":
+            self._db.execute(sql)
+            raise sqlcipher.OperationalError("cannot rollback - no transaction is active")
+        return self._db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+def test_a_store_that_fails_mid_upload_answers_503_with_the_text_kept(
+        client: Any, station: Station, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reporter.storage import blobs, sqlc
+
+    real_connect = sqlc.connect
+    monkeypatch.setattr(blobs.sqlc, "connect",
+                        lambda *a, **k: _FailingDisk(real_connect(*a, **k)))
+    video = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00" + os.urandom(3_000_000)
+    response = post(client, {**valid_report(description="keep these words"),
+                             "attachments": files(("a.jpg", JPEG), ("b.mp4", video))})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503, page
+    assert "keep these words" in page and "could not save your report" in page
+    monkeypatch.undo()
+    assert stored(station) == [] and upload_count(station) == 0

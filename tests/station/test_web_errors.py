@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
 
-from reporter.errors import StoreUnavailable
+from reporter.errors import StoreUnavailable, TooManyRecipients
+from reporter.formats import envelope
+from reporter.formats.crypto import RecipientPrivateKey
+from reporter.formats.receipt import new_receipt
+from reporter.formats.report import Report
 from reporter.station.web import intake as intake_views
+from reporter.storage.blobs import BlobStore
 from tests.conftest import Station, csrf_token, valid_report
+
+
+def stored_attachments(station: Station) -> int:
+    if not (station.path / "attachments.db").exists():
+        return 0
+    with BlobStore.open(station.path, station.key) as blobs:
+        return blobs.upload_count()
 
 
 def _count(station: Station) -> int:
@@ -131,6 +144,13 @@ def test_a_bug_in_an_error_page_still_ends_in_the_fixed_page(  # type: ignore[no
     assert response.status_code == 500
     assert b"Nothing was saved" in response.data
     assert "CNRYhandler" not in caplog.text
+    # The fixed page is as guarded as every other page.
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "no-store" in response.headers["Cache-Control"]
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
 
 
 def test_reader_connections_are_pooled_and_a_broken_one_is_dropped(  # type: ignore[no-untyped-def]
@@ -154,3 +174,111 @@ def test_reader_connections_are_pooled_and_a_broken_one_is_dropped(  # type: ign
     for store in stores:
         pool.give_back(store)
     assert pool.idle_count() == KEPT_READERS
+
+
+# --- crafted requests (issue 10, item 3) ---------------------------------------
+
+JSON_BODIES = ['{"description": 5}', '{"description": ["a", "b"]}', '[1, 2]', '"text"',
+               'null', '{"incident_types": {"a": 1}, "people_affected": [3]}', '{']
+
+
+@pytest.mark.parametrize("body", JSON_BODIES)
+def test_a_json_body_is_an_empty_form_not_a_crash(client, station: Station, body: str) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    for path in ("/", "/follow-up"):
+        response = client.post(path, data=body, content_type="application/json")
+        assert response.status_code == 400, (path, body)
+    # Even with a valid CSRF token inside it, a JSON body is not a form.
+    response = client.post("/", json={"csrf_token": token, **valid_report(description=7)})
+    assert response.status_code == 400
+    assert _count(station) == 0
+
+
+INCIDENT_FIELDS = ["csrf_token", "lang", "incident_types", "incident_date", "date_approximate",
+                   "site", "site_other", "location", "people_affected", "children_affected",
+                   "women_affected", "perpetrators", "perpetrator_other", "description",
+                   "source", "monitor_code", "contact", "contact_details"]
+
+
+def _as_file(data: dict[str, object], name: str) -> dict[str, object]:
+    return {**data, name: (io.BytesIO(b"%PDF-1.7\n" + b"x" * 2000), "field.pdf")}
+
+
+@pytest.mark.parametrize("name", INCIDENT_FIELDS)
+def test_a_text_field_sent_as_a_file_is_missing_not_a_crash(client, station: Station,  # type: ignore[no-untyped-def]
+                                                          name: str) -> None:
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    data = _as_file({"csrf_token": token, **valid_report(monitor_code="M-1")}, name)
+    response = client.post("/", data=data, content_type="multipart/form-data")
+    assert response.status_code in (200, 400), response.status_code
+    assert "Traceback" not in response.get_data(as_text=True)
+    # Whatever the answer, the file was never taken for an attachment.
+    assert stored_attachments(station) == 0
+
+
+@pytest.mark.parametrize("name", ["csrf_token", "lang", "receipt", "description"])
+def test_a_follow_up_field_sent_as_a_file_is_missing_not_a_crash(  # type: ignore[no-untyped-def]
+        client, station: Station, name: str) -> None:
+    token = csrf_token(client.get("/follow-up").get_data(as_text=True))
+    data = _as_file({"csrf_token": token, "receipt": new_receipt(), "description": "more"},
+                    name)
+    response = client.post("/follow-up", data=data, content_type="multipart/form-data")
+    assert response.status_code == (200 if name == "lang" else 400)
+    assert stored_attachments(station) == 0
+
+
+@pytest.mark.parametrize("name", ["lang", "unknown_field", "attachment", "Attachments",
+                                  "attachments[]"])
+def test_only_parts_named_attachments_are_attachments(client, station: Station,  # type: ignore[no-untyped-def]
+                                                      name: str) -> None:
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    data = _as_file({"csrf_token": token, **valid_report()}, name)
+    response = client.post("/", data=data, content_type="multipart/form-data")
+    assert response.status_code == 200
+    with station.store() as store:
+        [row] = store.reports()
+    report = Report.from_body(envelope.open_envelope(row.envelope, station.reviewer))
+    assert report.attachments == ()
+    assert stored_attachments(station) == 0
+
+
+@pytest.mark.parametrize("path", ["/static/missing", "/static/style.css/x", "/static/style.css",
+                                  "/static/", "/static/../reporter/app.py"])
+def test_no_static_route_and_its_404_is_a_translated_page(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    """The style sheet is inline: the app serves no file, so no mtime leaves the install."""
+    response = client.get(path + "?lang=fr")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert '<html lang="fr"' in page and "Page introuvable" in page
+    assert 'href="/?lang=en"' in page, "the language menu points at the form"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/", "/follow-up", "/nope", "/static/style.css"])
+def test_no_page_carries_a_validator_from_the_install(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    response = client.get(path)
+    assert "ETag" not in response.headers and "Last-Modified" not in response.headers
+
+
+def test_65_recipients_are_refused_at_intake_not_a_crash(client, station: Station) -> None:  # type: ignore[no-untyped-def]
+    """A list grown past 64 (by an older version): every submission is refused with
+    "not saved", the answers kept, never a 500."""
+    with station.store() as store, store._write() as db:
+        for i in range(64):
+            db.execute("INSERT INTO recipients (name, public_key) VALUES (?, ?)",
+                       (f"extra {i}", RecipientPrivateKey.generate().public_key.raw))
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"csrf_token": token,
+                                      **valid_report(description="keep me please")})
+    assert response.status_code == 503
+    assert "keep me please" in response.get_data(as_text=True)
+    assert _count(station) == 0
+
+
+def test_the_store_refuses_a_65th_recipient(station: Station) -> None:
+    with station.store() as store:
+        for i in range(63):
+            store.add_recipient(f"r{i}", RecipientPrivateKey.generate().public_key)
+        with pytest.raises(TooManyRecipients, match="64"):
+            store.add_recipient("one too many", RecipientPrivateKey.generate().public_key)
+        assert len(store.recipients()) == 64

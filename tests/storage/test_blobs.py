@@ -79,7 +79,7 @@ def test_sweep_keeps_only_uploads_of_held_envelopes(blobs: BlobStore) -> None:
     blobs.attach([orphan], b"O" * 32)
     receiving = blobs.begin()
     receiving.write(b"r")
-    receiving._stop()  # a crash mid-upload: the row stays 'receiving'
+    # never closed: a crash mid-upload, the row stays 'receiving'
     assert blobs.sweep(lambda h: h == b"K" * 32) == 3
     assert [u.id for u in blobs.uploads_for(b"K" * 32)] == [kept]
     assert blobs.upload_count() == 1
@@ -110,3 +110,21 @@ def test_a_failed_write_is_raised_to_the_writer(blobs: BlobStore) -> None:
     sink.write(os.urandom(SEGMENT + 1))
     with pytest.raises(Exception, match=r"could not be written|no such table"):
         sink.close()
+
+
+def test_overlapping_uploads_on_one_store_never_share_a_transaction(blobs: BlobStore) -> None:
+    """A request begins the next file while the last one's segments are still being
+    written, and closes the first while the second streams: each reads back whole."""
+    for _ in range(20):
+        first_data, second_data = os.urandom(5 * SEGMENT + 7), os.urandom(4 * SEGMENT + 3)
+        first = blobs.begin()
+        first.write(first_data)
+        second = blobs.begin()
+        second.write(second_data[: 2 * SEGMENT])
+        first_id = first.close().id
+        second.write(second_data[2 * SEGMENT :])
+        second_id = second.close().id
+        assert b"".join(blobs.read(first_id)) == first_data
+        assert b"".join(blobs.read(second_id)) == second_data
+        blobs.delete([first_id, second_id])
+    assert blobs.upload_count() == 0

@@ -1,7 +1,7 @@
 """The last line of defence between the app and the WSGI server.
 
 Flask's error handlers turn every expected failure into a translated page.
-If something still escapes (a bug in an error handler, say), Waitress would
+If something still escapes (a bug in an error handler, say), the server would
 log the full traceback, and a traceback's exception message can quote what a
 monitor typed. This middleware catches it first: it logs the exception's type
 and where it was raised, nothing else, and answers with a fixed page.
@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from reporter.station.web.headers import BARE_POLICY, COMMON
 
 log = logging.getLogger("reporter")
 
@@ -27,8 +29,8 @@ FALLBACK = (
 HEADERS = [
     ("Content-Type", "text/html; charset=utf-8"),
     ("Content-Length", str(len(FALLBACK))),
-    ("Cache-Control", "no-store"),
-    ("Content-Security-Policy", "default-src 'none'"),
+    ("Content-Security-Policy", BARE_POLICY),
+    *COMMON.items(),
 ]
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

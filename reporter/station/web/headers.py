@@ -29,18 +29,24 @@ def policy(css: str) -> str:
     ])
 
 
+# Every answer but the policy, which names the page's style sheet: the guard's
+# fallback page (``guard.py``) sends these too, with a policy of its own.
+COMMON = {
+    "Cache-Control": "no-store, max-age=0",
+    "Pragma": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+# For a page with no style sheet and no form.
+BARE_POLICY = "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+
+
 def init_app(app: Flask, css: str) -> None:
-    headers = {
-        "Content-Security-Policy": policy(css),
-        "Cache-Control": "no-store, max-age=0",
-        "Pragma": "no-cache",
-        "Referrer-Policy": "no-referrer",
-        "X-Content-Type-Options": "nosniff",
-        "X-Frame-Options": "DENY",
-        "Cross-Origin-Opener-Policy": "same-origin",
-        "Cross-Origin-Resource-Policy": "same-origin",
-        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-    }
+    headers = {"Content-Security-Policy": policy(css), **COMMON}
 
     @app.after_request
     def _secure(response: Response) -> Response:
