@@ -83,10 +83,14 @@ def stats_cmd() -> None:
 
 @i18n.command("init")
 @click.argument("language")
-def init_cmd(language: str) -> None:
-    """Start a new LANGUAGE catalogue from the template (e.g. 'reporter i18n init ln')."""
+@click.option("--translator", prompt="Who translates? (your name or organisation; say "
+              "'machine translation' if a tool writes the text)",
+              help="Your name or organisation, written in the catalogue's header "
+                   "(Last-Translator).")
+def init_cmd(language: str, translator: str) -> None:
+    """Start a new LANGUAGE catalogue from the template (e.g. 'reporter i18n init yo')."""
     try:
-        path = new_catalogue(language, _root())
+        path = new_catalogue(language, translator, _root())
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
     click.echo(f"Created {path}. Translate it (Poedit, Weblate or a text editor), then run "

@@ -49,7 +49,8 @@ def test_a_missing_catalogue_is_treated_the_same(tmp_path: Path,
 
 
 def test_every_shipped_catalogue_loads() -> None:
-    assert i18n.usable_languages(i18n.TRANSLATIONS_DIR) == i18n.shipped_languages()
+    assert i18n.usable_languages(i18n.TRANSLATIONS_DIR) == i18n.shipped_languages(
+        i18n.TRANSLATIONS_DIR)
 
 
 def test_an_in_progress_language_is_served_only_in_preview(station: Station, tmp_path: Path,
