@@ -28,31 +28,41 @@ def i18n() -> None:
 
 @i18n.command("check")
 @click.argument("language")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also list every untranslated and fuzzy entry, with its line.")
 @click.option("--quiet", is_flag=True, help="Errors only, no warnings.")
-def check_cmd(language: str, quiet: bool) -> None:
+def check_cmd(language: str, verbose: bool, quiet: bool) -> None:
     """Check LANGUAGE's catalogue: it compiles, placeholders match, coverage, length.
 
-    An error-free catalogue is also compiled (messages.mo), so a restarted
+    The summary comes first; untranslated and fuzzy entries are counted in it
+    (listed with --verbose), then come the errors and the other warnings. An
+    error-free catalogue is also compiled (messages.mo), so a restarted
     station shows the change.
     """
     try:
         result = check(language, _root(), compile_mo=True)
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
-    for problem in result.problems:
-        if problem.severity == "error" or not quiet:
-            click.echo(str(problem))
-    if result.coverage is not None:
-        c = result.coverage
-        state = status(language, _root())
+    c = result.coverage
+    state = status(language, _root())
+    if c is not None:
         click.echo(f"{language} ({state}): {c.translated} of {c.total} translated "
                    f"({c.percent:.0f} %), {c.fuzzy} fuzzy, {c.untranslated} untranslated; "
-                   f"review: {c.review}")
+                   f"review: {c.review}" + (f"; translator: {c.translator}"
+                                            if c.translator and language != "en" else ""))
+    shown = [p for p in result.others if p.severity == "error" or not quiet]
+    if verbose and not quiet:
+        shown = result.unfinished + shown
+    for problem in shown:
+        click.echo(str(problem))
+    if result.unfinished and not verbose and not quiet:
+        click.echo(f"{len(result.unfinished)} entries still to translate or review: "
+                   f"'reporter i18n check {language} --verbose' lists them with their lines.")
     if not result.ok:
         raise TranslationError(f"{result.path} has errors (see above); the station shows "
                                "English for this language until they are fixed")
     click.echo(f"{result.path}: OK, compiled to {result.compiled}")
-    if status(language, _root()) == "in progress":
+    if state == "in progress":
         click.echo("In progress: see it with 'reporter serve --preview-languages' "
                    f"(or 'make preview'); 'reporter i18n ship {language}' lists it for "
                    "monitors once it is 100 % translated.")

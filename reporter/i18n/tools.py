@@ -59,6 +59,7 @@ class Problem:
     severity: str  # "error" or "warning"
     where: str  # file:line
     text: str
+    kind: str = ""  # "unfinished" for an untranslated or fuzzy entry
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: {self.text}"
@@ -92,6 +93,16 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def unfinished(self) -> list[Problem]:
+        """The untranslated and fuzzy entries (counted in the summary)."""
+        return [p for p in self.problems if p.kind == "unfinished"]
+
+    @property
+    def others(self) -> list[Problem]:
+        """Every problem but the unfinished entries: errors, and warnings to judge."""
+        return [p for p in self.problems if p.kind != "unfinished"]
 
 
 def po_path(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
@@ -220,7 +231,8 @@ def check(language: str, root: Path = TRANSLATIONS_DIR, *,
         if not msgstr or message.fuzzy:
             if language != "en":
                 state = "fuzzy (needs review)" if message.fuzzy else "untranslated"
-                result.problems.append(Problem("warning", where, f"{state}: {msgid!r}"))
+                result.problems.append(Problem("warning", where, f"{state}: {msgid!r}",
+                                               "unfinished"))
             continue
         if _placeholders(msgid) != _placeholders(msgstr):
             result.problems.append(Problem(

@@ -8,6 +8,7 @@ real folder never collides with it.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -115,12 +116,12 @@ def test_init_starts_a_language_from_the_template(root: Path) -> None:
     assert f'"Last-Translator: {TRANSLATOR}\\n"' in text
     assert '"Project-Id-Version: reporter ' in text
     result = check(language, root)
-    others = [p for p in result.problems if "untranslated: " not in p.text]
-    assert result.ok and others == [], [str(p) for p in others]
+    assert result.ok and result.others == [], [str(p) for p in result.others]
     assert result.coverage is not None
     assert result.coverage.translated == 0
     assert result.coverage.translator == TRANSLATOR
     assert result.coverage.untranslated == check("fr", root).coverage.total  # type: ignore[union-attr]
+    assert len(result.unfinished) == result.coverage.untranslated
     assert language in languages(root)
     # Compiled at once, so a preview lists it before the first check.
     assert path.with_suffix(".mo").is_file()
@@ -224,6 +225,31 @@ def test_a_new_language_needs_no_code_to_reach_the_translator(root: Path,
     main(["i18n", "stats"])
     assert any(line.split()[:3] == [code, "in", "progress"]
                for line in capsys.readouterr().out.splitlines())
+
+
+def test_check_summarises_first_and_lists_untranslated_entries_only_when_asked(
+        root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reporter.cli.main import main
+
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    code = unused_language(root)
+    new_catalogue(code, TRANSLATOR, root)
+    total = check("fr", root).coverage.total  # type: ignore[union-attr]
+    assert (main(["i18n", "check", code]) or 0) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{code} (in progress): 0 of {total} translated (0 %), "
+                               f"0 fuzzy, {total} untranslated")
+    assert not any("untranslated: " in line for line in lines), "listed without --verbose"
+    assert any(f"{total} entries still to translate or review" in line
+               and "--verbose" in line for line in lines)
+    assert len(lines) <= 5
+    assert (main(["i18n", "check", code, "--verbose"]) or 0) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{code} (in progress): 0 of {total}")
+    listed = [line for line in lines if ": warning: untranslated: " in line]
+    assert len(listed) == total
+    assert all(re.search(r"messages\.po:\d+: warning", line) for line in listed)
 
 
 def test_ship_refuses_an_incomplete_language_and_lists_a_complete_one(
