@@ -9,6 +9,7 @@ from babel.messages.frontend import CommandLineInterface
 
 from reporter.errors import ReporterError
 from reporter.i18n import languages as i18n_config
+from reporter.i18n.languages import SHIPPED_FILE
 from reporter.i18n.tools import I18nError, check, languages, new_catalogue, ship, status
 
 
@@ -112,11 +113,24 @@ def init_cmd(language: str, translator: str) -> None:
 def ship_cmd(language: str) -> None:
     """List LANGUAGE for monitors (translations/LINGUAS); it must be 100 % and error-free."""
     try:
-        linguas = ship(language, _root())
+        result = ship(language, _root())
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
+    linguas = _root() / SHIPPED_FILE
     click.echo(f"{language} is listed in {linguas}: monitors see it once the station "
                "restarts, and 'make test' now holds it at 100 %.")
+    warnings = [p for p in result.others if p.severity == "warning"]
+    if warnings:
+        count = (f"{len(warnings)} warnings remain" if len(warnings) != 1
+                 else "1 warning remains")
+        click.echo(f"{count} "
+                   f"(for you to judge, they do not stop shipping): 'reporter i18n check "
+                   f"{language}' lists them.")
+    else:
+        click.echo("No warnings remain.")
+    if result.coverage is not None and result.coverage.review.startswith("not reviewed"):
+        click.echo("Review status: not reviewed by a native speaker. Have one read every "
+                   "entry before monitors rely on it (docs/translators.md).")
 
 
 def _project_root() -> Path:

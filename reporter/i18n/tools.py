@@ -120,11 +120,12 @@ def status(language: str, root: Path = TRANSLATIONS_DIR) -> str:
     return "shipped" if language in shipped_languages(root) else "in progress"
 
 
-def ship(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
+def ship(language: str, root: Path = TRANSLATIONS_DIR) -> CheckResult:
     """Add ``language`` to LINGUAS once its catalogue is error-free and complete.
 
     Refused unless the catalogue passes everything ``make test`` holds a
-    shipped language to.
+    shipped language to. Returns the check, whose warnings (labels that may
+    be too long, for example) remain for the translator to judge.
     """
     result = check(language, root, compile_mo=True)
     if not result.ok:
@@ -142,7 +143,7 @@ def ship(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
         text = linguas.read_text(encoding="utf-8") if linguas.exists() else ""
         linguas.write_text(text + ("" if text.endswith("\n") or not text else "\n")
                            + language + "\n", encoding="utf-8")
-    return linguas
+    return result
 
 
 def _placeholders(text: str) -> list[str]:

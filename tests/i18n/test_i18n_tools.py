@@ -267,8 +267,11 @@ def test_ship_refuses_an_incomplete_language_and_lists_a_complete_one(
     french = po_path("fr", root).read_text(encoding="utf-8")
     po_path(code, root).write_text(french.replace("Language: fr", f"Language: {code}"),
                                    encoding="utf-8")
+    replace_translation_in(root, code, "Police", "Les agents de la police nationale et communale")
     assert (main(["i18n", "ship", code]) or 0) == 0
-    assert f"{code} is listed in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{code} is listed in" in out
+    assert "1 warning remains" in out and f"'reporter i18n check {code}' lists them" in out
     assert shipped_languages(root)[-1] == code
     assert (root / code / "LC_MESSAGES" / "messages.mo").is_file()
     assert code in usable_languages(root)
