@@ -9,6 +9,7 @@ from babel.messages.frontend import CommandLineInterface
 
 from reporter.errors import ReporterError
 from reporter.i18n import languages as i18n_config
+from reporter.i18n.languages import SHIPPED_FILE
 from reporter.i18n.tools import I18nError, check, languages, new_catalogue, ship, status
 
 
@@ -28,31 +29,41 @@ def i18n() -> None:
 
 @i18n.command("check")
 @click.argument("language")
+@click.option("--verbose", "-v", is_flag=True,
+              help="Also list every untranslated and fuzzy entry, with its line.")
 @click.option("--quiet", is_flag=True, help="Errors only, no warnings.")
-def check_cmd(language: str, quiet: bool) -> None:
+def check_cmd(language: str, verbose: bool, quiet: bool) -> None:
     """Check LANGUAGE's catalogue: it compiles, placeholders match, coverage, length.
 
-    An error-free catalogue is also compiled (messages.mo), so a restarted
+    The summary comes first; untranslated and fuzzy entries are counted in it
+    (listed with --verbose), then come the errors and the other warnings. An
+    error-free catalogue is also compiled (messages.mo), so a restarted
     station shows the change.
     """
     try:
         result = check(language, _root(), compile_mo=True)
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
-    for problem in result.problems:
-        if problem.severity == "error" or not quiet:
-            click.echo(str(problem))
-    if result.coverage is not None:
-        c = result.coverage
-        state = status(language, _root())
+    c = result.coverage
+    state = status(language, _root())
+    if c is not None:
         click.echo(f"{language} ({state}): {c.translated} of {c.total} translated "
                    f"({c.percent:.0f} %), {c.fuzzy} fuzzy, {c.untranslated} untranslated; "
-                   f"review: {c.review}")
+                   f"review: {c.review}" + (f"; translator: {c.translator}"
+                                            if c.translator and language != "en" else ""))
+    shown = [p for p in result.others if p.severity == "error" or not quiet]
+    if verbose and not quiet:
+        shown = result.unfinished + shown
+    for problem in shown:
+        click.echo(str(problem))
+    if result.unfinished and not verbose and not quiet:
+        click.echo(f"{len(result.unfinished)} entries still to translate or review: "
+                   f"'reporter i18n check {language} --verbose' lists them with their lines.")
     if not result.ok:
         raise TranslationError(f"{result.path} has errors (see above); the station shows "
                                "English for this language until they are fixed")
     click.echo(f"{result.path}: OK, compiled to {result.compiled}")
-    if status(language, _root()) == "in progress":
+    if state == "in progress":
         click.echo("In progress: see it with 'reporter serve --preview-languages' "
                    f"(or 'make preview'); 'reporter i18n ship {language}' lists it for "
                    "monitors once it is 100 % translated.")
@@ -83,10 +94,14 @@ def stats_cmd() -> None:
 
 @i18n.command("init")
 @click.argument("language")
-def init_cmd(language: str) -> None:
-    """Start a new LANGUAGE catalogue from the template (e.g. 'reporter i18n init ln')."""
+@click.option("--translator", prompt="Who translates? (your name or organisation; say "
+              "'machine translation' if a tool writes the text)",
+              help="Your name or organisation, written in the catalogue's header "
+                   "(Last-Translator).")
+def init_cmd(language: str, translator: str) -> None:
+    """Start a new LANGUAGE catalogue from the template (e.g. 'reporter i18n init yo')."""
     try:
-        path = new_catalogue(language, _root())
+        path = new_catalogue(language, translator, _root())
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
     click.echo(f"Created {path}. Translate it (Poedit, Weblate or a text editor), then run "
@@ -98,11 +113,24 @@ def init_cmd(language: str) -> None:
 def ship_cmd(language: str) -> None:
     """List LANGUAGE for monitors (translations/LINGUAS); it must be 100 % and error-free."""
     try:
-        linguas = ship(language, _root())
+        result = ship(language, _root())
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
+    linguas = _root() / SHIPPED_FILE
     click.echo(f"{language} is listed in {linguas}: monitors see it once the station "
                "restarts, and 'make test' now holds it at 100 %.")
+    warnings = [p for p in result.others if p.severity == "warning"]
+    if warnings:
+        count = (f"{len(warnings)} warnings remain" if len(warnings) != 1
+                 else "1 warning remains")
+        click.echo(f"{count} "
+                   f"(for you to judge, they do not stop shipping): 'reporter i18n check "
+                   f"{language}' lists them.")
+    else:
+        click.echo("No warnings remain.")
+    if result.coverage is not None and result.coverage.review.startswith("not reviewed"):
+        click.echo("Review status: not reviewed by a native speaker. Have one read every "
+                   "entry before monitors rely on it (docs/translators.md).")
 
 
 def _project_root() -> Path:

@@ -323,10 +323,22 @@ class KdfParams:
             "salt": base64.b64encode(self.salt).decode("ascii"),
         }
 
+    JSON_KEYS = frozenset(("algorithm", "opslimit", "memlimit", "salt"))
+
     @classmethod
     def from_json(cls, data: object) -> KdfParams:
+        """Parse ``{"algorithm", "opslimit", "memlimit", "salt"}``, and nothing else.
+
+        A key the format does not define is refused, not ignored: a reader
+        that rebuilt a key file's associated data from the four keys it knows
+        would otherwise open a file carrying an unauthenticated fifth one.
+        """
         if not isinstance(data, dict) or data.get("algorithm") != "argon2id13":
             raise ValueError("unknown key-derivation algorithm")
+        unknown = set(data) - cls.JSON_KEYS
+        if unknown:
+            raise ValueError("unknown key-derivation parameters: "
+                             + ", ".join(sorted(map(str, unknown))))
         ops, mem, salt = data.get("opslimit"), data.get("memlimit"), data.get("salt")
         if type(ops) is not int or type(mem) is not int or not isinstance(salt, str):
             raise ValueError("key-derivation parameters have the wrong types")

@@ -37,6 +37,7 @@ TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LOCALE = "en"
 SHIPPED_FILE = "LINGUAS"
 EXTENSION = "reporter_languages"
+EXTENSION_IN_PROGRESS = "reporter_languages_in_progress"
 _CODE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2}|_[A-Z][a-z]{3})?$")
 log = logging.getLogger("reporter")
 
@@ -103,6 +104,15 @@ def active_languages() -> tuple[str, ...]:
     return languages
 
 
+def language_in_progress(code: str) -> bool:
+    """True for a language served only because of ``--preview-languages``.
+
+    The language menu marks it, so a translator looking at a preview never
+    mistakes an unfinished language for one monitors see.
+    """
+    return code in current_app.extensions.get(EXTENSION_IN_PROGRESS, frozenset())
+
+
 @functools.cache
 def _names(languages: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(code, (Locale.parse(code).get_display_name(code) or code).capitalize())
@@ -156,6 +166,8 @@ def text_direction() -> str:
 def init_app(app: Flask, directory: Path | None = None, *, preview: bool = False) -> None:
     directory = directory or TRANSLATIONS_DIR
     app.extensions[EXTENSION] = usable_languages(directory, preview=preview)
+    app.extensions[EXTENSION_IN_PROGRESS] = frozenset(
+        app.extensions[EXTENSION]) - frozenset(shipped_languages(directory))
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LOCALE
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(directory)
     Babel(app, locale_selector=select_locale)
@@ -163,5 +175,6 @@ def init_app(app: Flask, directory: Path | None = None, *, preview: bool = False
         current_language=current_language,
         text_direction=text_direction,
         language_names=language_names,
+        language_in_progress=language_in_progress,
         format_number=format_number,
     )

@@ -1,9 +1,15 @@
-"""Translator tools: check a catalogue, count coverage, start a language.
+"""Translator tools: check a catalogue, count coverage, start and ship a language.
 
-Pure functions over the gettext files in ``reporter/translations``; the
-``reporter i18n`` commands (``i18n_cli.py``) print what they return. A
-translator never needs Python: they edit a ``.po`` file and run
+Pure functions over the gettext files in ``reporter/i18n/translations``; the
+``reporter i18n`` commands (``reporter/cli/i18n.py``) print what they return.
+A translator never needs Python: they edit a ``.po`` file and run
 ``reporter i18n check LANG``.
+
+``check`` reports as errors everything ``make test`` holds every catalogue
+to, and ``ship`` refuses a language that would fail what ``make test`` holds
+a shipped one to (100 %, nothing fuzzy, a header naming the translator), so
+each step of a translator's path (``init``, ``check``, preview, ``ship``)
+leaves ``make test`` green.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import io
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -19,6 +26,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import PoFileError, read_po, write_po
 
+from reporter import __version__
 from reporter.i18n.languages import SHIPPED_FILE, TRANSLATIONS_DIR, shipped_languages
 
 # A label, a button or a menu entry much longer than its English original may
@@ -28,6 +36,18 @@ LONG_FACTOR = 2.2
 _PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd]")
 _REVIEW = re.compile(r"^#\s*Review status:\s*(.+)$", re.MULTILINE)
 _LANG = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+# What Babel and xgettext write in a header nobody filled in.
+_HEADER_PLACEHOLDER = re.compile(
+    r"FULL NAME|EMAIL@ADDRESS|PROJECT VERSION|YEAR-MO-DA|LL@li\.org|FIRST AUTHOR")
+# The header fields a person fills in (Babel fills the others).
+FILLED_HEADERS = ("Project-Id-Version", "Report-Msgid-Bugs-To", "PO-Revision-Date",
+                  "Last-Translator", "Language-Team")
+# Where problems with the English source text go (the header's
+# Report-Msgid-Bugs-To); the project has no list of its own.
+MSGID_BUGS_TO = "reporter maintainers (see docs/translators.md)"
+# Every page that shows a receipt code as an example uses this one; a
+# translation must keep it exactly (a monitor compares it with theirs).
+EXAMPLE_RECEIPT = "7KQM-3XHD-9TWA-R2PC"
 
 
 class I18nError(Exception):
@@ -39,6 +59,7 @@ class Problem:
     severity: str  # "error" or "warning"
     where: str  # file:line
     text: str
+    kind: str = ""  # "unfinished" for an untranslated or fuzzy entry
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: {self.text}"
@@ -51,6 +72,7 @@ class Coverage:
     fuzzy: int
     untranslated: int
     review: str
+    translator: str = ""  # the header's Last-Translator, "" if not filled in
 
     @property
     def total(self) -> int:
@@ -72,6 +94,16 @@ class CheckResult:
     def ok(self) -> bool:
         return not any(p.severity == "error" for p in self.problems)
 
+    @property
+    def unfinished(self) -> list[Problem]:
+        """The untranslated and fuzzy entries (counted in the summary)."""
+        return [p for p in self.problems if p.kind == "unfinished"]
+
+    @property
+    def others(self) -> list[Problem]:
+        """Every problem but the unfinished entries: errors, and warnings to judge."""
+        return [p for p in self.problems if p.kind != "unfinished"]
+
 
 def po_path(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
     return root / language / "LC_MESSAGES" / "messages.po"
@@ -88,8 +120,13 @@ def status(language: str, root: Path = TRANSLATIONS_DIR) -> str:
     return "shipped" if language in shipped_languages(root) else "in progress"
 
 
-def ship(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
-    """Add ``language`` to LINGUAS once its catalogue is error-free and complete."""
+def ship(language: str, root: Path = TRANSLATIONS_DIR) -> CheckResult:
+    """Add ``language`` to LINGUAS once its catalogue is error-free and complete.
+
+    Refused unless the catalogue passes everything ``make test`` holds a
+    shipped language to. Returns the check, whose warnings (labels that may
+    be too long, for example) remain for the translator to judge.
+    """
     result = check(language, root, compile_mo=True)
     if not result.ok:
         raise I18nError(f"{result.path} has errors: run 'reporter i18n check {language}'")
@@ -98,12 +135,15 @@ def ship(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
         raise I18nError(f"{language} is not complete ({c.translated if c else 0} of "
                         f"{c.total if c else '?'} translated, fuzzy entries count as "
                         "untranslated); a shipped language must be at 100 %")
+    if language != "en" and not c.translator:
+        raise I18nError(f"{result.path} does not say who translated it: fill in the "
+                        "header's Last-Translator line (see docs/translators.md)")
     linguas = root / SHIPPED_FILE
     if language not in shipped_languages(root):
         text = linguas.read_text(encoding="utf-8") if linguas.exists() else ""
         linguas.write_text(text + ("" if text.endswith("\n") or not text else "\n")
                            + language + "\n", encoding="utf-8")
-    return linguas
+    return result
 
 
 def _placeholders(text: str) -> list[str]:
@@ -131,7 +171,29 @@ def coverage(catalog: Catalog, language: str, raw: str) -> Coverage:
     review = _REVIEW.search(raw)
     status = review.group(1).strip() if review else ("source language" if language == "en"
                                                        else "not stated")
-    return Coverage(language, translated, fuzzy, untranslated, status)
+    translator = (catalog.last_translator or "").strip()
+    if _HEADER_PLACEHOLDER.search(translator):
+        translator = ""
+    return Coverage(language, translated, fuzzy, untranslated, status, translator)
+
+
+def _header_problems(catalog: Catalog, language: str, raw: str, path: Path) -> list[Problem]:
+    """Header lines still holding a template's placeholder, and missing credits."""
+    problems = []
+    headers = dict(catalog.mime_headers)
+    for name in FILLED_HEADERS:
+        if _HEADER_PLACEHOLDER.search(str(headers.get(name, ""))):
+            problems.append(Problem("warning", f"{path}", f"the header's {name} line still "
+                                    f"holds a placeholder ({headers[name]!r}): fill it in"))
+    if language != "en":
+        if not _REVIEW.search(raw):
+            problems.append(Problem("warning", f"{path}", "the header has no '# Review status:' "
+                                    "line (see docs/translators.md)"))
+        if not (catalog.last_translator or "").strip() or _HEADER_PLACEHOLDER.search(
+                catalog.last_translator or ""):
+            problems.append(Problem("warning", f"{path}", "the header does not say who "
+                                    "translated it: fill in its Last-Translator line"))
+    return problems
 
 
 def check(language: str, root: Path = TRANSLATIONS_DIR, *,
@@ -156,6 +218,7 @@ def check(language: str, root: Path = TRANSLATIONS_DIR, *,
     except (ValueError, UnknownLocaleError) as exc:
         return CheckResult(path, None, [Problem("error", f"{path}", f"invalid catalogue: {exc}")])
     result = CheckResult(path, coverage(catalog, language, raw))
+    result.problems.extend(_header_problems(catalog, language, raw, path))
     compiled = io.BytesIO()
     try:
         write_mo(compiled, catalog)
@@ -169,12 +232,17 @@ def check(language: str, root: Path = TRANSLATIONS_DIR, *,
         if not msgstr or message.fuzzy:
             if language != "en":
                 state = "fuzzy (needs review)" if message.fuzzy else "untranslated"
-                result.problems.append(Problem("warning", where, f"{state}: {msgid!r}"))
+                result.problems.append(Problem("warning", where, f"{state}: {msgid!r}",
+                                               "unfinished"))
             continue
         if _placeholders(msgid) != _placeholders(msgstr):
             result.problems.append(Problem(
                 "error", where, f"placeholders differ: {msgid!r} has "
                 f"{_placeholders(msgid)}, the translation has {_placeholders(msgstr)}"))
+        if EXAMPLE_RECEIPT in msgid and EXAMPLE_RECEIPT not in msgstr:
+            result.problems.append(Problem(
+                "error", where, f"keep the example receipt code {EXAMPLE_RECEIPT} exactly as "
+                "it is: monitors compare it with the code they were given"))
         if any(c in msgstr for c in "<>&\""):
             result.problems.append(Problem(
                 "error", where, "the translation contains < > & or a double quote; "
@@ -192,26 +260,45 @@ def check(language: str, root: Path = TRANSLATIONS_DIR, *,
     return result
 
 
-def new_catalogue(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
-    """Start ``language`` from the template; refuse an unknown or existing one."""
+def new_catalogue(language: str, translator: str, root: Path = TRANSLATIONS_DIR) -> Path:
+    """Start ``language`` from the template; refuse an unknown or existing one.
+
+    ``translator`` (a name or an organisation, and how the text is made)
+    goes in the header's Last-Translator line: with it, the header passes
+    every check of a shipped language, so nothing is left to fill in but the
+    translations (and the review status, once a native speaker has read
+    them). The compiled catalogue is written too, so a station started with
+    ``--preview-languages`` lists the language at once.
+    """
     if not _LANG.match(language):
         raise I18nError(f"{language!r} is not a language code (examples: sw, ln, pt_BR)")
     try:
         locale = Locale.parse(language)
     except (UnknownLocaleError, ValueError):
         raise I18nError(f"Babel does not know the language {language!r}") from None
+    translator = " ".join(translator.split())
+    if not translator or _HEADER_PLACEHOLDER.search(translator):
+        raise I18nError("say who translates (a name or an organisation, for example "
+                        "--translator 'Ada Obi, Kolwezi monitors network')")
     path = po_path(language, root)
     if path.exists():
         raise I18nError(f"{path} already exists; edit it, or run 'reporter i18n check "
                         f"{language}'")
     with open(root / "messages.pot", "rb") as fh:
         template = read_po(fh)
+    now = datetime.now(UTC)
     catalog = Catalog(locale=locale, domain="messages", project="reporter",
-                      fuzzy=False, header_comment=(
+                      version=__version__, msgid_bugs_address=MSGID_BUGS_TO,
+                      creation_date=now, revision_date=now, last_translator=translator,
+                      language_team=locale.english_name, fuzzy=False, header_comment=(
                           f"# {locale.english_name} translations for reporter.\n"
+                          f"# Copyright (C) {now.year} the reporter authors\n"
+                          "# This file is distributed under the same license as the "
+                          "reporter package\n# (AGPL-3.0-or-later).\n#\n"
                           "# Review status: not reviewed by a native speaker\n"
                           "# Change the line above once someone who speaks the language "
-                          "well has\n# read every entry."))
+                          "well, and knows\n# the monitors' situation, has read every "
+                          "entry."))
     for message in template:
         if message.id:
             catalog.add(message.id, "", flags=message.flags - {"fuzzy"},
@@ -219,4 +306,7 @@ def new_catalogue(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         write_po(fh, catalog, width=76, omit_header=False)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    path.with_suffix(".mo").write_bytes(compiled.getvalue())
     return path

@@ -9,13 +9,20 @@ allow no script at all.
 
 from __future__ import annotations
 
+import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from reporter.i18n import languages as i18n
 from reporter.i18n.languages import shipped_languages
+from reporter.station.app import create_app
+from reporter.station.config import load_config
+from reporter.station.serve import make_server
 from tests.browser import _unavailable
-from tests.conftest import Server
+from tests.conftest import Server, Station, free_port
 
 pytestmark = pytest.mark.slow
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -55,3 +62,34 @@ def test_pages_have_no_serious_accessibility_violation(browser, server: Server, 
 def test_the_form_with_errors_has_no_serious_accessibility_violation(  # type: ignore[no-untyped-def]
         browser, server: Server, language: str) -> None:
     assert _violations(browser, f"{server.url}/?lang={language}", submit_empty=True) == []
+
+
+@pytest.fixture
+def preview_server(station: Station, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A station serving in-progress languages (a copy where Swahili is not shipped)."""
+    copy = tmp_path / "translations"
+    shutil.copytree(i18n.TRANSLATIONS_DIR, copy)
+    (copy / "LINGUAS").write_text("en\nfr\n", encoding="utf-8")
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", copy)
+    config = load_config(station.path, station.key, testing=True, preview_languages=True)
+    server = make_server(create_app(config), config, "127.0.0.1", free_port(), threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    server.close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("language", ["en", "sw"])
+def test_the_preview_menu_has_no_serious_accessibility_violation(  # type: ignore[no-untyped-def]
+        browser, preview_server: str, language: str) -> None:
+    """The "(translation not finished)" marks a translator sees in the language menu."""
+    context = browser.new_context(viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    page.goto(f"{preview_server}/?lang={language}")
+    assert page.locator("nav.languages small.in-progress").count() >= 4
+    width = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert width <= 360
+    assert _violations(browser, f"{preview_server}/?lang={language}") == []

@@ -61,7 +61,7 @@ REQUIRED_V2 = {
     "attachment-list-mismatch", "version-mismatch",
 }
 REQUIRED = REQUIRED_V2 | {
-    "ok", "ok-multi-chunk", "ok-three-recipients", "wrong-recipient",
+    "ok", "ok-multi-chunk", "ok-three-recipients", "wrong-recipient", "empty-file",
     "truncated-in-header", "truncated-last-chunk", "truncated-at-chunk-boundary",
     "trailing-bytes", "flipped-byte-in-magic", "flipped-byte-in-stanza",
     "flipped-byte-in-padded-length", "flipped-byte-in-secretstream-header",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from reporter.i18n import languages as i18n
 from reporter.station.app import create_app
@@ -49,7 +51,8 @@ def test_a_missing_catalogue_is_treated_the_same(tmp_path: Path,
 
 
 def test_every_shipped_catalogue_loads() -> None:
-    assert i18n.usable_languages(i18n.TRANSLATIONS_DIR) == i18n.shipped_languages()
+    assert i18n.usable_languages(i18n.TRANSLATIONS_DIR) == i18n.shipped_languages(
+        i18n.TRANSLATIONS_DIR)
 
 
 def test_an_in_progress_language_is_served_only_in_preview(station: Station, tmp_path: Path,
@@ -72,3 +75,42 @@ def test_preview_is_a_setting_for_the_environment(station: Station) -> None:
                          environ={"REPORTER_PREVIEW_LANGUAGES": "1"})
     assert config.preview_languages
     assert not load_config(station.path, station.key, environ={}).preview_languages
+
+
+def test_the_preview_menu_marks_each_language_in_progress(station: Station, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    """A translator previewing must not mistake an unfinished language for a shipped one."""
+    copy = tmp_path / "translations"
+    shutil.copytree(i18n.TRANSLATIONS_DIR, copy)
+    shipped = i18n.shipped_languages(copy)
+    (copy / "LINGUAS").write_text("en\nfr\npt\n", encoding="utf-8")  # sw, ln, sn in progress
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", copy)
+    in_progress = set(i18n.catalogue_languages(copy)) - {"en", "fr", "pt"}
+    assert {"sw", "ln", "sn"} <= in_progress
+    marker = re.compile(r'<small class="in-progress" lang="([a-z]+)">\(([^<]+)\)</small>')
+    preview = create_app(load_config(station.path, station.key, testing=True,
+                                     preview_languages=True)).test_client()
+    for page_language in shipped:
+        page = preview.get(f"/?lang={page_language}").get_data(as_text=True)
+        menu = page[page.index('<nav class="languages"'):page.index("</nav>")]
+        items = re.findall(r"<li>(.*?)</li>", menu, re.DOTALL)
+        marked = {re.search(r'lang="([a-z]+)"', item).group(1)  # type: ignore[union-attr]
+                  for item in items if marker.search(item)}
+        assert marked == in_progress, (page_language, marked)
+        # The mark is in the page's language (and says so), not the language's own.
+        translated = {m.group(2) for m in marker.finditer(menu)}
+        languages = {m.group(1) for m in marker.finditer(menu)}
+        assert languages == {page_language}
+        assert translated == {_in_the_catalogue(copy, page_language, "translation not finished")}
+    # Monitors never see the mark: without preview there is nothing in progress.
+    field = create_app(load_config(station.path, station.key, testing=True)).test_client()
+    for path in ("/", "/?lang=fr", "/follow-up?lang=pt"):
+        assert 'class="in-progress"' not in field.get(path).get_data(as_text=True)
+
+
+def _in_the_catalogue(root: Path, language: str, msgid: str) -> str:
+    with open(root / language / "LC_MESSAGES" / "messages.po", "rb") as fh:
+        message = read_po(fh).get(msgid)
+    assert message is not None, msgid
+    return str(message.string or msgid)  # English: the msgid itself

@@ -1,14 +1,21 @@
-"""Translator tools: ``reporter i18n check / stats / init`` on real catalogues."""
+"""Translator tools: ``reporter i18n check / stats / init / ship`` on copies of the catalogues.
+
+Each test works in a copy of the translations folder (``root``); a test that
+needs a "new" language takes one that has no catalogue there
+(``unused_language``), so a translator's own ``reporter i18n init yo`` in the
+real folder never collides with it.
+"""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from reporter.i18n import languages as i18n
-from reporter.i18n.languages import TRANSLATIONS_DIR, shipped_languages, usable_languages
+from reporter.i18n.languages import shipped_languages, usable_languages
 from reporter.i18n.tools import (
     I18nError,
     check,
@@ -18,18 +25,26 @@ from reporter.i18n.tools import (
     ship,
     status,
 )
+from tests.i18n.folder import TRANSLATIONS, unused_language
+
+TRANSLATOR = "Ada Obi, Kolwezi monitors network"
 
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     copy = tmp_path / "translations"
-    shutil.copytree(TRANSLATIONS_DIR, copy)
+    shutil.copytree(TRANSLATIONS, copy)
     return copy
 
 
 def replace_translation(root: Path, msgid_start: str, new_msgstr: str) -> int:
     """Edit the French msgstr of the entry whose msgid starts with ``msgid_start``."""
-    path = po_path("fr", root)
+    return replace_translation_in(root, "fr", msgid_start, new_msgstr)
+
+
+def replace_translation_in(root: Path, language: str, msgid_start: str, new_msgstr: str) -> int:
+    """Edit ``language``'s msgstr of the entry whose msgid starts with ``msgid_start``."""
+    path = po_path(language, root)
     lines = path.read_text(encoding="utf-8").split("\n")
     for i, line in enumerate(lines):
         if line.startswith(f'msgid "{msgid_start}'):
@@ -90,25 +105,65 @@ def test_a_syntax_error_is_reported_not_raised(root: Path) -> None:
 
 
 def test_init_starts_a_language_from_the_template(root: Path) -> None:
-    path = new_catalogue("sw", root) if not po_path("sw", root).exists() else None
-    if path is None:  # already shipped: start another one
-        path = new_catalogue("yo", root)
-    language = path.parent.parent.name
+    language = unused_language(root)
+    path = new_catalogue(language, TRANSLATOR, root)
     text = path.read_text(encoding="utf-8")
     assert "# Review status: not reviewed by a native speaker" in text
+    # A header with nothing left to fill in: no template placeholder.
+    for placeholder in ("FULL NAME", "EMAIL@ADDRESS", "VERSION", "YEAR", "LL@li.org",
+                        "PROJECT", "FIRST AUTHOR"):
+        assert placeholder not in text, placeholder
+    assert f'"Last-Translator: {TRANSLATOR}\\n"' in text
+    assert '"Project-Id-Version: reporter ' in text
     result = check(language, root)
+    assert result.ok and result.others == [], [str(p) for p in result.others]
     assert result.coverage is not None
     assert result.coverage.translated == 0
+    assert result.coverage.translator == TRANSLATOR
     assert result.coverage.untranslated == check("fr", root).coverage.total  # type: ignore[union-attr]
+    assert len(result.unfinished) == result.coverage.untranslated
     assert language in languages(root)
+    # Compiled at once, so a preview lists it before the first check.
+    assert path.with_suffix(".mo").is_file()
+    assert language in usable_languages(root, preview=True)
     with pytest.raises(I18nError, match="already exists"):
-        new_catalogue(language, root)
+        new_catalogue(language, TRANSLATOR, root)
+
+
+@pytest.mark.parametrize("translator", ["", "   ", "FULL NAME <EMAIL@ADDRESS>"])
+def test_init_wants_to_know_who_translates(root: Path, translator: str) -> None:
+    with pytest.raises(I18nError, match="who translates"):
+        new_catalogue(unused_language(root), translator, root)
+
+
+def test_check_warns_about_a_header_left_unfilled(root: Path) -> None:
+    path = po_path("fr", root)
+    text = path.read_text(encoding="utf-8")
+    start = text.index('"Last-Translator:')
+    end = text.index('"Language:', start)
+    path.write_text(text[:start] + '"Last-Translator: FULL NAME <EMAIL@ADDRESS>\\n"\n'
+                    + text[end:], encoding="utf-8")
+    result = check("fr", root)
+    assert result.ok
+    assert any("Last-Translator line still holds a placeholder" in p.text
+               for p in result.problems)
+    assert any("does not say who translated it" in p.text for p in result.problems)
+    (root / "LINGUAS").write_text("en\n", encoding="utf-8")
+    with pytest.raises(I18nError, match="who translated it"):
+        ship("fr", root)
+
+
+def test_a_changed_example_receipt_code_is_an_error(root: Path) -> None:
+    replace_translation(root, "16 letters and digits", "16 lettres, par exemple 7KQM-3XHD.")
+    result = check("fr", root)
+    assert not result.ok
+    assert any("example receipt code" in p.text for p in result.problems)
 
 
 @pytest.mark.parametrize("bad", ["xx_bogus", "../fr", "english", ""])
 def test_init_refuses_what_is_not_a_language(root: Path, bad: str) -> None:
     with pytest.raises(I18nError):
-        new_catalogue(bad, root)
+        new_catalogue(bad, TRANSLATOR, root)
 
 
 def test_the_commands(root: Path, monkeypatch: pytest.MonkeyPatch,
@@ -135,8 +190,10 @@ def test_the_commands(root: Path, monkeypatch: pytest.MonkeyPatch,
 # --- shipped and in-progress languages ------------------------------------------
 
 
-def test_the_shipped_languages_are_read_from_linguas() -> None:
-    assert shipped_languages() == ("en", "fr", "pt", "sw", "ln", "sn")
+def test_the_shipped_languages_are_read_from_linguas(root: Path) -> None:
+    (root / "LINGUAS").write_text("fr\nsn\npt\n", encoding="utf-8")
+    assert shipped_languages(root) == ("en", "fr", "sn", "pt")
+    assert status("sn", root) == "shipped" and status("sw", root) == "in progress"
 
 
 def test_linguas_tolerates_comments_and_refuses_nonsense(root: Path,
@@ -156,34 +213,70 @@ def test_a_new_language_needs_no_code_to_reach_the_translator(root: Path,
     from reporter.cli.main import main
 
     monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
-    assert (main(["i18n", "init", "yo"]) or 0) == 0
-    assert status("yo", root) == "in progress"
-    assert (main(["i18n", "check", "yo"]) or 0) == 0
+    code = unused_language(root)
+    assert (main(["i18n", "init", code, "--translator", TRANSLATOR]) or 0) == 0
+    assert status(code, root) == "in progress"
+    assert (main(["i18n", "check", code]) or 0) == 0
     out = capsys.readouterr().out
-    assert "yo (in progress): 0 of" in out and "--preview-languages" in out
+    assert f"{code} (in progress): 0 of" in out and "--preview-languages" in out
     # Monitors do not meet it; a translator previewing does.
-    assert "yo" not in usable_languages(root)
-    assert usable_languages(root, preview=True)[-1] == "yo"
+    assert code not in usable_languages(root)
+    assert code in usable_languages(root, preview=True)
     main(["i18n", "stats"])
-    assert any(line.split()[:3] == ["yo", "in", "progress"]
+    assert any(line.split()[:3] == [code, "in", "progress"]
                for line in capsys.readouterr().out.splitlines())
 
 
-def test_ship_refuses_an_incomplete_language_and_lists_a_complete_one(root: Path) -> None:
-    new_catalogue("yo", root)
+def test_check_summarises_first_and_lists_untranslated_entries_only_when_asked(
+        root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reporter.cli.main import main
+
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    code = unused_language(root)
+    new_catalogue(code, TRANSLATOR, root)
+    total = check("fr", root).coverage.total  # type: ignore[union-attr]
+    assert (main(["i18n", "check", code]) or 0) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{code} (in progress): 0 of {total} translated (0 %), "
+                               f"0 fuzzy, {total} untranslated")
+    assert not any("untranslated: " in line for line in lines), "listed without --verbose"
+    assert any(f"{total} entries still to translate or review" in line
+               and "--verbose" in line for line in lines)
+    assert len(lines) <= 5
+    assert (main(["i18n", "check", code, "--verbose"]) or 0) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{code} (in progress): 0 of {total}")
+    listed = [line for line in lines if ": warning: untranslated: " in line]
+    assert len(listed) == total
+    assert all(re.search(r"messages\.po:\d+: warning", line) for line in listed)
+
+
+def test_ship_refuses_an_incomplete_language_and_lists_a_complete_one(
+        root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reporter.cli.main import main
+
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    code = unused_language(root)
+    new_catalogue(code, TRANSLATOR, root)
     with pytest.raises(I18nError, match="not complete"):
-        ship("yo", root)
-    assert "yo" not in shipped_languages(root)
+        ship(code, root)
+    assert code not in shipped_languages(root)
     # A complete catalogue (here the French texts under another code) ships.
     french = po_path("fr", root).read_text(encoding="utf-8")
-    po_path("yo", root).write_text(french.replace("Language: fr", "Language: yo"),
+    po_path(code, root).write_text(french.replace("Language: fr", f"Language: {code}"),
                                    encoding="utf-8")
-    ship("yo", root)
-    assert shipped_languages(root)[-1] == "yo"
-    assert (root / "yo" / "LC_MESSAGES" / "messages.mo").is_file()
-    assert "yo" in usable_languages(root)
-    ship("yo", root)  # again: nothing changes
-    assert shipped_languages(root).count("yo") == 1
+    replace_translation_in(root, code, "Police", "Les agents de la police nationale et communale")
+    assert (main(["i18n", "ship", code]) or 0) == 0
+    out = capsys.readouterr().out
+    assert f"{code} is listed in" in out
+    assert "1 warning remains" in out and f"'reporter i18n check {code}' lists them" in out
+    assert shipped_languages(root)[-1] == code
+    assert (root / code / "LC_MESSAGES" / "messages.mo").is_file()
+    assert code in usable_languages(root)
+    ship(code, root)  # again: nothing changes
+    assert shipped_languages(root).count(code) == 1
 
 
 def test_ship_refuses_a_catalogue_with_errors(root: Path) -> None:
@@ -201,3 +294,18 @@ def test_check_does_not_compile_a_broken_catalogue(root: Path) -> None:
     result = check("fr", root, compile_mo=True)
     assert not result.ok and result.compiled is None
     assert mo.read_bytes() == before
+
+
+def test_init_asks_who_translates_when_not_told(root: Path, monkeypatch: pytest.MonkeyPatch,
+                                                ) -> None:
+    """The documented ``reporter i18n init yo`` works as written: it asks for the name."""
+    from click.testing import CliRunner
+
+    from reporter.cli.main import cli
+
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    code = unused_language(root)
+    result = CliRunner().invoke(cli, ["i18n", "init", code], input=f"{TRANSLATOR}\n")
+    assert result.exit_code == 0, result.output
+    assert "Who translates?" in result.output
+    assert check(code, root).coverage.translator == TRANSLATOR  # type: ignore[union-attr]

@@ -102,6 +102,7 @@ def test_an_instance_missing_its_station_file_is_called_incomplete(tmp_path: Pat
     lambda d: json.dumps({**d, "key_check": "@@@"}),
     lambda d: json.dumps({**d, "kdf": {**d["kdf"], "memlimit": 2**60}}),
     lambda d: json.dumps({**d, "kdf": {**d["kdf"], "salt": "c2hvcnQ="}}),
+    lambda d: json.dumps({**d, "kdf": {**d["kdf"], "comment": "an unknown fifth key"}}),
 ])
 def test_a_damaged_station_file_is_refused_clearly(tmp_path: Path, damage) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "instance"

@@ -747,6 +747,12 @@ def cases() -> list[Case]:
             "sealed to A and C, opened with B")),
         Case("truncated-in-header", "truncated", ok[:60], comment=(
             "the first 60 bytes of 'ok': ends inside the stanza")),
+        Case("empty-file", "truncated", b"", comment=(
+            "an empty file: shorter than the 18-byte fixed header, so Truncated (step 1), "
+            "not Malformed")),
+        Case("short-not-magic", "truncated", b"PK\x03\x04", comment=(
+            "4 bytes that are not the magic (the start of a ZIP file): shorter than the "
+            "fixed header, so Truncated (step 1) before the magic is looked at")),
         Case("truncated-last-chunk", "truncated", ok[:-100], comment=(
             "'ok' without its last 100 bytes (in its only chunk)")),
         Case("truncated-at-chunk-boundary", "truncated", ok_multi[:-full], comment=(
