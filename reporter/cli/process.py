@@ -5,7 +5,8 @@ objects but does not wipe them) and the database key. A crash with core
 dumps on would write all of it to disk; a process of the same user could
 read it with ptrace or ``/proc/PID/mem``. So every ``reporter`` process:
 
-* sets ``RLIMIT_CORE`` to 0 (no core file, whatever the shell allowed), and
+* sets the ``RLIMIT_CORE`` soft limit to 0 (no core file, whatever the shell
+  allowed), and
 * marks itself not dumpable (``PR_SET_DUMPABLE`` 0): no core even through a
   ``core_pattern`` pipe, no ptrace attach and no ``/proc/PID/mem`` for
   processes of the same user (root still can: see SECURITY.md).
@@ -32,7 +33,10 @@ def harden() -> list[str]:
     """Apply both protections; return what could not be applied (empty when all did)."""
     missing = []
     try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # The soft limit is what the kernel applies; the hard one is left as it
+        # was, so that programs this process starts keep what their user allowed.
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
     except (ValueError, OSError):
         missing.append("core-file limit")
     if sys.platform.startswith("linux"):

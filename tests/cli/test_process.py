@@ -23,7 +23,7 @@ assert b'hunter2' not in after and b'REPORTER_PASSPHRASE' not in after, after
 assert 'REPORTER_PASSPHRASE' not in os.environ
 assert os.environ['KEEP_ME'] == 'yes' and b'KEEP_ME=yes' in after
 assert harden() == []
-assert resource.getrlimit(resource.RLIMIT_CORE) == (0, 0)
+assert resource.getrlimit(resource.RLIMIT_CORE)[0] == 0
 print('ok')
 """
 
