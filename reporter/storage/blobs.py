@@ -42,6 +42,7 @@ import functools
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,14 +293,41 @@ def _segment_at(db: sqlc.Connection, *, upload: int, seq: int) -> tuple[bytes] |
     return row
 
 
+# Segments erased per write transaction. With ``secure_delete`` each erased
+# segment is written again as zeros (through the rollback journal): deleting a
+# 500 MB upload in one transaction held the write lock for seconds, and uploads
+# arriving meanwhile waited for it. In steps of 16 segments (about 16 MB) the
+# lock is released between steps, so a purge and live uploads interleave.
+DELETE_STEP = 16
+VACUUM_STEP_PAGES = 256
+STEP_PAUSE = 0.01
+
+
 def _delete(db: sqlc.Connection, uploads: list[int]) -> None:
     try:
-        with sqlc.Transaction(db):
-            for upload in uploads:
-                db.execute("DELETE FROM segments WHERE upload = ?", (upload,))
-                db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
-        # Give freed (already zeroed) pages back to the file system.
-        db.execute("PRAGMA incremental_vacuum").fetchall()  # runs one page per step
+        for upload in uploads:
+            while True:
+                with sqlc.Transaction(db):
+                    erased = db.execute(
+                        "DELETE FROM segments WHERE rowid IN (SELECT rowid FROM segments "
+                        "WHERE upload = ? LIMIT ?)", (upload, DELETE_STEP)).rowcount
+                    if erased < DELETE_STEP:
+                        db.execute("DELETE FROM segments WHERE upload = ?", (upload,))
+                        db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
+                        break
+                # SQLite's lock is not fair: a writer waiting in its busy handler
+                # sleeps and polls. A moment between steps lets it in.
+                time.sleep(STEP_PAUSE)
+        # Give freed (already zeroed) pages back to the file system, a step at a time.
+        free = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+        while free > 0:
+            with sqlc.Transaction(db):
+                db.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
+            time.sleep(STEP_PAUSE)
+            left = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+            if left >= free:  # not an incremental-vacuum file: nothing more to give back
+                break
+            free = left
     except sqlc.Error as exc:
         raise sqlc.unavailable(exc) from None
 

@@ -128,3 +128,46 @@ def test_overlapping_uploads_on_one_store_never_share_a_transaction(blobs: BlobS
         assert b"".join(blobs.read(second_id)) == second_data
         blobs.delete([first_id, second_id])
     assert blobs.upload_count() == 0
+
+
+def test_a_large_delete_lets_other_writers_in_between_steps(tmp_path: Path) -> None:
+    """Purging a 500 MB video must not hold the write lock for its whole erasure:
+    uploads arriving meanwhile would wait past the busy timeout (a 503 for a monitor).
+    Another connection's write transactions get in, again and again, while it runs."""
+    import time
+
+    from reporter.storage import sqlc
+    from reporter.storage.blobs import DELETE_STEP, blobs_key
+    with BlobStore.open(tmp_path, KEY) as store:
+        upload = write(store, os.urandom(4 * DELETE_STEP * SEGMENT), piece=SEGMENT)
+        other = sqlc.connect(blobs_path(tmp_path), blobs_key(KEY), create=False,
+                             owner="station", page_size=64 * 1024, hmac_sha256=True,
+                             journal="DELETE")
+        other.execute("PRAGMA busy_timeout = 20")
+        got_in: list[float] = []
+        done = threading.Event()
+
+        def writer() -> None:
+            while not done.is_set():
+                try:
+                    with sqlc.Transaction(other):
+                        other.execute("SELECT count(*) FROM uploads").fetchone()
+                    got_in.append(time.monotonic())
+                except Exception:  # noqa: BLE001, S110 (locked: try again)
+                    pass
+                time.sleep(0.001)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        time.sleep(0.05)
+        started = time.monotonic()
+        try:
+            store.delete([upload])
+        finally:
+            ended = time.monotonic()
+            done.set()
+            thread.join()
+            other.close()
+        during = [t for t in got_in if started < t < ended]
+        assert len(during) >= 3, f"another writer got the lock {len(during)} times in the delete"
+        assert store.upload_count() == 0

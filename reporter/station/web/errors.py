@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from reporter.errors import ReporterError
+
+log = logging.getLogger("reporter")
 
 MESSAGES = {
     400: (_l("Something was wrong with that request"),
@@ -35,9 +39,11 @@ def init_app(app: Flask) -> None:
         return _page(error.code or 500)
 
     @app.errorhandler(ReporterError)
-    def _ours(_error: ReporterError) -> tuple[str, int]:
+    def _ours(error: ReporterError) -> tuple[str, int]:
         # A known failure that escaped a view (the store is locked or the
-        # station has no recipient): nothing was stored.
+        # station has no recipient): nothing was stored. Its message is ours
+        # (never report content), so the operator may read why.
+        log.warning("a request failed: %s", error)
         return _page(503)
 
     @app.errorhandler(InternalServerError)

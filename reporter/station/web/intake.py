@@ -8,6 +8,8 @@ already received are deleted by the request's teardown, ``attachments.py``).
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, render_template
 from werkzeug.wrappers import Response
 
@@ -21,13 +23,20 @@ from reporter.station.web.context import station
 from reporter.station.web.db import connections, get_store
 
 bp = Blueprint("intake", __name__)
+log = logging.getLogger("reporter")
 
 Page = str | tuple[str, int] | Response
 
 
 def _accept(report: Report) -> int:
     recipients = [r.public_key for r in get_store().recipients()]
-    return accept(report, recipients, connections().commits.append, draft=current_draft())
+    try:
+        return accept(report, recipients, connections().commits.append, draft=current_draft())
+    except (StoreUnavailable, NoRecipients, TooManyRecipients) as exc:
+        # The operator must learn why monitors were turned away. The message is
+        # ours (errors.py: never report content), and names no client.
+        log.warning("a report could not be stored: %s", exc)
+        raise
 
 
 def _valid(form: IncidentForm | FollowUpForm) -> bool:
