@@ -16,6 +16,7 @@ from reporter.formats.report import Report
 from reporter.i18n.languages import current_language
 from reporter.station.forms import FollowUpForm, IncidentForm, megabytes
 from reporter.station.intake import accept, build_report
+from reporter.station.uploads import TOO_MANY_FILES, body_problems
 from reporter.station.web.attachments import current_draft
 from reporter.station.web.context import station
 from reporter.station.web.db import connections, get_store
@@ -34,7 +35,7 @@ def _valid(form: IncidentForm | FollowUpForm) -> bool:
     """Every field and every file; if anything fails, the files must be chosen again."""
     draft = current_draft()
     ok = bool(form.validate_on_submit())
-    ok = form.check_attachments(draft) and ok
+    ok = form.check_attachments(draft, TOO_MANY_FILES in body_problems()) and ok
     if not ok:
         form.files_dropped(draft)
     return ok
