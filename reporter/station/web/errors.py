@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from reporter.errors import ReporterError
+from reporter.errors import DatabaseUnreadable, ReporterError
+
+log = logging.getLogger("reporter")
 
 MESSAGES = {
     400: (_l("Something was wrong with that request"),
@@ -35,9 +39,13 @@ def init_app(app: Flask) -> None:
         return _page(error.code or 500)
 
     @app.errorhandler(ReporterError)
-    def _ours(_error: ReporterError) -> tuple[str, int]:
+    def _ours(error: ReporterError) -> tuple[str, int]:
         # A known failure that escaped a view (the store is locked or the
         # station has no recipient): nothing was stored.
+        if isinstance(error, DatabaseUnreadable):
+            # The operator must act (restore a backup); the message names the
+            # file and the fix, never anything a monitor sent.
+            log.error("%s", error)
         return _page(503)
 
     @app.errorhandler(InternalServerError)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from werkzeug.wrappers import Response
 
-from reporter.errors import NoRecipients, StoreUnavailable, TooManyRecipients
+from reporter.errors import NoRecipients, StoreError, TooManyRecipients
 from reporter.formats.report import Report
 from reporter.i18n.languages import current_language
 from reporter.station.forms import FollowUpForm, IncidentForm, megabytes
@@ -73,7 +73,7 @@ def submit_report() -> Page:
     report = build_report(form.to_fields(), current_language())
     try:
         _accept(report)
-    except (StoreUnavailable, NoRecipients, TooManyRecipients):
+    except (StoreError, NoRecipients, TooManyRecipients):
         form.files_dropped(current_draft())
         return render_template("report.html", form=form, unavailable=True, **_limits()), 503
     return render_template("receipt.html", receipt=report.receipt, follow_up=False)
@@ -92,7 +92,7 @@ def submit_follow_up() -> Page:
     report = build_report(form.to_fields(), current_language(), follows=form.receipt.data)
     try:
         _accept(report)
-    except (StoreUnavailable, NoRecipients, TooManyRecipients):
+    except (StoreError, NoRecipients, TooManyRecipients):
         form.files_dropped(current_draft())
         return render_template("follow_up.html", form=form, unavailable=True, **_limits()), 503
     return render_template("receipt.html", receipt=form.receipt.data, follow_up=True)
