@@ -130,8 +130,9 @@ def _requested_language() -> str:
         try:
             requested = request.form.get("lang", "", type=str)
         except HTTPException:
-            # The body could not be parsed (too large, malformed): the error
-            # page must still render, so ignore the form's choice.
+            # The body could not be parsed (too large): the error page must
+            # still render, so ignore the form's choice. The station's request
+            # class raises the same error again to the view, which answers it.
             requested = ""
     return requested
 

@@ -144,16 +144,19 @@ def megabytes(size: int) -> str:
     return str(flask_babel.format_decimal(round(value, 1) if value < 10 else round(value)))
 
 
+def too_many_files(limits: submission.Limits) -> str:
+    """Said once, however many files over the limit were chosen (a phone's "select all")."""
+    return str(flask_babel.gettext(
+        "Too many files were chosen: at most %(max)s can be sent with one report.",
+        max=flask_babel.format_number(limits.max_count)))
+
+
 def attachment_problem(problem: str, name: str, limits: submission.Limits) -> str:
     """The sentence shown beside the file field for one refused file."""
     if problem == submission.PROBLEM_TOO_LARGE:
         return str(flask_babel.gettext(
             "‘%(name)s’ was not accepted: all files together may be at most %(max)s MB.",
             name=name, max=megabytes(limits.max_bytes)))
-    if problem == submission.PROBLEM_COUNT:
-        return str(flask_babel.gettext(
-            "‘%(name)s’ was not accepted: at most %(max)s files can be sent with one report.",
-            name=name, max=flask_babel.format_number(limits.max_count)))
     return str(flask_babel.gettext(
         "‘%(name)s’ was not accepted: only photos, sound, video, PDF and documents can be "
         "sent.", name=name))
@@ -191,12 +194,21 @@ class _Form(FlaskForm):  # type: ignore[misc]
     # ``uploads.ATTACHMENTS``: file parts under any other name are dropped.
     attachments = MultipleFileField(_l("Photos, sound or video (optional)"))
 
-    def check_attachments(self, draft: submission.Draft | None) -> bool:
-        """Add a message beside the file field for each refused file; False if any."""
+    def check_attachments(self, draft: submission.Draft | None,
+                          too_many: bool = False) -> bool:
+        """Add a message beside the file field for each refused file; False if any.
+
+        Files over the count are named in one message, not one each;
+        ``too_many`` says the body had more file parts than were even read
+        (``uploads.TOO_MANY_FILES``).
+        """
         if draft is None:
             return True
+        problems = draft.problems
         messages = [attachment_problem(problem, name, draft.limits)
-                    for name, problem in draft.problems]
+                    for name, problem in problems if problem != submission.PROBLEM_COUNT]
+        if too_many or any(p == submission.PROBLEM_COUNT for _name, p in problems):
+            messages.append(too_many_files(draft.limits))
         self.attachments.errors = [*self.attachments.errors, *messages]
         return not messages
 

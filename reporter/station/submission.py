@@ -19,7 +19,7 @@ after a refusal, a failed form, a dropped connection or a crash in between.
 If ``attachments.db`` cannot be written (disk full, locked, damaged), the
 file's remaining bytes are read and dropped like a refused file's, so the
 form is still parsed and the page can show it again with what was typed;
-``Draft.attachments()`` then raises ``StoreUnavailable`` and nothing is stored.
+``Draft.attachments()`` then raises that ``StoreError`` and nothing is stored.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reporter.errors import NoRecipients, StoreUnavailable
+from reporter.errors import NoRecipients, StoreError
 from reporter.formats import attachment, envelope, filetypes
 from reporter.formats.chain import envelope_hash
 from reporter.formats.crypto import RecipientPublicKey
@@ -73,7 +73,7 @@ class Incoming:
         self.upload: int | None = None
         self.index: int | None = None
         # Set when attachments.db could not take this file (not the monitor's fault).
-        self.failure: StoreUnavailable | None = None
+        self.failure: StoreError | None = None
 
     # Werkzeug writes each part's bytes here, then seeks back to the start.
     def write(self, data: bytes) -> int:
@@ -82,7 +82,7 @@ class Incoming:
             return len(data)  # refused or not storable: read and dropped
         try:
             self._write(data)
-        except StoreUnavailable as exc:
+        except StoreError as exc:
             self._fail(exc)
         return len(data)
 
@@ -123,7 +123,7 @@ class Incoming:
         self.problem = problem
         self._drop()
 
-    def _fail(self, failure: StoreUnavailable) -> None:
+    def _fail(self, failure: StoreError) -> None:
         self.failure = failure
         self._drop()
 
@@ -158,7 +158,7 @@ class Incoming:
             return
         try:
             self._finish()
-        except StoreUnavailable as exc:
+        except StoreError as exc:
             self._fail(exc)
 
     def _finish(self) -> None:
@@ -184,7 +184,7 @@ class Incoming:
         if sink is not None:
             try:
                 sink.discard()
-            except StoreUnavailable:
+            except StoreError:
                 log.warning("an unfinished upload could not be deleted now; "
                             "it will be deleted when the station next starts")
 
@@ -248,7 +248,7 @@ class Draft:
                       key=lambda f: f.index if f.index is not None else -1)
 
     @property
-    def failure(self) -> StoreUnavailable | None:
+    def failure(self) -> StoreError | None:
         """Why a file could not be stored (``attachments.db`` failed), if one could not."""
         for item in self.files:
             item.finish()
@@ -257,7 +257,7 @@ class Draft:
         return None
 
     def attachments(self) -> tuple[AttachmentInfo, ...]:
-        """The accepted files; ``StoreUnavailable`` if any could not be stored."""
+        """The accepted files; the ``StoreError`` if any could not be stored."""
         accepted = self.accepted()
         if (failure := self.failure) is not None:
             raise failure
@@ -290,7 +290,7 @@ class Draft:
                 if item.upload is not None and not self._attached:
                     try:
                         self.blobs.delete([item.upload])
-                    except StoreUnavailable:
+                    except StoreError:
                         log.warning("an unfinished upload could not be deleted now; "
                                     "it will be deleted when the station next starts")
                     item.upload = None

@@ -118,6 +118,11 @@ class _Job:
         self.error: BaseException | None = None
 
 
+def _failure(exc: Exception) -> Exception:
+    """What an upload is failed with: our own errors as they are, SQLite's named."""
+    return sqlc.unavailable(exc) if isinstance(exc, sqlc.Error) else exc
+
+
 class _Writer:
     """The one thread that uses a ``BlobStore``'s connection while uploads are received.
 
@@ -182,8 +187,8 @@ class _Writer:
             self._db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
                              (sink.upload, job.seq, job.data))
             self._uncommitted += 1
-        except sqlc.Error as exc:
-            self._rollback(sqlc.unavailable(exc))
+        except Exception as exc:  # handed to the uploads; the thread goes on
+            self._rollback(_failure(exc))
 
     def _settle(self) -> None:
         """Commit the open transaction of segments, or fail every upload that was in it."""
@@ -193,8 +198,8 @@ class _Writer:
             return
         try:
             self._db.execute("COMMIT")
-        except sqlc.Error as exc:
-            self._rollback(sqlc.unavailable(exc))
+        except Exception as exc:  # handed to the uploads; the thread goes on
+            self._rollback(_failure(exc))
             return
         self._in_write.clear()
         self._uncommitted = 0

@@ -22,6 +22,8 @@ BUSY_TIMEOUT_MS = 10_000
 Connection = sqlcipher.Connection
 Error = sqlcipher.Error
 Migrations = Sequence[Sequence[str]]
+# SQLite's answers when a page fails SQLCipher's HMAC or does not parse.
+_DAMAGED = {sqlcipher.SQLITE_CORRUPT, sqlcipher.SQLITE_NOTADB}
 
 
 def unavailable(exc: Exception) -> StoreUnavailable:
@@ -36,6 +38,62 @@ def unavailable(exc: Exception) -> StoreUnavailable:
     else:
         reason = f"the database could not be written ({exc})"
     return StoreUnavailable(reason)
+
+
+def damaged(path: object, owner: str) -> DatabaseUnreadable:
+    return DatabaseUnreadable(
+        f"{path} is damaged or was altered: a page failed its integrity check. "
+        f"This {owner}'s data cannot be trusted as it is; restore the file from a backup."
+    )
+
+
+class _CheckedCursor(sqlcipher.Cursor):  # type: ignore[misc]
+    """A cursor that names a damaged file as such, at whichever read meets it.
+
+    SQLCipher checks each page's HMAC when the page is read, so one flipped
+    byte in the middle of a file passes ``connect`` and fails later, at any
+    ``execute`` or ``fetch``, as a bare ``DatabaseError`` ("database disk
+    image is malformed"): the CLI called it an unexpected error to report
+    with a traceback, the web app a 500. Here it becomes ``DatabaseUnreadable``.
+    """
+
+    def _checked(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except sqlcipher.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) in _DAMAGED:
+                connection = self.connection
+                raise damaged(getattr(connection, "path", "the database"),
+                              getattr(connection, "owner", "database")) from None
+            raise
+
+    def execute(self, *args: Any) -> Any:
+        return self._checked(super().execute, *args)
+
+    def executemany(self, *args: Any) -> Any:
+        return self._checked(super().executemany, *args)
+
+    def fetchone(self) -> Any:
+        return self._checked(super().fetchone)
+
+    def fetchmany(self, *args: Any) -> Any:
+        return self._checked(super().fetchmany, *args)
+
+    def fetchall(self) -> Any:
+        return self._checked(super().fetchall)
+
+    def __next__(self) -> Any:
+        return self._checked(super().__next__)
+
+
+class _CheckedConnection(sqlcipher.Connection):  # type: ignore[misc]
+    """A connection whose every cursor is a ``_CheckedCursor``; knows its file and owner."""
+
+    path: Path
+    owner: str
+
+    def cursor(self, factory: Any = _CheckedCursor) -> Any:
+        return super().cursor(factory)
 
 
 def connect(path: Path, key: bytes, *, create: bool, owner: str,
@@ -55,9 +113,11 @@ def connect(path: Path, key: bytes, *, create: bool, owner: str,
         raise ValueError("the database key is 32 bytes")
     try:
         db = sqlcipher.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
-                               isolation_level=None, check_same_thread=False)
+                               isolation_level=None, check_same_thread=False,
+                               factory=_CheckedConnection)
     except sqlcipher.Error as exc:
         raise unavailable(exc) from None
+    db.path, db.owner = path, owner
     try:
         db.execute("PRAGMA cipher_log_level = NONE")
         db.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
@@ -67,7 +127,7 @@ def connect(path: Path, key: bytes, *, create: bool, owner: str,
             db.execute("PRAGMA cipher_hmac_algorithm = HMAC_SHA256")
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlcipher.DatabaseError:
+        except (sqlcipher.DatabaseError, DatabaseUnreadable):
             raise DatabaseUnreadable(
                 f"{path} cannot be read with this {owner}'s key: the database file is "
                 f"damaged or belongs to another {owner}. Restore it from a backup."

@@ -220,3 +220,19 @@ def test_serve_refuses_a_station_with_more_than_64_recipients(run, station: Stat
         result = run("--instance", str(station.path), "serve", "--port", port)
     assert result.code == 1
     assert "65 reviewer keys" in result.err and "recipients remove" in result.err
+
+
+def test_a_flipped_byte_in_station_db_says_damaged_not_unexpected(  # type: ignore[no-untyped-def]
+        run, station: Station) -> None:
+    from tests.conftest import add_reports
+    from tests.storage.test_sqlc import flip_every_page_but_the_first
+
+    add_reports(station, 50, text="x" * 400)
+    with station.store() as store:
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    flip_every_page_but_the_first(station.path / "station.db")
+    for args in (["status"], ["export", "--out", str(station.path.parent / "b.rptr")]):
+        result = run("--instance", str(station.path), *args)
+        assert result.code == 1, (args, result.err)
+        assert "damaged or was altered" in result.err and "backup" in result.err
+        assert "unexpected" not in result.err

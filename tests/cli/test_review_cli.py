@@ -303,3 +303,14 @@ def test_label_maps_cover_every_code() -> None:
     form_fields = {name for name, value in vars(forms.IncidentForm).items()
                    if isinstance(value, UnboundField)}
     assert set(review_cli.FIELD_LABELS) == form_fields == set(rq.FIELD_COLUMNS)
+
+
+def test_a_flipped_byte_in_the_review_database_says_damaged(run, sample: Sample) -> None:  # type: ignore[no-untyped-def]
+    from tests.storage.test_sqlc import flip_every_page_but_the_first
+
+    assert not Path(f"{sample.path}-wal").exists() or Path(f"{sample.path}-wal").stat().st_size == 0
+    flip_every_page_but_the_first(sample.path)
+    for args in (["list"], ["show", "1"], ["stats"]):
+        result = run(*args)
+        assert result.code == 1, (args, result.err)
+        assert "damaged or was altered" in result.err and "unexpected" not in result.err

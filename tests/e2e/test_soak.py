@@ -26,8 +26,8 @@ def test_a_compressed_field_day(tmp_path: Path) -> None:
     seconds = float(os.environ.get("REPORTER_SOAK_SECONDS", "75"))
     result = run(seconds / 60, monitors=4, threads=8, big=6 * 1024 * 1024,
                  kill_every=seconds / 2, export_every=seconds / 4, idle=60, trickling=10,
-                 extract=60, work=tmp_path / "soak", seed=int(os.environ.get("REPORTER_SOAK_SEED", "0"))
-                 or None)
+                 extract=60, work=tmp_path / "soak",
+                 seed=int(os.environ.get("REPORTER_SOAK_SEED", "0")) or None)
     print(result.summary())
     assert not result.problems, "\n".join(result.problems[:30])
     ledger = result.ledger

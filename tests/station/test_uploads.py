@@ -78,3 +78,33 @@ def test_the_default_request_would_have_spooled() -> None:
                              data={"f": (io.BytesIO(b"x" * (2 * 1024 * 1024)), "a.bin")})
     stream = Request(builder.get_environ()).files["f"].stream
     assert not isinstance(stream, io.BytesIO)
+
+
+def test_a_body_that_failed_to_parse_never_reads_as_an_empty_form(app: Any) -> None:
+    """Whoever reads the form first (the language selection ignores the error, so an
+    error page can still be drawn), every later read fails the same way: the view
+    answers 413, and never sees an empty form where the monitor had typed."""
+    from werkzeug.exceptions import RequestEntityTooLarge
+
+    limit = app.config["MAX_FORM_MEMORY_SIZE"]
+    builder = EnvironBuilder(method="POST", path="/", data={
+        "description": "x" * (limit + 1), "attachments": (io.BytesIO(b"%PDF-1.7"), "a.pdf")})
+    with app.request_context(builder.get_environ()):
+        from flask import request
+
+        for _ in range(3):
+            with pytest.raises(RequestEntityTooLarge):
+                request.form  # noqa: B018 (reading it parses the body)
+
+
+def test_a_header_byte_that_is_not_utf8_is_read_with_a_replacement(app: Any) -> None:
+    body = (b'--b\r\nContent-Disposition: form-data; name="description"\r\n\r\nkept\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="other"; filename="a\xff.pdf"\r\n\r\n'
+            b"%PDF-1.7\r\n--b--\r\n")
+    builder = EnvironBuilder(method="POST", path="/", data=body,
+                             content_type="multipart/form-data; boundary=b")
+    with app.request_context(builder.get_environ()):
+        from flask import request
+
+        assert request.form["description"] == "kept"
+        assert request.files["other"].filename == "a\ufffd.pdf"

@@ -129,7 +129,9 @@ def test_files_beyond_the_count_limit_are_refused(station: Station) -> None:
     response = post(client, {**valid_report(), "attachments": files(
         ("1.pdf", PDF), ("2.pdf", PDF), ("3.pdf", PDF))})
     assert response.status_code == 400
-    assert "‘3.pdf’ was not accepted: at most 2 files" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "Too many files were chosen: at most 2 can be sent with one report." in page
+    assert "‘3.pdf’" not in page, "one message for all the files over the count"
     assert upload_count(station) == 0
 
 
@@ -148,11 +150,24 @@ def test_an_expired_form_keeps_nothing(client: Any, station: Station) -> None:
     assert upload_count(station) == 0
 
 
-def test_thousands_of_tiny_files_are_refused(client: Any, station: Station) -> None:
+def test_thousands_of_tiny_files_are_refused_with_the_text_kept(client: Any,
+                                                                station: Station) -> None:
+    """Parsing stops at the part limit (the rest is read and dropped): no parse of
+    thousands of parts, and every text field, sent before the files, is kept."""
     many = files(*[(f"{i}.pdf", b"%PDF-1") for i in range(2000)])
-    response = post(client, {**valid_report(), "attachments": many})
+    response = post(client, {**valid_report(description="keep me"), "attachments": many})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Too many files were chosen" in page and "keep me" in page
+    assert upload_count(station) == 0
+
+
+def test_more_text_fields_than_the_part_limit_is_a_413(client: Any, station: Station) -> None:
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    data = {"csrf_token": token, **valid_report(), **{f"x{i}": "y" for i in range(300)}}
+    response = client.post("/", data=data, content_type="multipart/form-data")
     assert response.status_code == 413
-    assert "fewer or smaller files" in response.get_data(as_text=True)
+    assert "too large" in response.get_data(as_text=True)
     assert upload_count(station) == 0
 
 

@@ -282,3 +282,19 @@ def test_the_store_refuses_a_65th_recipient(station: Station) -> None:
         with pytest.raises(TooManyRecipients, match="64"):
             store.add_recipient("one too many", RecipientPrivateKey.generate().public_key)
         assert len(store.recipients()) == 64
+
+
+def test_a_damaged_station_db_is_a_503_and_a_log_line_not_a_500(  # type: ignore[no-untyped-def]
+        app, station: Station, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.storage.test_sqlc import flip_every_page_but_the_first
+
+    with station.store() as store:
+        for i in range(30):
+            store.add_site(f"site {i} " + "x" * 150)
+        store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    flip_every_page_but_the_first(station.path / "station.db")
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/")
+    assert response.status_code == 503
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert "damaged or was altered" in caplog.text and "unhandled" not in caplog.text

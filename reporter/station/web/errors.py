@@ -8,7 +8,7 @@ from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from reporter.errors import ReporterError
+from reporter.errors import DatabaseUnreadable, ReporterError
 
 log = logging.getLogger("reporter")
 
@@ -42,8 +42,12 @@ def init_app(app: Flask) -> None:
     def _ours(error: ReporterError) -> tuple[str, int]:
         # A known failure that escaped a view (the store is locked or the
         # station has no recipient): nothing was stored. Its message is ours
-        # (never report content), so the operator may read why.
-        log.warning("a request failed: %s", error)
+        # (never report content), so the operator may read why; a damaged
+        # database is an error the operator must act on (restore a backup).
+        if isinstance(error, DatabaseUnreadable):
+            log.error("%s", error)
+        else:
+            log.warning("a request failed: %s", error)
         return _page(503)
 
     @app.errorhandler(InternalServerError)

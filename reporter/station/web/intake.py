@@ -13,11 +13,12 @@ import logging
 from flask import Blueprint, current_app, render_template
 from werkzeug.wrappers import Response
 
-from reporter.errors import NoRecipients, StoreUnavailable, TooManyRecipients
+from reporter.errors import NoRecipients, StoreError, TooManyRecipients
 from reporter.formats.report import Report
 from reporter.i18n.languages import current_language
 from reporter.station.forms import FollowUpForm, IncidentForm, megabytes
 from reporter.station.intake import accept, build_report
+from reporter.station.uploads import TOO_MANY_FILES, body_problems
 from reporter.station.web.attachments import current_draft
 from reporter.station.web.context import station
 from reporter.station.web.db import connections, get_store
@@ -32,7 +33,7 @@ def _accept(report: Report) -> int:
     recipients = [r.public_key for r in get_store().recipients()]
     try:
         return accept(report, recipients, connections().commits.append, draft=current_draft())
-    except (StoreUnavailable, NoRecipients, TooManyRecipients) as exc:
+    except (StoreError, NoRecipients, TooManyRecipients) as exc:
         # The operator must learn why monitors were turned away. The message is
         # ours (errors.py: never report content), and names no client.
         log.warning("a report could not be stored: %s", exc)
@@ -43,7 +44,7 @@ def _valid(form: IncidentForm | FollowUpForm) -> bool:
     """Every field and every file; if anything fails, the files must be chosen again."""
     draft = current_draft()
     ok = bool(form.validate_on_submit())
-    ok = form.check_attachments(draft) and ok
+    ok = form.check_attachments(draft, TOO_MANY_FILES in body_problems()) and ok
     if not ok:
         form.files_dropped(draft)
     return ok
@@ -81,7 +82,7 @@ def submit_report() -> Page:
     report = build_report(form.to_fields(), current_language())
     try:
         _accept(report)
-    except (StoreUnavailable, NoRecipients, TooManyRecipients):
+    except (StoreError, NoRecipients, TooManyRecipients):
         form.files_dropped(current_draft())
         return render_template("report.html", form=form, unavailable=True, **_limits()), 503
     return render_template("receipt.html", receipt=report.receipt, follow_up=False)
@@ -100,7 +101,7 @@ def submit_follow_up() -> Page:
     report = build_report(form.to_fields(), current_language(), follows=form.receipt.data)
     try:
         _accept(report)
-    except (StoreUnavailable, NoRecipients, TooManyRecipients):
+    except (StoreError, NoRecipients, TooManyRecipients):
         form.files_dropped(current_draft())
         return render_template("follow_up.html", form=form, unavailable=True, **_limits()), 503
     return render_template("receipt.html", receipt=form.receipt.data, follow_up=True)
