@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reporter.station.serve import make_server
+from reporter.station.server import make_server
 
 from reporter.i18n import languages as i18n
 from reporter.i18n.languages import shipped_languages
