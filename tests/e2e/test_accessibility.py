@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from reporter.station.server import make_server
 
 from reporter.i18n import languages as i18n
 from reporter.i18n.languages import shipped_languages
 from reporter.station.app import create_app
 from reporter.station.config import load_config
+from reporter.station.server import make_server
 from tests.browser import _unavailable
 from tests.conftest import Server, Station, free_port
 
