@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reporter.errors import ConfigError, InstanceError, InstanceExists
+from reporter.errors import (
+    ConfigError,
+    DatabaseUnreadable,
+    InstanceError,
+    InstanceExists,
+    ReporterError,
+)
 from reporter.formats.crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
 from reporter.formats.report import Report
 from reporter.storage import passfile, sqlc
@@ -119,6 +125,17 @@ def attachments_path(path: Path) -> Path:
     return path.with_name(path.name + ATTACHMENTS_SUFFIX)
 
 
+class DatabaseDamaged(DatabaseUnreadable):
+    """A page of the review database (or of its attachment store) fails its integrity
+    check: the file was damaged (disk, copy) or altered. The passphrase was right."""
+
+
+def damaged(path: Path, problem: str) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"{path}: this file is damaged or was altered ({problem}); restore it from a "
+        "backup (keep the damaged copy: it may be evidence)")
+
+
 @dataclass(frozen=True)
 class BundleRecord:
     station_id: bytes
@@ -195,13 +212,20 @@ class ReviewDB:
             passphrase, "this review database")
         if not path.is_file():
             raise InstanceError(f"the review database {path} is missing")
-        db = sqlc.connect(path, key, create=False, owner="review database")
+        try:
+            db = sqlc.connect(path, key, create=False, owner="review database")
+        except DatabaseUnreadable:
+            # The key check in the .json file proved the passphrase: the first page
+            # fails its HMAC, so the file was damaged, altered or replaced.
+            raise damaged(path, "its first page fails its integrity check, or it is "
+                                "another review database's file") from None
+        review = cls(db, path, key)
         try:
             sqlc.migrate(db, MIGRATIONS)
-        except BaseException:
-            db.close()
+        except BaseException as exc:
+            review.__exit__(type(exc), exc, None)
             raise
-        return cls(db, path, key)
+        return review
 
     def close(self) -> None:
         if self._blobs is not None:
@@ -224,8 +248,33 @@ class ReviewDB:
     def __enter__(self) -> ReviewDB:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Close; and if a database error ended the block, say whether a file is damaged.
+
+        A page that fails its HMAC surfaces as whatever SQLite was doing when it read
+        it ("database disk image is malformed", even "malformed JSON"): only a check
+        of the whole file tells damage from any other failure, so it runs here, on
+        the error path only.
+        """
+        try:
+            if isinstance(exc, sqlc.Error):
+                explained = self._explain(exc)
+                if explained is not None:
+                    raise explained from None
+        finally:
+            self.close()
+
+    def _explain(self, exc: sqlc.Error) -> ReporterError | None:
+        problem = sqlc.integrity_problem(self._db)
+        if problem is not None:
+            return damaged(self.path, problem)
+        if self._blobs is not None:
+            problem = self._blobs.integrity_problem()
+            if problem is not None:
+                return damaged(attachments_path(self.path), problem)
+        if isinstance(exc, sqlc.OperationalError):
+            return sqlc.unavailable(exc)
+        return None
 
     def transaction(self) -> sqlc.Transaction:
         return sqlc.Transaction(self._db)
