@@ -13,6 +13,7 @@ import click
 
 from reporter.cli.common import read_passphrase
 from reporter.cli.review import ReviewContext, pass_review
+from reporter.cli.terminal import clean, echo
 from reporter.errors import NothingToExport, ReporterError
 from reporter.formats import keyfile
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey
@@ -35,8 +36,8 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
 def load_key(path: Path, passphrase_file: Path | None) -> RecipientPrivateKey:
     data = keyfile.read(path)
     passphrase = read_passphrase(file=passphrase_file, env="REPORTER_KEY_PASSPHRASE",
-                                 prompt=f"Passphrase for {path}", confirm=False,
-                               option="--key-passphrase-file")
+                                 prompt=clean(f"Passphrase for {path}"), confirm=False,
+                                 option="--key-passphrase-file")
     return keyfile.load(data, passphrase)
 
 
@@ -71,9 +72,9 @@ def export(obj: Any, out: Path, all_held: bool) -> None:
             return
     files = (f", {result.attachments} attachments ({result.attachment_bytes} bytes sealed)"
              if result.attachments else "")
-    click.echo(f"Bundle {result.number} written to {result.path}: reports "
-               f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
-               f"{result.size} bytes.")
+    echo(f"Bundle {result.number} written to {result.path}: reports "
+         f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
+         f"{result.size} bytes.")
     click.echo("Give it to the reviewers. Nobody can read it on the way.", err=True)
 
 
@@ -133,7 +134,7 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
     except ReporterError as exc:
         raise type(exc)(f"{bundle}: {exc}") from None
     m = result.manifest
-    click.echo(f"{bundle}: OK")
+    echo(f"{bundle}: OK")
     click.echo(f"  station {m.station_id.hex()} signed by {m.station_key.fingerprint()}")
     click.echo(f"  bundle {m.number}, reports {m.first_seq}-{m.last_seq} "
                f"({result.reports}), created {m.created}")
@@ -157,7 +158,7 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
     with ctx.open_or_create() as db:
         for path in bundles:
             try:
-                with progress_bar(1, f"Importing {path.name}") as bar:
+                with progress_bar(1, clean(f"Importing {path.name}")) as bar:
                     def step(done: int, total: int, bar: Any = bar) -> None:
                         if bar is not None:
                             bar.length = total
@@ -165,19 +166,19 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                     result = import_bundle(db, path, key, progress=step)
             except ReporterError as exc:
                 failures += 1
-                click.echo(f"error: {path}: {exc}", err=True)
+                echo(f"error: {path}: {exc}", err=True)
                 continue
             station = f"station {result.station_id.hex()[:8]}"
             if result.new_station:
-                click.echo(f"{path}: new {station}, signing key pinned: "
-                           f"{result.station_key.fingerprint()} (check it with the operator)")
+                echo(f"{path}: new {station}, signing key pinned: "
+                     f"{result.station_key.fingerprint()} (check it with the operator)")
             if result.already_imported:
-                click.echo(f"{path}: bundle {result.number} of {station} was already "
-                           "imported; nothing added")
+                echo(f"{path}: bundle {result.number} of {station} was already "
+                     "imported; nothing added")
                 continue
             files = f" ({result.attachments} attachments)" if result.attachments else ""
-            click.echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
-                       f"added{files}, {result.already_present} already present")
+            echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
+                 f"added{files}, {result.already_present} already present")
             if result.unreadable:
                 click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
                            f"(sealed before it was added): {compress(result.unreadable)}")

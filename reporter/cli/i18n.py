@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from babel.messages.frontend import CommandLineInterface
 
+from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.i18n import languages as i18n_config
 from reporter.i18n.tools import I18nError, check, languages, new_catalogue, ship, status
@@ -41,7 +42,7 @@ def check_cmd(language: str, quiet: bool) -> None:
         raise TranslationError(str(exc)) from None
     for problem in result.problems:
         if problem.severity == "error" or not quiet:
-            click.echo(str(problem))
+            echo(str(problem))  # it may quote a catalogue's text
     if result.coverage is not None:
         c = result.coverage
         state = status(language, _root())
@@ -51,7 +52,7 @@ def check_cmd(language: str, quiet: bool) -> None:
     if not result.ok:
         raise TranslationError(f"{result.path} has errors (see above); the station shows "
                                "English for this language until they are fixed")
-    click.echo(f"{result.path}: OK, compiled to {result.compiled}")
+    echo(f"{result.path}: OK, compiled to {result.compiled}")
     if status(language, _root()) == "in progress":
         click.echo("In progress: see it with 'reporter serve --preview-languages' "
                    f"(or 'make preview'); 'reporter i18n ship {language}' lists it for "

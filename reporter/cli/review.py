@@ -19,6 +19,8 @@ from typing import Any, TextIO
 import click
 
 from reporter.cli.common import read_passphrase
+from reporter.cli.terminal import clean as _clean
+from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, KINDS, AttachmentInfo
 from reporter.review import files as reviewfiles
@@ -41,7 +43,7 @@ class ReviewContext:
 
     def open_or_create(self) -> ReviewDB:
         if not self.path.exists():
-            click.echo(f"Creating the review database {self.path}", err=True)
+            echo(f"Creating the review database {self.path}", err=True)
             return ReviewDB.create(self.path, self.passphrase(new=True))
         return self.open()
 
@@ -118,24 +120,6 @@ FIELD_LABELS = {
     "description": "Description",
 }
 NOT_GIVEN = "(not given)"
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _clean(text: str, *, multiline: bool = False) -> str:
-    """Report text made safe for a terminal: control characters and bidi overrides
-    become U+FFFD; line breaks are kept only when ``multiline``."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out = []
-    for ch in text:
-        if ch in "\n\u2028\u2029\v\f":
-            out.append("\n" if multiline else " ")
-        elif ch == "\t":
-            out.append("    " if multiline else " ")
-        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _width(text: str) -> int:
@@ -430,7 +414,7 @@ def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: 
         else:
             count = write(rows, stream)
     noun = "report" if count == 1 else "reports"
-    click.echo(f"Exported {count} {noun}" + (f" to {out}." if out else "."), err=True)
+    echo(f"Exported {count} {noun}" + (f" to {out}." if out else "."), err=True)
     if out is not None:
         click.echo("The file is not encrypted: keep it on an encrypted disk and delete it "
                    "when you no longer need it.", err=True)

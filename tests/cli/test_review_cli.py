@@ -126,6 +126,7 @@ def test_report_text_cannot_drive_the_terminal(run, sample: Sample) -> None:  # 
     with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
         hostile = db.add_report(STATION_A, 9, bytes(32), incident(
             "2026-05-01", site_other="\x1b]0;pwned\x07", location="\u202eevil",
+            location_detail="\u200fmarks\u200e\u061c",  # RLM, LRM, ALM
             incident_types=["\x1b[5mx"],  # (a hostile incident_date is refused at import)
             **{"\x1b[7mkey": "\x1b[8m"},
             description="\x1b[2J\x1b[31mred\rline two\x9b"))
@@ -136,6 +137,9 @@ def test_report_text_cannot_drive_the_terminal(run, sample: Sample) -> None:  # 
     for output in (listed.out, shown.out, counted.out):
         assert "\x1b" not in output and "\x07" not in output and "\x9b" not in output
         assert "\u202e" not in output and "\r" not in output
+    for mark in "\u200e\u200f\u061c":
+        assert mark not in shown.out
+    assert "\ufffdmarks\ufffd\ufffd" in shown.out
     assert "\ufffd[31mred" in listed.out
     assert "    \ufffd[2J\ufffd[31mred\n    line two\ufffd\n" in shown.out
     assert "\n\ufffd[7mkey: " in shown.out and "\ufffd[8m\n" in shown.out  # unknown field
