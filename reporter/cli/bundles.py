@@ -179,6 +179,12 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
             files = f" ({result.attachments} attachments)" if result.attachments else ""
             echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
                  f"added{files}, {result.already_present} already present")
+            for seq, report_id, others in result.shared_codes:
+                echo(f"  WARNING: report {seq} (id {report_id}) has the receipt code of first "
+                     f"report{'s' if len(others) > 1 else ''} "
+                     f"{', '.join(f'id {i}' for i in others)}, imported before: a station "
+                     "reused a monitor's code (a forged station, or a replay). "
+                     f"'reporter review show {report_id}' shows both", err=True)
             if result.unreadable:
                 click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
                            f"(sealed before it was added): {compress(result.unreadable)}")

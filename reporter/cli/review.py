@@ -302,6 +302,7 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
         detail = rq.get_report(db, report_id)
     record = detail.record
     click.echo(f"Report {record.id}")
+    _shared_code_warning(detail)
     _show_record(record)
     if record.report.follows is not None:
         click.echo("")
@@ -309,14 +310,37 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
             click.echo(f"Follows receipt {record.report.follows}: that first report is not "
                        "in this review database (not imported yet?).")
         else:
-            click.echo(f"Follows {_heading(detail.follows)}:")
+            click.echo(f"Follows {_heading(detail.follows)}"
+                       f"{_elsewhere(detail.follows, record)}:")
             _indented(str(detail.follows.report.fields.get("description") or NOT_GIVEN))
     if detail.follow_ups or record.report.kind == "incident":
         click.echo("")
         click.echo(f"Follow-ups: {len(detail.follow_ups)}")
         for follow_up in detail.follow_ups:
-            click.echo(f"  {_heading(follow_up, 'Report')}:")
+            click.echo(f"  {_heading(follow_up, 'Report')}{_elsewhere(follow_up, record)}:")
             _indented(str(follow_up.report.fields.get("description") or NOT_GIVEN), "      ")
+
+
+def _elsewhere(linked: rq.Record, record: rq.Record) -> str:
+    """A mark on a link between reports of two stations."""
+    if linked.station == record.station:
+        return ""
+    return (f" [from another station: {linked.station[:rq.SHORT_STATION]}, "
+            f"not {record.station[:rq.SHORT_STATION]}]")
+
+
+def _shared_code_warning(detail: rq.Detail) -> None:
+    """Two first reports with one receipt code: a station reused a monitor's code."""
+    if not detail.same_code:
+        return
+    code = detail.record.report.follows or detail.record.report.receipt
+    click.echo(f"WARNING: {len(detail.same_code)} first reports carry the receipt code "
+               f"{code}:")
+    for first in detail.same_code:
+        click.echo(f"  {_heading(first)}")
+    click.echo("  Receipt codes are random: two alike mean that a station reused a monitor's "
+               "code (a forged station, or a replay). Each follow-up is linked to the first "
+               "report of its own station; check with the operators which report is real.")
 
 
 # --- attachments -----------------------------------------------------------------------

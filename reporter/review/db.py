@@ -344,6 +344,12 @@ class ReviewDB:
              columns["description"], columns["body"], file_key))
         return int(cursor.lastrowid or 0)
 
+    def first_reports_with_receipt(self, receipt: str) -> list[tuple[int, bytes, int]]:
+        """(id, station id, seq) of every first report carrying ``receipt``, oldest first."""
+        return [(int(i), bytes(st), int(seq)) for i, st, seq in self._db.execute(
+            "SELECT id, station_id, seq FROM reports WHERE receipt = ? AND kind = 'incident' "
+            "ORDER BY id", (receipt,))]
+
     def holds_envelope(self, envelope_hash: bytes) -> bool:
         """Whether a (readable) report with this envelope hash was imported."""
         return self._db.execute("SELECT 1 FROM reports WHERE envelope_hash = ?",

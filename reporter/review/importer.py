@@ -59,6 +59,9 @@ class ImportResult:
     new_station: bool = False
     attachments: int = 0  # stored
     attachment_bytes: int = 0
+    # First reports of this bundle whose receipt code an imported first report
+    # already carries: (seq, its id, the ids of the others). See query.py, "Linking".
+    shared_codes: list[tuple[int, int, list[int]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,11 @@ def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
     report_id = db.add_report(station_id, seq, h, report, body,
                               file_key if report.attachments else None)
     result.added += 1
+    if report.kind == "incident":
+        others = [i for i, _s, _q in db.first_reports_with_receipt(report.receipt)
+                  if i != report_id]
+        if others:
+            result.shared_codes.append((seq, report_id, others))
     if not item.attachments:
         return
     assert blobs is not None  # noqa: S101 (opened when the manifest lists attachments)

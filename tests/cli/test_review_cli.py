@@ -176,7 +176,8 @@ def test_show_a_follow_up_with_the_report_it_follows(run, sample: Sample) -> Non
     assert f"Follows receipt: {sample.reports['shooting'].receipt}" in result.out
     assert "What happened" not in result.out  # a follow-up has only its text
     assert (f"Follows report {sample.ids['shooting']} (first report, station aa110000 #1, "
-            "received 2026-03-01, site Marange):\n    Soldiers fired") in result.out
+            "received 2026-03-01, site Marange) [from another station: aa110000, not "
+            "bb220000]:\n    Soldiers fired") in result.out
     orphan = run("show", str(sample.ids["orphan"]))
     assert orphan.code == 0
     assert f"Follows receipt {ORPHAN_RECEIPT}: that first report is not in this review " \
