@@ -16,7 +16,8 @@ from tests.conftest import PASSPHRASE, Station
 
 KEY_PASSPHRASE = "reviewer key passphrase"
 REVIEW_PASSPHRASE = "a long review passphrase"
-TABLES = ("stations", "bundles", "reports", "unreadable", "attachments")
+TABLES = ("stations", "bundles", "reports", "unreadable", "attachments",
+          "bundle_recipients", "recipient_pins")
 
 
 @pytest.fixture

@@ -13,11 +13,14 @@ import click
 
 from reporter.cli.common import read_passphrase
 from reporter.cli.review import ReviewContext, pass_review
+from reporter.cli.review_recipients import sealed_to, warn_change
 from reporter.cli.terminal import clean, echo
 from reporter.errors import NothingToExport, ReporterError
 from reporter.formats import keyfile
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey
+from reporter.formats.manifest import recipient_id
 from reporter.review.importer import compress, format_ranges, gaps, import_bundle, verify_bundle
+from reporter.review.recipients import PINNED, RecipientsChanged, of_manifest
 from reporter.station.export import export_bundle
 from reporter.station.instance import load_identity
 from reporter.storage.blobs import BlobStore
@@ -142,6 +145,8 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
         click.echo(f"  {result.attachments} attachments ({result.attachment_bytes} bytes "
                    "sealed), each matching its signed size and hash")
     click.echo("  signature, every report's hash and the hash chain verified")
+    for line in sealed_to(of_manifest(m), recipient_id(key.public_key)):
+        echo(line)
 
 
 @click.command("import")
@@ -154,7 +159,9 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                   key_passphrase_file: Path | None) -> None:
     """Verify and decrypt bundles into the review database (one transaction each)."""
     key = load_key(key_path, key_passphrase_file)
+    own = recipient_id(key.public_key)
     failures = 0
+    changed: list[str] = []
     with ctx.open_or_create() as db:
         for path in bundles:
             try:
@@ -188,8 +195,34 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
             if result.unreadable:
                 click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
                            f"(sealed before it was added): {compress(result.unreadable)}")
+            if result.oversealed:
+                counts = sorted({n for _seq, n in result.oversealed})
+                echo(f"  WARNING: reports {compress([seq for seq, _n in result.oversealed])} "
+                     f"are sealed to {' or '.join(map(str, counts))} keys, more than the "
+                     f"{result.sealed_to} this bundle is sealed to: a key was on the "
+                     "station's list when they arrived and is not now (removed since, or "
+                     "added and removed between two bundles). If nobody removed a reviewer, "
+                     "ask the operator.", err=True)
+            outcome = result.recipients
+            if outcome is not None:
+                for line in sealed_to(outcome.recipients, own):
+                    echo(line)
+                if outcome.state == PINNED:
+                    click.echo(f"  these recipients are now pinned for {station}: check each "
+                               "fingerprint with its owner by phone")
+                if outcome.change is not None:
+                    warn_change(result.station_id, result.number, outcome.change, own)
+                    changed.append(f"bundle {result.number} of {station}")
+    refused = (f"{failures} of {len(bundles)} bundles were refused (see above)"
+               if failures else "")
+    if changed:
+        news = (f"the recipients changed in {', '.join(changed)}: nothing is pinned until you "
+                "accept the change ('reporter review recipients')")
+        if failures:
+            raise ReporterError(f"{refused}; {news}")
+        raise RecipientsChanged(f"imported, but {news}")
     if failures:
-        raise ReporterError(f"{failures} of {len(bundles)} bundles were refused (see above)")
+        raise ReporterError(refused)
 
 
 @click.command("gaps")

@@ -21,6 +21,7 @@ from reporter.cli.bundles import export, purge, review_gaps, review_import, stat
 from reporter.cli.common import read_passphrase
 from reporter.cli.i18n import i18n
 from reporter.cli.review import review
+from reporter.cli.review_recipients import review_recipients
 from reporter.cli.station import Context, init, recipients, serve, sites, status
 from reporter.cli.terminal import clean, echo
 from reporter.errors import KeyFileError, ReporterError
@@ -130,3 +131,4 @@ cli.add_command(station_key)
 cli.add_command(verify)
 review.add_command(review_import)
 review.add_command(review_gaps)
+review.add_command(review_recipients)

@@ -26,6 +26,7 @@ from reporter.formats.report import INCIDENT_TYPES, KINDS, AttachmentInfo
 from reporter.review import files as reviewfiles
 from reporter.review import query as rq
 from reporter.review.db import ReviewDB, review_db_path
+from reporter.review.recipients import pending as pending_recipient_changes
 
 
 class ReviewContext:
@@ -39,7 +40,13 @@ class ReviewContext:
                                option="--review-passphrase-file")
 
     def open(self) -> ReviewDB:
-        return ReviewDB.open(self.path, self.passphrase())
+        db = ReviewDB.open(self.path, self.passphrase())
+        try:
+            remind(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def open_or_create(self) -> ReviewDB:
         if not self.path.exists():
@@ -49,6 +56,17 @@ class ReviewContext:
 
 
 pass_review = click.make_pass_decorator(ReviewContext)
+
+
+def remind(db: ReviewDB) -> None:
+    """On every command: a line per station whose recipients changed in a bundle and
+    the change is not accepted yet (``reporter/review/recipients.py``)."""
+    for station_id, numbers in pending_recipient_changes(db).items():
+        many = len(numbers) > 1
+        echo(f"WARNING: station {station_id.hex()[:8]}: bundle{'s' if many else ''} "
+             f"{', '.join(map(str, numbers))} {'are' if many else 'is'} sealed to other keys "
+             "than the pinned ones, and the change is not accepted: 'reporter review "
+             "recipients' shows it", err=True)
 
 
 @click.group()

@@ -55,7 +55,7 @@ from reporter.formats.crypto import (
     subkey,
 )
 from reporter.formats.envelope import new_file_key, seal
-from reporter.formats.manifest import VERSION, Manifest, recipient_id
+from reporter.formats.manifest import VERSION, Manifest, NamedRecipient, recipient_id
 from reporter.formats.report import AttachmentInfo, Report
 from reporter.review.db import ReviewDB, attachments_path
 from reporter.review.importer import import_bundle
@@ -113,7 +113,8 @@ def make_manifest(envelopes: Sequence[bytes], *, number: int, first_seq: int,
         chain_before=chain_before, chain_head=chain,
         envelopes=tuple((seq, len(e), envelope_hash(e))
                         for seq, e in enumerate(envelopes, first_seq)),
-        recipients=(recipient_id(REVIEWER.public_key),), created="2026-11-28",
+        recipients=(), named=(NamedRecipient(REVIEWER.public_key, "Reviewer"),),
+        created="2026-11-28",
         attachments=tuple(tuple((len(a), ciphertext_hash(a)) for a in listed)
                           for listed in attachments))
 
@@ -411,7 +412,8 @@ json_scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
     st.binary(min_size=16, max_size=32).map(bytes.hex), st.just("2026-02-30"),
     st.sampled_from([STATION.verify_key.to_text(), FOREIGN.verify_key.to_text(),
-                     "reporter-bundle", recipient_id(REVIEWER.public_key).hex()]))
+                     "reporter-bundle", recipient_id(REVIEWER.public_key).hex(),
+                     REVIEWER.public_key.to_text(), "Reviewer", "Révision\u202e\x9b"]))
 json_values = st.recursive(
     json_scalars,
     lambda children: st.one_of(st.lists(children, max_size=4),
