@@ -417,8 +417,15 @@ def jsonl_line(row: ExportRow) -> str:
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
                        "attachments": row.attachments, "report": json.loads(row.body)},
                       ensure_ascii=False, separators=(",", ":"))
-    # JSON allows these raw in strings, but tools that split lines on them would break.
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    # JSON allows these raw in strings, but tools that split lines on them would break
+    # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls
+    # reorder the line) when the export goes to standard output. Escaped, they decode
+    # to the same text: nothing is lost.
+    return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_JSON_ESCAPED = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                           "\u2066-\u2069]")
 
 
 def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
