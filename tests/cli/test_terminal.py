@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from reporter.cli.terminal import clean
-from tests.conftest import PASSPHRASE, Station, add_reports
-from tests.reviewing import KEY_PASSPHRASE, REVIEW_PASSPHRASE
+from tests.conftest import Station, add_reports
+from tests.reviewing import KEY_PASSPHRASE, REVIEW_PASSPHRASE, new_review_db, reporter_process
 
 # What a terminal must never receive from reporter: C0 controls but the line
 # break (ESC starts every sequence, BEL ends OSC), DEL, C1 controls (U+009B is
@@ -41,12 +41,7 @@ def forbidden_in(text: str) -> list[str]:
 
 
 def reporter(*args: str | bytes, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "REPORTER_PASSPHRASE": PASSPHRASE,
-           "REPORTER_KEY_PASSPHRASE": KEY_PASSPHRASE,
-           "REPORTER_REVIEW_PASSPHRASE": REVIEW_PASSPHRASE,
-           "REPORTER_REVIEW_DB": str(cwd / "review.db"), "PYTHONIOENCODING": "utf-8"}
-    return subprocess.run([sys.executable, "-m", "reporter", *args], cwd=cwd, env=env,
-                          capture_output=True, timeout=120, check=False)
+    return reporter_process(*args, cwd=cwd)
 
 
 def test_clean_replaces_every_terminal_control() -> None:
@@ -79,6 +74,7 @@ def test_hostile_bundle_names_reach_no_terminal(bundle: Path, key_file: Path,
         damaged[-1].write_bytes(bytes(data))
         missing.append(tmp_path / str(i) / ("missing-" + name))
     key = ("--key", str(key_file))
+    new_review_db(tmp_path / "review.db")
     verified = [reporter("verify", str(path), *key, cwd=tmp_path) for path in hostile]
     refused = [reporter("verify", str(path), *key, cwd=tmp_path) for path in damaged[:3]]
     imported = reporter("review", "import", *map(str, hostile), *key, cwd=tmp_path)
@@ -107,6 +103,7 @@ def test_hostile_bundle_names_reach_no_terminal(bundle: Path, key_file: Path,
 
 def test_an_undecodable_file_name_is_shown_not_a_crash(bundle: Path, key_file: Path,
                                                        tmp_path: Path) -> None:
+    new_review_db(tmp_path / "review.db")
     raw = os.fsencode(tmp_path) + b"/bundle-\xff\xfe.rptr"
     with open(raw, "wb") as fh:
         fh.write(bundle.read_bytes())
@@ -155,6 +152,7 @@ def _on_a_terminal(args: list[str], cwd: Path, seconds: float = 60) -> bytes:
 def test_the_progress_bar_label_is_clean(bundle: Path, key_file: Path, tmp_path: Path) -> None:
     hostile = tmp_path / HOSTILE_NAMES[0]
     hostile.write_bytes(bundle.read_bytes())
+    new_review_db(tmp_path / "review.db")
     seen = _on_a_terminal(["review", "import", str(hostile), "--key", str(key_file)], tmp_path)
     text = seen.decode("utf-8")
     assert "Importing \ufffd]0;PWNED-TITLE\ufffd.rptr" in text

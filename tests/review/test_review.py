@@ -246,6 +246,34 @@ def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station,
     assert snapshot(db) == before
 
 
+def test_a_first_bundle_off_the_genesis_value_is_refused(station: Station, db: ReviewDB,
+                                                          tmp_path: Path) -> None:
+    import io
+
+    from reporter.formats.bundle import write_bundle
+    from reporter.formats.chain import chain_link, envelope_hash
+    from reporter.formats.crypto import random_bytes
+    from reporter.formats.manifest import Manifest, NamedRecipient
+
+    with station.store() as store:
+        identity = load_identity(store)
+    envelope, start = random_bytes(300), random_bytes(32)  # signed, but not from genesis
+    manifest = Manifest(
+        station_id=station.station_id, station_key=identity.signing_key.verify_key, number=1,
+        previous=None, first_seq=1, last_seq=1, chain_before=start,
+        chain_head=chain_link(start, 1, envelope),
+        envelopes=((1, len(envelope), envelope_hash(envelope)),),
+        recipients=(), named=(NamedRecipient(station.reviewer.public_key, "reviewer"),),
+        created="2026-11-28")
+    out = io.BytesIO()
+    write_bundle(out, manifest, identity.signing_key, [envelope], [station.reviewer.public_key])
+    forged = tmp_path / "1.rptr"
+    forged.write_bytes(out.getvalue())
+    with pytest.raises(BundleConflict, match="does not start the station's hash chain"):
+        import_bundle(db, forged, station.reviewer)
+    assert snapshot(db) == [[] for _ in TABLES]
+
+
 def test_a_review_database_from_before_attachments_is_migrated(
         station: Station, tmp_path: Path) -> None:
     from reporter.formats.crypto import KdfParams, derive_key
