@@ -118,9 +118,9 @@ def test_a_damaged_review_database_says_so_never_unexpected(run, station: Statio
                 code, out, err = run(*command)
                 assert "unexpected" not in err and "Traceback" not in err, (offset, command, err)
                 if code != 0:
-                    assert err.startswith(f"error: {review_db}: this file is damaged or was "
-                                          "altered ("), (offset, command, err)
-                    assert "restore it from a backup" in err
+                    assert err.startswith(f"error: {review_db}"), (offset, command, err)
+                    assert "is damaged or was altered" in err, (offset, command, err)
+                    assert "from a backup" in err
                     said_damaged.add(command[1])
                 else:
                     assert (code, out) == clean[command][:2], (offset, command)
@@ -141,4 +141,4 @@ def test_a_damaged_attachment_store_is_named(run, station: Station, key_file: Pa
     _flip(store, store.stat().st_size - 70_000)  # inside the attachment's segment
     code, _, err = run("review", "attachments", "1", "--out", str(tmp_path / "out"))
     assert code == 1 and "unexpected" not in err
-    assert f"{store}: this file is damaged or was altered (" in err
+    assert str(store) in err and "is damaged or was altered" in err
