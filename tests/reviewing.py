@@ -3,6 +3,9 @@ and a snapshot of everything a review database holds."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +19,8 @@ from tests.conftest import PASSPHRASE, Station
 
 KEY_PASSPHRASE = "reviewer key passphrase"
 REVIEW_PASSPHRASE = "a long review passphrase"
-TABLES = ("stations", "bundles", "reports", "unreadable", "attachments")
+TABLES = ("stations", "bundles", "reports", "unreadable", "attachments",
+          "bundle_recipients", "recipient_pins")
 
 
 @pytest.fixture
@@ -60,3 +64,24 @@ def stored_blobs(db: ReviewDB) -> int:
     if not attachments_path(db.path).exists():
         return 0
     return db.attachment_store().upload_count()
+
+
+def reporter_process(*args: str | bytes, cwd: Path,
+                     env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """``python -m reporter ARGS...`` as a real process in ``cwd`` (review database
+    ``cwd/review.db``, every passphrase from the environment): its exit status and
+    the exact bytes it wrote."""
+    environment = {**os.environ, "REPORTER_PASSPHRASE": PASSPHRASE,
+                   "REPORTER_KEY_PASSPHRASE": KEY_PASSPHRASE,
+                   "REPORTER_REVIEW_PASSPHRASE": REVIEW_PASSPHRASE,
+                   "REPORTER_REVIEW_DB": str(cwd / "review.db"),
+                   "PYTHONIOENCODING": "utf-8", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "reporter", *args], cwd=cwd,
+                          env=environment, capture_output=True, timeout=120, check=False)
+
+
+def new_review_db(path: Path) -> Path:
+    """An empty review database at ``path``, made here with the tests' cheap key
+    derivation (a ``reporter`` process would use the real, costly one at every open)."""
+    ReviewDB.create(path, REVIEW_PASSPHRASE).close()
+    return path

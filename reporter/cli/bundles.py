@@ -13,10 +13,14 @@ import click
 
 from reporter.cli.common import read_passphrase
 from reporter.cli.review import ReviewContext, pass_review
+from reporter.cli.review_recipients import sealed_to, warn_change
+from reporter.cli.terminal import clean, echo
 from reporter.errors import NothingToExport, ReporterError
 from reporter.formats import keyfile
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey
+from reporter.formats.manifest import recipient_id
 from reporter.review.importer import compress, format_ranges, gaps, import_bundle, verify_bundle
+from reporter.review.recipients import PINNED, RecipientsChanged, of_manifest
 from reporter.station.export import export_bundle
 from reporter.station.instance import load_identity
 from reporter.storage.blobs import BlobStore
@@ -35,8 +39,8 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
 def load_key(path: Path, passphrase_file: Path | None) -> RecipientPrivateKey:
     data = keyfile.read(path)
     passphrase = read_passphrase(file=passphrase_file, env="REPORTER_KEY_PASSPHRASE",
-                                 prompt=f"Passphrase for {path}", confirm=False,
-                               option="--key-passphrase-file")
+                                 prompt=clean(f"Passphrase for {path}"), confirm=False,
+                                 option="--key-passphrase-file")
     return keyfile.load(data, passphrase)
 
 
@@ -71,9 +75,9 @@ def export(obj: Any, out: Path, all_held: bool) -> None:
             return
     files = (f", {result.attachments} attachments ({result.attachment_bytes} bytes sealed)"
              if result.attachments else "")
-    click.echo(f"Bundle {result.number} written to {result.path}: reports "
-               f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
-               f"{result.size} bytes.")
+    echo(f"Bundle {result.number} written to {result.path}: reports "
+         f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
+         f"{result.size} bytes.")
     click.echo("Give it to the reviewers. Nobody can read it on the way.", err=True)
 
 
@@ -133,7 +137,7 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
     except ReporterError as exc:
         raise type(exc)(f"{bundle}: {exc}") from None
     m = result.manifest
-    click.echo(f"{bundle}: OK")
+    echo(f"{bundle}: OK")
     click.echo(f"  station {m.station_id.hex()} signed by {m.station_key.fingerprint()}")
     click.echo(f"  bundle {m.number}, reports {m.first_seq}-{m.last_seq} "
                f"({result.reports}), created {m.created}")
@@ -141,6 +145,8 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
         click.echo(f"  {result.attachments} attachments ({result.attachment_bytes} bytes "
                    "sealed), each matching its signed size and hash")
     click.echo("  signature, every report's hash and the hash chain verified")
+    for line in sealed_to(of_manifest(m), recipient_id(key.public_key)):
+        echo(line)
 
 
 @click.command("import")
@@ -153,11 +159,13 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                   key_passphrase_file: Path | None) -> None:
     """Verify and decrypt bundles into the review database (one transaction each)."""
     key = load_key(key_path, key_passphrase_file)
+    own = recipient_id(key.public_key)
     failures = 0
+    changed: list[str] = []
     with ctx.open_or_create() as db:
         for path in bundles:
             try:
-                with progress_bar(1, f"Importing {path.name}") as bar:
+                with progress_bar(1, clean(f"Importing {path.name}")) as bar:
                     def step(done: int, total: int, bar: Any = bar) -> None:
                         if bar is not None:
                             bar.length = total
@@ -165,24 +173,56 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                     result = import_bundle(db, path, key, progress=step)
             except ReporterError as exc:
                 failures += 1
-                click.echo(f"error: {path}: {exc}", err=True)
+                echo(f"error: {path}: {exc}", err=True)
                 continue
             station = f"station {result.station_id.hex()[:8]}"
             if result.new_station:
-                click.echo(f"{path}: new {station}, signing key pinned: "
-                           f"{result.station_key.fingerprint()} (check it with the operator)")
+                echo(f"{path}: new {station}, signing key pinned: "
+                     f"{result.station_key.fingerprint()} (check it with the operator)")
             if result.already_imported:
-                click.echo(f"{path}: bundle {result.number} of {station} was already "
-                           "imported; nothing added")
+                echo(f"{path}: bundle {result.number} of {station} was already "
+                     "imported; nothing added")
                 continue
             files = f" ({result.attachments} attachments)" if result.attachments else ""
-            click.echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
-                       f"added{files}, {result.already_present} already present")
+            echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
+                 f"added{files}, {result.already_present} already present")
+            for seq, report_id, others in result.shared_codes:
+                echo(f"  WARNING: report {seq} (id {report_id}) has the receipt code of first "
+                     f"report{'s' if len(others) > 1 else ''} "
+                     f"{', '.join(f'id {i}' for i in others)}, imported before: a station "
+                     "reused a monitor's code (a forged station, or a replay). "
+                     f"'reporter review show {report_id}' shows both", err=True)
             if result.unreadable:
                 click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
                            f"(sealed before it was added): {compress(result.unreadable)}")
+            if result.oversealed:
+                counts = sorted({n for _seq, n in result.oversealed})
+                echo(f"  WARNING: reports {compress([seq for seq, _n in result.oversealed])} "
+                     f"are sealed to {' or '.join(map(str, counts))} keys, more than the "
+                     f"{result.sealed_to} this bundle is sealed to: a key was on the "
+                     "station's list when they arrived and is not now (removed since, or "
+                     "added and removed between two bundles). If nobody removed a reviewer, "
+                     "ask the operator.", err=True)
+            outcome = result.recipients
+            if outcome is not None:
+                for line in sealed_to(outcome.recipients, own):
+                    echo(line)
+                if outcome.state == PINNED:
+                    click.echo(f"  these recipients are now pinned for {station}: check each "
+                               "fingerprint with its owner by phone")
+                if outcome.change is not None:
+                    warn_change(result.station_id, result.number, outcome.change, own)
+                    changed.append(f"bundle {result.number} of {station}")
+    refused = (f"{failures} of {len(bundles)} bundles were refused (see above)"
+               if failures else "")
+    if changed:
+        news = (f"the recipients changed in {', '.join(changed)}: nothing is pinned until you "
+                "accept the change ('reporter review recipients')")
+        if failures:
+            raise ReporterError(f"{refused}; {news}")
+        raise RecipientsChanged(f"imported, but {news}")
     if failures:
-        raise ReporterError(f"{failures} of {len(bundles)} bundles were refused (see above)")
+        raise ReporterError(refused)
 
 
 @click.command("gaps")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from babel.messages.frontend import CommandLineInterface
 
+from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.i18n import languages as i18n_config
 from reporter.i18n.languages import SHIPPED_FILE
@@ -55,14 +56,14 @@ def check_cmd(language: str, verbose: bool, quiet: bool) -> None:
     if verbose and not quiet:
         shown = result.unfinished + shown
     for problem in shown:
-        click.echo(str(problem))
+        echo(str(problem))  # it may quote a catalogue's text
     if result.unfinished and not verbose and not quiet:
         click.echo(f"{len(result.unfinished)} entries still to translate or review: "
                    f"'reporter i18n check {language} --verbose' lists them with their lines.")
     if not result.ok:
         raise TranslationError(f"{result.path} has errors (see above); the station shows "
                                "English for this language until they are fixed")
-    click.echo(f"{result.path}: OK, compiled to {result.compiled}")
+    echo(f"{result.path}: OK, compiled to {result.compiled}")
     if state == "in progress":
         click.echo("In progress: see it with 'reporter serve --preview-languages' "
                    f"(or 'make preview'); 'reporter i18n ship {language}' lists it for "

@@ -7,6 +7,7 @@ Tracebacks are shown only with ``REPORTER_DEBUG=1``.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -21,7 +22,9 @@ from reporter.cli.common import read_passphrase
 from reporter.cli.i18n import i18n
 from reporter.cli.process import harden
 from reporter.cli.review import review
+from reporter.cli.review_recipients import review_recipients
 from reporter.cli.station import Context, init, recipients, serve, sites, status
+from reporter.cli.terminal import clean, echo
 from reporter.errors import KeyFileError, ReporterError
 from reporter.formats import keyfile
 from reporter.formats.crypto import (
@@ -72,7 +75,7 @@ def keygen(out: Path, kdf_profile: str, key_passphrase_file: Path | None) -> Non
     private_key = RecipientPrivateKey.generate()
     keyfile.write_new(out, keyfile.dump(private_key, passphrase, KdfParams.new(kdf_profile)))
     public = private_key.public_key
-    click.echo(f"Private key written to {out} (keep it offline; it cannot be recovered).", err=True)
+    echo(f"Private key written to {out} (keep it offline; it cannot be recovered).", err=True)
     if sys.stdout.isatty():
         click.echo("Public key (give this line to station operators):", err=True)
     else:
@@ -86,7 +89,8 @@ def keygen(out: Path, kdf_profile: str, key_passphrase_file: Path | None) -> Non
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    """One line on standard error: messages quote paths and names, so it is cleaned."""
+    echo(f"error: {message}", err=True)
     sys.exit(code)
 
 
@@ -101,7 +105,9 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Abort:
         _fail("cancelled", EXIT_ERROR)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()  # the message may quote what was typed (a file name)
+        exc.show(file=shown)
+        click.echo(clean(shown.getvalue(), multiline=True, tabs=True), err=True, nl=False)
         sys.exit(exc.exit_code)
     except ReporterError as exc:
         _fail(str(exc), exc.exit_code)
@@ -133,3 +139,4 @@ cli.add_command(station_key)
 cli.add_command(verify)
 review.add_command(review_import)
 review.add_command(review_gaps)
+review.add_command(review_recipients)

@@ -19,11 +19,14 @@ from typing import Any, TextIO
 import click
 
 from reporter.cli.common import read_passphrase
+from reporter.cli.terminal import clean as _clean
+from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, KINDS, AttachmentInfo
 from reporter.review import files as reviewfiles
 from reporter.review import query as rq
 from reporter.review.db import ReviewDB, review_db_path
+from reporter.review.recipients import pending as pending_recipient_changes
 
 
 class ReviewContext:
@@ -37,16 +40,33 @@ class ReviewContext:
                                option="--review-passphrase-file")
 
     def open(self) -> ReviewDB:
-        return ReviewDB.open(self.path, self.passphrase())
+        db = ReviewDB.open(self.path, self.passphrase())
+        try:
+            remind(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def open_or_create(self) -> ReviewDB:
         if not self.path.exists():
-            click.echo(f"Creating the review database {self.path}", err=True)
+            echo(f"Creating the review database {self.path}", err=True)
             return ReviewDB.create(self.path, self.passphrase(new=True))
         return self.open()
 
 
 pass_review = click.make_pass_decorator(ReviewContext)
+
+
+def remind(db: ReviewDB) -> None:
+    """On every command: a line per station whose recipients changed in a bundle and
+    the change is not accepted yet (``reporter/review/recipients.py``)."""
+    for station_id, numbers in pending_recipient_changes(db).items():
+        many = len(numbers) > 1
+        echo(f"WARNING: station {station_id.hex()[:8]}: bundle{'s' if many else ''} "
+             f"{', '.join(map(str, numbers))} {'are' if many else 'is'} sealed to other keys "
+             "than the pinned ones, and the change is not accepted: 'reporter review "
+             "recipients' shows it", err=True)
 
 
 @click.group()
@@ -118,24 +138,6 @@ FIELD_LABELS = {
     "description": "Description",
 }
 NOT_GIVEN = "(not given)"
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-def _clean(text: str, *, multiline: bool = False) -> str:
-    """Report text made safe for a terminal: control characters and bidi overrides
-    become U+FFFD; line breaks are kept only when ``multiline``."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out = []
-    for ch in text:
-        if ch in "\n\u2028\u2029\v\f":
-            out.append("\n" if multiline else " ")
-        elif ch == "\t":
-            out.append("    " if multiline else " ")
-        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:
-            out.append("\ufffd")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _width(text: str) -> int:
@@ -318,6 +320,7 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
         detail = rq.get_report(db, report_id)
     record = detail.record
     click.echo(f"Report {record.id}")
+    _shared_code_warning(detail)
     _show_record(record)
     if record.report.follows is not None:
         click.echo("")
@@ -325,14 +328,37 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
             click.echo(f"Follows receipt {record.report.follows}: that first report is not "
                        "in this review database (not imported yet?).")
         else:
-            click.echo(f"Follows {_heading(detail.follows)}:")
+            click.echo(f"Follows {_heading(detail.follows)}"
+                       f"{_elsewhere(detail.follows, record)}:")
             _indented(str(detail.follows.report.fields.get("description") or NOT_GIVEN))
     if detail.follow_ups or record.report.kind == "incident":
         click.echo("")
         click.echo(f"Follow-ups: {len(detail.follow_ups)}")
         for follow_up in detail.follow_ups:
-            click.echo(f"  {_heading(follow_up, 'Report')}:")
+            click.echo(f"  {_heading(follow_up, 'Report')}{_elsewhere(follow_up, record)}:")
             _indented(str(follow_up.report.fields.get("description") or NOT_GIVEN), "      ")
+
+
+def _elsewhere(linked: rq.Record, record: rq.Record) -> str:
+    """A mark on a link between reports of two stations."""
+    if linked.station == record.station:
+        return ""
+    return (f" [from another station: {linked.station[:rq.SHORT_STATION]}, "
+            f"not {record.station[:rq.SHORT_STATION]}]")
+
+
+def _shared_code_warning(detail: rq.Detail) -> None:
+    """Two first reports with one receipt code: a station reused a monitor's code."""
+    if not detail.same_code:
+        return
+    code = detail.record.report.follows or detail.record.report.receipt
+    click.echo(f"WARNING: {len(detail.same_code)} first reports carry the receipt code "
+               f"{code}:")
+    for first in detail.same_code:
+        click.echo(f"  {_heading(first)}")
+    click.echo("  Receipt codes are random: two alike mean that a station reused a monitor's "
+               "code (a forged station, or a replay). Each follow-up is linked to the first "
+               "report of its own station; check with the operators which report is real.")
 
 
 # --- attachments -----------------------------------------------------------------------
@@ -430,7 +456,7 @@ def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: 
         else:
             count = write(rows, stream)
     noun = "report" if count == 1 else "reports"
-    click.echo(f"Exported {count} {noun}" + (f" to {out}." if out else "."), err=True)
+    echo(f"Exported {count} {noun}" + (f" to {out}." if out else "."), err=True)
     if out is not None:
         click.echo("The file is not encrypted: keep it on an encrypted disk and delete it "
                    "when you no longer need it.", err=True)

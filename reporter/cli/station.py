@@ -17,6 +17,7 @@ import click
 
 from reporter.cli.common import read_passphrase
 from reporter.cli.process import forget_environment_variable
+from reporter.cli.terminal import echo
 from reporter.errors import ConfigError, NoRecipients
 from reporter.formats.crypto import KDF_PROFILES, RecipientPublicKey
 from reporter.station.config import load_config
@@ -59,7 +60,7 @@ def init(obj: Context, kdf_profile: str) -> None:
     """Create a new station (encrypted database, signing key) in the instance folder."""
     passphrase = obj.station_passphrase(new=True)
     identity = init_instance(obj.instance, passphrase, kdf_profile=kdf_profile)
-    click.echo(f"Station created in {obj.instance}")
+    echo(f"Station created in {obj.instance}")
     click.echo(f"Station id:          {identity.station_id_text}")
     click.echo(f"Station signing key: {identity.signing_key.verify_key.to_text()}")
     click.echo(f"Fingerprint:         {identity.signing_key.verify_key.fingerprint()}")
@@ -80,7 +81,7 @@ def recipients_add(obj: Context, name: str, public_key: str) -> None:
     key = RecipientPublicKey.from_text(public_key)
     with obj.store() as store:
         store.add_recipient(name, key)
-    click.echo(f"Added {name}. Fingerprint: {key.fingerprint()}")
+    echo(f"Added {name}. Fingerprint: {key.fingerprint()}")
     click.echo("Check this fingerprint with the reviewer over another channel.")
 
 
@@ -93,7 +94,7 @@ def recipients_list(obj: Context) -> None:
     if not found:
         click.echo("No recipients yet. Add one with 'reporter recipients add NAME KEY'.")
     for r in found:
-        click.echo(f"{r.name}\t{r.public_key.fingerprint()}\t{r.public_key.to_text()}")
+        echo(f"{r.name}\t{r.public_key.fingerprint()}\t{r.public_key.to_text()}")
 
 
 @recipients.command("remove")
@@ -103,7 +104,7 @@ def recipients_remove(obj: Context, name: str) -> None:
     """Stop sealing new reports to reviewer NAME (reports already sealed stay as they are)."""
     with obj.store() as store:
         store.remove_recipient(name)
-    click.echo(f"Removed {name}. New reports are no longer sealed to that key.")
+    echo(f"Removed {name}. New reports are no longer sealed to that key.")
 
 
 # --- sites ---------------------------------------------------------------------
@@ -121,7 +122,7 @@ def sites_add(obj: Context, name: str) -> None:
     """Add a mine site to the form's list."""
     with obj.store() as store:
         store.add_site(name)
-    click.echo(f"Added site {name}.")
+    echo(f"Added site {name}.")
 
 
 @sites.command("list")
@@ -130,7 +131,7 @@ def sites_list(obj: Context) -> None:
     """List the mine sites on the form."""
     with obj.store() as store:
         for site in store.sites():
-            click.echo(site)
+            echo(site)
 
 
 @sites.command("remove")
@@ -140,7 +141,7 @@ def sites_remove(obj: Context, name: str) -> None:
     """Remove a mine site from the form's list."""
     with obj.store() as store:
         store.remove_site(name)
-    click.echo(f"Removed site {name}.")
+    echo(f"Removed site {name}.")
 
 
 # --- serving and status --------------------------------------------------------

@@ -1,9 +1,9 @@
-"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 2).
+"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 3).
 
 The full specification, with the reasons behind each choice, is
 ``docs/bundle-format.md``. In short::
 
-    header  = magic "RPTR-BDL" (8) || version 0x02 (1) || n (1, 1..64)
+    header  = magic "RPTR-BDL" (8) || version 0x03 (1) || n (1, 1..64)
               || padded length P (8, big endian)
               || n x crypto_box_seal(file_key) (80 each) || secretstream header (24)
     payload = secretstream chunks of 64 KiB of plaintext (+17 each), the last
@@ -19,7 +19,8 @@ The manifest (canonical JSON, ``manifest.py``) names the station and its signing
 bundle number and the previous bundle's hash, the report range with the hash
 chain before and after it, every envelope's sequence number, size and hash
 with the size and hash of each of its attachments' ciphertext, and the
-recipients' key ids. The station signs it (Ed25519, context
+recipients (version 3: each public key with its name; key ids before). The
+station signs it (Ed25519, context
 ``reporter/bundle/v1/manifest``) *inside* the encryption: a courier learns
 only the file's size bucket, not even which station sent it.
 
@@ -27,7 +28,8 @@ Readers check every length before decrypting, verify the signature before
 trusting a byte of the manifest, check each envelope and each attachment
 against the manifest as it streams past (one chunk and one envelope in
 memory, never a whole attachment), recompute the hash chain, and refuse
-anything after the end. Version 1 bundles (no attachments) are still read.
+anything after the end. Version 1 bundles (no attachments) and version 2
+bundles (recipients as key ids) are still read.
 """
 
 from __future__ import annotations

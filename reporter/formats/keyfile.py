@@ -73,10 +73,17 @@ def _parse(data: bytes) -> tuple[dict[str, Any], KdfParams, bytes, bytes]:
         raise KeyFileError("this is not a reporter key file (it is not JSON)") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise KeyFileError("this is not a reporter key file (no 'reporter-identity' format)")
-    if type(document.get("version")) is not int or document["version"] != VERSION:
+    version = document.get("version")
+    if type(version) is not int:
         raise KeyFileError(
-            f"key file version {document.get('version')!r} is not supported by this "
-            f"reporter (it reads version {VERSION}); upgrade reporter"
+            f"the key file's version is {_json_kind(version)}, not the whole number "
+            f"{VERSION} this reporter reads (written without quotes or decimals): the file "
+            "was edited or damaged; use your backup copy"
+        )
+    if version != VERSION:
+        raise KeyFileError(
+            f"key file version {version} is not supported by this reporter (it reads "
+            f"version {VERSION}); upgrade reporter"
         )
     unknown = set(document) - KNOWN_FIELDS
     if unknown:
@@ -94,6 +101,20 @@ def _parse(data: bytes) -> tuple[dict[str, Any], KdfParams, bytes, bytes]:
         raise KeyFileError("the key file is damaged (wrong nonce or ciphertext length)")
     header = {k: document[k] for k in HEADER_FIELDS if k in document}
     return header, params, nonce, ciphertext
+
+
+def _json_kind(value: object) -> str:
+    """What a JSON value is, in words, for a message about a field of the wrong type."""
+    if value is None:
+        return "missing"
+    if isinstance(value, str):
+        shown = json.dumps(value) if len(value) <= 16 else None
+        return f"the text {shown}" if shown is not None else "a piece of text"
+    if isinstance(value, bool):
+        return f"the JSON value {json.dumps(value)}"
+    if isinstance(value, float):
+        return f"the decimal {json.dumps(value)}"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def public_key_of(data: bytes) -> RecipientPublicKey:

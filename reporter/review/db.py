@@ -24,12 +24,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reporter.errors import ConfigError, InstanceError, InstanceExists
+from reporter.errors import (
+    ConfigError,
+    DatabaseUnreadable,
+    InstanceError,
+    InstanceExists,
+    ReporterError,
+)
 from reporter.formats.crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
 from reporter.formats.report import Report
 from reporter.storage import passfile, sqlc
@@ -102,7 +108,36 @@ _MIGRATION_2 = (
     ) WITHOUT ROWID""",
     "CREATE INDEX reports_envelope_hash ON reports (envelope_hash)",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2)
+# Schema 3: whom each bundle is sealed to, and the recipient set pinned per station
+# (``recipients.py``). ``bundle_recipients``: every key a bundle's signed manifest
+# lists (its id; from bundle format 3 also the public key and the name the station
+# gives it). ``recipient_pins``: the pinned sets of a station, each valid from a
+# bundle number (the first bundle imported pins its set; accepting a change pins
+# the set of the bundle that changed it). ``bundles.recipients_state``: how that
+# bundle's set compared with the pin when it was imported ("pinned", "same",
+# "changed": not accepted yet, "accepted"); NULL for bundles imported before.
+_MIGRATION_3 = (
+    "ALTER TABLE bundles ADD COLUMN recipients_state TEXT CHECK (recipients_state IN "
+    "('pinned', 'same', 'changed', 'accepted'))",
+    """CREATE TABLE bundle_recipients (
+        station_id   BLOB NOT NULL,
+        number       INTEGER NOT NULL,
+        recipient_id BLOB NOT NULL CHECK (length(recipient_id) = 32),
+        public_key   BLOB CHECK (public_key IS NULL OR length(public_key) = 32),
+        name         TEXT,
+        PRIMARY KEY (station_id, number, recipient_id),
+        FOREIGN KEY (station_id, number) REFERENCES bundles (station_id, number)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recipient_pins (
+        station_id   BLOB NOT NULL REFERENCES stations (station_id),
+        from_bundle  INTEGER NOT NULL CHECK (from_bundle >= 1),
+        recipient_id BLOB NOT NULL CHECK (length(recipient_id) = 32),
+        public_key   BLOB CHECK (public_key IS NULL OR length(public_key) = 32),
+        name         TEXT,
+        PRIMARY KEY (station_id, from_bundle, recipient_id)
+    ) WITHOUT ROWID""",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
 
 
 def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -119,6 +154,17 @@ def attachments_path(path: Path) -> Path:
     return path.with_name(path.name + ATTACHMENTS_SUFFIX)
 
 
+class DatabaseDamaged(DatabaseUnreadable):
+    """A page of the review database (or of its attachment store) fails its integrity
+    check: the file was damaged (disk, copy) or altered. The passphrase was right."""
+
+
+def damaged(path: Path, problem: str) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"{path}: this file is damaged or was altered ({problem}); restore it from a "
+        "backup (keep the damaged copy: it may be evidence)")
+
+
 @dataclass(frozen=True)
 class BundleRecord:
     station_id: bytes
@@ -131,6 +177,16 @@ class BundleRecord:
     chain_head: bytes
     reports: int
     created: str
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A key a bundle was sealed to: its id always; its public key and the station's
+    name for it when the bundle's format names them (version 3 on)."""
+
+    id: bytes
+    key: bytes | None = None
+    name: str | None = None
 
 
 def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
@@ -195,13 +251,20 @@ class ReviewDB:
             passphrase, "this review database")
         if not path.is_file():
             raise InstanceError(f"the review database {path} is missing")
-        db = sqlc.connect(path, key, create=False, owner="review database")
+        try:
+            db = sqlc.connect(path, key, create=False, owner="review database")
+        except DatabaseUnreadable:
+            # The key check in the .json file proved the passphrase: the first page
+            # fails its HMAC, so the file was damaged, altered or replaced.
+            raise damaged(path, "its first page fails its integrity check, or it is "
+                                "another review database's file") from None
+        review = cls(db, path, key)
         try:
             sqlc.migrate(db, MIGRATIONS)
-        except BaseException:
-            db.close()
+        except BaseException as exc:
+            review.__exit__(type(exc), exc, None)
             raise
-        return cls(db, path, key)
+        return review
 
     def close(self) -> None:
         if self._blobs is not None:
@@ -224,8 +287,33 @@ class ReviewDB:
     def __enter__(self) -> ReviewDB:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Close; and if a database error ended the block, say whether a file is damaged.
+
+        A page that fails its HMAC surfaces as whatever SQLite was doing when it read
+        it ("database disk image is malformed", even "malformed JSON"): only a check
+        of the whole file tells damage from any other failure, so it runs here, on
+        the error path only.
+        """
+        try:
+            if isinstance(exc, sqlc.Error):
+                explained = self._explain(exc)
+                if explained is not None:
+                    raise explained from None
+        finally:
+            self.close()
+
+    def _explain(self, exc: sqlc.Error) -> ReporterError | None:
+        problem = sqlc.integrity_problem(self._db)
+        if problem is not None:
+            return damaged(self.path, problem)
+        if self._blobs is not None:
+            problem = self._blobs.integrity_problem()
+            if problem is not None:
+                return damaged(attachments_path(self.path), problem)
+        if isinstance(exc, sqlc.OperationalError):
+            return sqlc.unavailable(exc)
+        return None
 
     def transaction(self) -> sqlc.Transaction:
         return sqlc.Transaction(self._db)
@@ -273,6 +361,62 @@ class ReviewDB:
              record.first_seq, record.last_seq, record.chain_before, record.chain_head,
              record.reports, record.created))
 
+    # --- recipients (schema 3) ------------------------------------------------------
+
+    def add_bundle_recipients(self, station_id: bytes, number: int,
+                              recipients: Iterable[Recipient]) -> None:
+        self._db.executemany(
+            "INSERT INTO bundle_recipients (station_id, number, recipient_id, public_key, "
+            "name) VALUES (?, ?, ?, ?, ?)",
+            [(station_id, number, r.id, r.key, r.name) for r in recipients])
+
+    def bundle_recipients(self, station_id: bytes, number: int) -> list[Recipient]:
+        return [_recipient(row) for row in self._db.execute(
+            "SELECT recipient_id, public_key, name FROM bundle_recipients "
+            "WHERE station_id = ? AND number = ? ORDER BY name, recipient_id",
+            (station_id, number))]
+
+    def set_recipients_state(self, station_id: bytes, number: int, state: str) -> None:
+        self._db.execute("UPDATE bundles SET recipients_state = ? "
+                         "WHERE station_id = ? AND number = ?", (state, station_id, number))
+
+    def bundles_in_state(self, state: str,
+                         station_id: bytes | None = None) -> list[tuple[bytes, int]]:
+        """(station id, bundle number) of the bundles whose recipients are in ``state``."""
+        return [(bytes(sid), int(n)) for sid, n in self._db.execute(
+            "SELECT station_id, number FROM bundles WHERE recipients_state = ? "
+            "AND (? IS NULL OR station_id = ?) ORDER BY station_id, number",
+            (state, station_id, station_id))]
+
+    def pin_recipients(self, station_id: bytes, from_bundle: int,
+                       recipients: Iterable[Recipient]) -> None:
+        """Pin ``recipients`` as the station's set from bundle ``from_bundle`` on."""
+        self._db.execute("DELETE FROM recipient_pins WHERE station_id = ? AND from_bundle = ?",
+                         (station_id, from_bundle))
+        self._db.executemany(
+            "INSERT INTO recipient_pins (station_id, from_bundle, recipient_id, public_key, "
+            "name) VALUES (?, ?, ?, ?, ?)",
+            [(station_id, from_bundle, r.id, r.key, r.name) for r in recipients])
+
+    def learn_recipient(self, station_id: bytes, from_bundle: int, recipient: Recipient) -> None:
+        """Fill in a pinned recipient's key and name where the pin did not know them
+        (pinned from a bundle of format 1 or 2, which lists ids only)."""
+        self._db.execute(
+            "UPDATE recipient_pins SET public_key = coalesce(public_key, ?), "
+            "name = coalesce(name, ?) WHERE station_id = ? AND from_bundle = ? "
+            "AND recipient_id = ?",
+            (recipient.key, recipient.name, station_id, from_bundle, recipient.id))
+
+    def pins(self, station_id: bytes) -> dict[int, list[Recipient]]:
+        """Every pinned set of a station, by the bundle number it is valid from."""
+        out: dict[int, list[Recipient]] = {}
+        for from_bundle, *row in self._db.execute(
+                "SELECT from_bundle, recipient_id, public_key, name FROM recipient_pins "
+                "WHERE station_id = ? ORDER BY from_bundle, name, recipient_id",
+                (station_id,)):
+            out.setdefault(int(from_bundle), []).append(_recipient(row))
+        return out
+
     # --- reports ------------------------------------------------------------------
 
     def report_hash(self, station_id: bytes, seq: int) -> bytes | None:
@@ -294,6 +438,12 @@ class ReviewDB:
              columns["incident_date"], columns["site"], columns["types"],
              columns["description"], columns["body"], file_key))
         return int(cursor.lastrowid or 0)
+
+    def first_reports_with_receipt(self, receipt: str) -> list[tuple[int, bytes, int]]:
+        """(id, station id, seq) of every first report carrying ``receipt``, oldest first."""
+        return [(int(i), bytes(st), int(seq)) for i, st, seq in self._db.execute(
+            "SELECT id, station_id, seq FROM reports WHERE receipt = ? AND kind = 'incident' "
+            "ORDER BY id", (receipt,))]
 
     def holds_envelope(self, envelope_hash: bytes) -> bool:
         """Whether a (readable) report with this envelope hash was imported."""
@@ -349,6 +499,11 @@ class ReviewDB:
         for (seq,) in self._db.execute(
                 "SELECT seq FROM reports WHERE station_id = ? ORDER BY seq", (station_id,)):
             yield int(seq)
+
+
+def _recipient(row: Any) -> Recipient:
+    return Recipient(id=bytes(row[0]), key=None if row[1] is None else bytes(row[1]),
+                     name=None if row[2] is None else str(row[2]))
 
 
 def _bundle(row: Any) -> BundleRecord:

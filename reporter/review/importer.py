@@ -33,10 +33,12 @@ from reporter.errors import (
 from reporter.formats.bundle import AttachmentStream, BundledReport, BundleReader
 from reporter.formats.chain import genesis
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey, constant_time_equal
+from reporter.formats.envelope import inspect as inspect_envelope
 from reporter.formats.envelope import open_envelope_with_key
 from reporter.formats.manifest import Manifest
 from reporter.formats.report import AttachmentInfo, Report
 from reporter.review.db import BundleRecord, ReviewDB
+from reporter.review.recipients import Outcome, check_bundle
 from reporter.storage import sqlc
 from reporter.storage.blobs import SEGMENT, BlobStore
 from reporter.storage.pipeline import read_ahead, rechunk
@@ -59,6 +61,15 @@ class ImportResult:
     new_station: bool = False
     attachments: int = 0  # stored
     attachment_bytes: int = 0
+    # First reports of this bundle whose receipt code an imported first report
+    # already carries: (seq, its id, the ids of the others). See query.py, "Linking".
+    shared_codes: list[tuple[int, int, list[int]]] = field(default_factory=list)
+    # Whom the bundle is sealed to, compared with the station's pinned set.
+    recipients: Outcome | None = None
+    # Reports (seq, stanza count) sealed to more keys than the bundle lists: a key
+    # was on the station's list when they arrived and is not any more.
+    oversealed: list[tuple[int, int]] = field(default_factory=list)
+    sealed_to: int = 0  # how many keys the bundle lists
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,7 @@ def import_bundle(db: ReviewDB, path: Path, key: RecipientPrivateKey,
         reader = BundleReader(fh, key)
         m = reader.manifest
         result = ImportResult(path, m.station_id, m.station_key, m.number,
-                              m.first_seq, m.last_seq)
+                              m.first_seq, m.last_seq, sealed_to=len(m.recipients))
         blobs = db.attachment_store() if m.attachment_count else None
         written: list[int] = []
         try:
@@ -176,6 +187,14 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
         for done, item in enumerate(reader.reports(), 1):
             _import_report(db, key, m.station_id, item, known.get(item.seq), result,
                            blobs, written)
+            if item.seq not in known:
+                # Stanzas name no key, but their number is in the envelope's clear
+                # header: more than the bundle's recipients means a key that read it
+                # is no longer listed (removed since, or added and removed between
+                # two exports, which the manifest's list alone would not show).
+                stanzas = inspect_envelope(item.envelope).recipients
+                if stanzas > len(m.recipients):
+                    result.oversealed.append((item.seq, stanzas))
             if progress is not None:
                 progress(done, total)
         db.add_bundle(BundleRecord(
@@ -183,6 +202,7 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
             previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
             chain_before=m.chain_before, chain_head=m.chain_head,
             reports=total, created=m.created))
+        result.recipients = check_bundle(db, m)
 
 
 def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
@@ -209,6 +229,11 @@ def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
     report_id = db.add_report(station_id, seq, h, report, body,
                               file_key if report.attachments else None)
     result.added += 1
+    if report.kind == "incident":
+        others = [i for i, _s, _q in db.first_reports_with_receipt(report.receipt)
+                  if i != report_id]
+        if others:
+            result.shared_codes.append((seq, report_id, others))
     if not item.attachments:
         return
     assert blobs is not None  # noqa: S101 (opened when the manifest lists attachments)

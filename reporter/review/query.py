@@ -24,6 +24,17 @@ Follow-ups carry no site or incident types of their own: ``--site`` and
 ``--type`` select first reports only. ``show`` lists follow-ups under the first
 report they follow.
 
+Linking a follow-up to its first report (``linked_first``): a follow-up names
+only a receipt code, and codes are random, so two first reports with the same
+code mean that a station reused a monitor's code (a forged station, or a
+replay). A follow-up links to the first report with its code **from its own
+station** if there is one; otherwise (a monitor may send a follow-up through
+another station of the coalition) to the earliest imported one from any
+station. ``get_report`` says which station every link comes from and lists
+every first report that shares the code (``Detail.same_code``), and ``list``
+counts follow-ups by the same rule, so a forged station that reuses a code
+does not capture the real station's follow-ups.
+
 Order: ``list_reports`` gives the newest first (``submitted``, then station id,
 then sequence number, all descending); ``export_rows`` gives exactly the
 reverse, oldest first.
@@ -228,6 +239,15 @@ def _types(raw: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
+# The follow-ups that link to report ``r`` (see "Linking" above): those naming its
+# code whose own station has no first report with that code, or has ``r``.
+_FOLLOW_UP_COUNT = (
+    "(SELECT count(*) FROM reports AS f WHERE r.kind = 'incident' "
+    "AND f.kind = 'follow-up' AND f.follows = r.receipt AND r.id = coalesce("
+    "(SELECT min(g.id) FROM reports AS g WHERE g.kind = 'incident' "
+    "AND g.receipt = f.follows AND g.station_id = f.station_id), "
+    "(SELECT min(g.id) FROM reports AS g WHERE g.kind = 'incident' "
+    "AND g.receipt = f.follows)))")
 _NEWEST_FIRST = " ORDER BY r.submitted DESC, r.station_id DESC, r.seq DESC"
 _OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq"
 
@@ -235,8 +255,7 @@ _OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq"
 def list_reports(db: ReviewDB, filters: Filters, limit: int | None = None) -> Iterator[Summary]:
     """Summaries of the matching reports, newest first, at most ``limit`` of them."""
     what = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.site, "
-            "r.types, r.receipt, r.follows, r.description, "
-            "(SELECT count(*) FROM reports AS f WHERE f.follows = r.receipt), "
+            "r.types, r.receipt, r.follows, r.description, " + _FOLLOW_UP_COUNT + ", "
             "coalesce(json_array_length(r.body, '$.attachments'), 0) FROM reports AS r")
     tail, extra = (_NEWEST_FIRST, ()) if limit is None else (_NEWEST_FIRST + " LIMIT ?", (limit,))
     for row in _select(db, what, filters, tail, extra):
@@ -266,11 +285,17 @@ class Record:
 
 @dataclass(frozen=True)
 class Detail:
-    """A report with the follow-ups that name its receipt, and the report it follows."""
+    """A report with the follow-ups that link to it, and the first report it follows.
+
+    ``same_code``: when two or more first reports carry the receipt code in
+    question (the report's own code for a first report, the code it follows for a
+    follow-up), all of them, oldest import first; else empty.
+    """
 
     record: Record
     follow_ups: tuple[Record, ...]
     follows: Record | None  # for a follow-up: the first report, if imported
+    same_code: tuple[Record, ...] = ()
 
 
 _RECORD = "SELECT r.id, r.station_id, r.seq, r.body FROM reports AS r"
@@ -281,6 +306,19 @@ def _record(row: Any) -> Record:
                   report=Report.from_body(str(row[3]).encode("utf-8")))
 
 
+def linked_first(candidates: tuple[Record, ...], station: str) -> Record | None:
+    """The first report a follow-up from ``station`` links to, among the first reports
+    with its code (oldest import first): its own station's, else the oldest."""
+    own = [c for c in candidates if c.station == station]
+    pool = own or list(candidates)
+    return pool[0] if pool else None
+
+
+def _first_reports(conn: sqlc.Connection, receipt: str) -> tuple[Record, ...]:
+    return tuple(_record(r) for r in conn.execute(
+        _RECORD + " WHERE r.receipt = ? AND r.kind = 'incident' ORDER BY r.id", (receipt,)))
+
+
 def get_report(db: ReviewDB, report_id: int) -> Detail:
     """The full record of report ``report_id``; ``UnknownReport`` if there is none."""
     conn = db.connection
@@ -289,16 +327,19 @@ def get_report(db: ReviewDB, report_id: int) -> Detail:
         raise UnknownReport(f"no report with id {report_id}; "
                             "'reporter review list' shows the ids")
     record = _record(row)
-    follow_ups = tuple(_record(r) for r in conn.execute(
-        _RECORD + " WHERE r.follows = ? AND r.id != ?" + _OLDEST_FIRST,
-        (record.report.receipt, record.id)))
-    follows = None
-    if record.report.follows is not None:
-        first = conn.execute(
-            _RECORD + " WHERE r.receipt = ? AND r.kind = 'incident' ORDER BY r.id LIMIT 1",
-            (record.report.follows,)).fetchone()
-        follows = None if first is None else _record(first)
-    return Detail(record, follow_ups, follows)
+    report = record.report
+    if report.follows is not None:
+        candidates = _first_reports(conn, report.follows)
+        return Detail(record, (), linked_first(candidates, record.station),
+                      candidates if len(candidates) > 1 else ())
+    candidates = _first_reports(conn, report.receipt)
+    follow_ups = tuple(
+        f for f in (_record(r) for r in conn.execute(
+            _RECORD + " WHERE r.follows = ? AND r.kind = 'follow-up'" + _OLDEST_FIRST,
+            (report.receipt,)))
+        if (linked := linked_first(candidates, f.station)) is not None
+        and linked.id == record.id)
+    return Detail(record, follow_ups, None, candidates if len(candidates) > 1 else ())
 
 
 # --- export -------------------------------------------------------------------------
@@ -376,8 +417,15 @@ def jsonl_line(row: ExportRow) -> str:
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
                        "attachments": row.attachments, "report": json.loads(row.body)},
                       ensure_ascii=False, separators=(",", ":"))
-    # JSON allows these raw in strings, but tools that split lines on them would break.
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    # JSON allows these raw in strings, but tools that split lines on them would break
+    # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls
+    # reorder the line) when the export goes to standard output. Escaped, they decode
+    # to the same text: nothing is lost.
+    return _JSON_ESCAPED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+_JSON_ESCAPED = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+                           "\u2066-\u2069]")
 
 
 def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:

@@ -40,7 +40,7 @@ from reporter.formats.attachment import CiphertextHash
 from reporter.formats.bundle import Outgoing, write_bundle
 from reporter.formats.chain import envelope_hash
 from reporter.formats.crypto import RecipientPublicKey
-from reporter.formats.manifest import MAX_ATTACHMENTS, AttachmentEntry, Manifest, recipient_id
+from reporter.formats.manifest import MAX_ATTACHMENTS, AttachmentEntry, Manifest, NamedRecipient
 from reporter.station.instance import StationIdentity
 from reporter.station.store import Store
 from reporter.storage.blobs import BlobStore
@@ -108,7 +108,8 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
     travel with it. ``None`` is only for a station without one (made before
     attachments existed): its reports have none.
     """
-    recipients = [r.public_key for r in store.recipients()]
+    listed = store.recipients()
+    recipients = [r.public_key for r in listed]
     if not recipients:
         raise NoRecipients("no reviewer key is configured; add one with "
                            "'reporter recipients add' before exporting")
@@ -149,7 +150,8 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
         chain_before=store.chain_at(first - 1, identity.station_id),
         chain_head=store.chain_at(last, identity.station_id),
         envelopes=tuple(entries),
-        recipients=tuple(recipient_id(r) for r in recipients),
+        recipients=(),
+        named=tuple(NamedRecipient(r.public_key, r.name) for r in listed),
         created=datetime.now(UTC).date().isoformat(),
         attachments=tuple(attachments),
     )

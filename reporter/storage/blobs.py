@@ -377,6 +377,10 @@ class BlobStore:
         sqlc.rollback_quietly(self._db)
         self._db.close()
 
+    def integrity_problem(self) -> str | None:
+        """What is damaged in the file (page HMACs only: it may be large), or ``None``."""
+        return sqlc.integrity_problem(self._db, structure=False)
+
     def __enter__(self) -> BlobStore:
         return self
 

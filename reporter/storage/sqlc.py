@@ -21,6 +21,7 @@ from reporter.formats.crypto import KEY_BYTES
 BUSY_TIMEOUT_MS = 10_000
 Connection = sqlcipher.Connection
 Error = sqlcipher.Error
+OperationalError = sqlcipher.OperationalError
 Migrations = Sequence[Sequence[str]]
 # SQLite's answers when a page fails SQLCipher's HMAC or does not parse.
 _DAMAGED = {sqlcipher.SQLITE_CORRUPT, sqlcipher.SQLITE_NOTADB}
@@ -212,3 +213,24 @@ def migrate(db: sqlcipher.Connection, migrations: Migrations) -> None:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {version + 1}")
         version = schema_version(db)
+
+
+def integrity_problem(db: sqlcipher.Connection, *, structure: bool = True) -> str | None:
+    """What is wrong with the file under ``db``, or ``None`` if every page is intact.
+
+    ``PRAGMA cipher_integrity_check`` checks the HMAC of every page (a flipped bit
+    anywhere fails it); ``structure`` adds SQLite's ``quick_check`` of the b-trees
+    (a file altered by someone holding its key). Both read the whole file: for
+    error paths, to tell a damaged file from any other failure.
+    """
+    try:
+        rows = db.execute("PRAGMA cipher_integrity_check").fetchall()
+        if rows:
+            return str(rows[0][0])
+        if structure:
+            result = str(db.execute("PRAGMA quick_check").fetchone()[0])
+            if result != "ok":
+                return result
+    except sqlcipher.Error as exc:
+        return str(exc)
+    return None

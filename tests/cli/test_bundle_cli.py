@@ -87,3 +87,58 @@ def test_a_wrong_review_passphrase_says_so(run, station: Station, key_file: Path
 def test_purge_of_an_unknown_bundle(run, station: Station) -> None:  # type: ignore[no-untyped-def]
     code, _, err = run("purge", "--through", "4", "--yes")
     assert code == 1 and "never exported" in err
+
+
+def _flip(path: Path, offset: int) -> bytes:
+    data = path.read_bytes()
+    path.write_bytes(data[:offset] + bytes([data[offset] ^ 0x01]) + data[offset + 1:])
+    return data
+
+
+def test_a_damaged_review_database_says_so_never_unexpected(run, station: Station,  # type: ignore[no-untyped-def]
+                                                            key_file: Path,
+                                                            tmp_path: Path) -> None:
+    # A flipped bit in review.db used to end in "unexpected DatabaseError ... report the
+    # traceback" (or OperationalError "malformed JSON"), whichever command read the page.
+    add_reports(station, 40, text="x" * 2000)  # about 50 pages of 4 KiB
+    bundle = tmp_path / "1.rptr"
+    run("export", "--out", str(bundle))
+    assert run("review", "import", str(bundle), "--key", str(key_file))[0] == 0
+    review_db = tmp_path / "review.db"
+    commands = [("review", "list"), ("review", "show", "3"), ("review", "gaps"),
+                ("review", "export", "--format", "jsonl"),
+                ("review", "import", str(bundle), "--key", str(key_file))]
+    clean = {c: run(*c) for c in commands}
+    size = review_db.stat().st_size
+    said_damaged = set()
+    for offset in [100, *range(4096 + 700, size, 4096 * 7)]:
+        original = _flip(review_db, offset)
+        try:
+            for command in commands:
+                code, out, err = run(*command)
+                assert "unexpected" not in err and "Traceback" not in err, (offset, command, err)
+                if code != 0:
+                    assert err.startswith(f"error: {review_db}"), (offset, command, err)
+                    assert "is damaged or was altered" in err, (offset, command, err)
+                    assert "from a backup" in err
+                    said_damaged.add(command[1])
+                else:
+                    assert (code, out) == clean[command][:2], (offset, command)
+        finally:
+            review_db.write_bytes(original)
+    assert said_damaged >= {"list", "show", "gaps", "export", "import"}
+
+
+def test_a_damaged_attachment_store_is_named(run, station: Station, key_file: Path,  # type: ignore[no-untyped-def]
+                                             tmp_path: Path) -> None:
+    from tests.conftest import add_report_with_attachments
+
+    add_report_with_attachments(station, [("a.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 800)])
+    bundle = tmp_path / "1.rptr"
+    run("export", "--out", str(bundle))
+    assert run("review", "import", str(bundle), "--key", str(key_file))[0] == 0
+    store = tmp_path / "review.db.attachments"
+    _flip(store, store.stat().st_size - 70_000)  # inside the attachment's segment
+    code, _, err = run("review", "attachments", "1", "--out", str(tmp_path / "out"))
+    assert code == 1 and "unexpected" not in err
+    assert str(store) in err and "is damaged or was altered" in err

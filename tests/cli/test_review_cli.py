@@ -126,6 +126,7 @@ def test_report_text_cannot_drive_the_terminal(run, sample: Sample) -> None:  # 
     with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
         hostile = db.add_report(STATION_A, 9, bytes(32), incident(
             "2026-05-01", site_other="\x1b]0;pwned\x07", location="\u202eevil",
+            location_detail="\u200fmarks\u200e\u061c",  # RLM, LRM, ALM
             incident_types=["\x1b[5mx"],  # (a hostile incident_date is refused at import)
             **{"\x1b[7mkey": "\x1b[8m"},
             description="\x1b[2J\x1b[31mred\rline two\x9b"))
@@ -136,6 +137,9 @@ def test_report_text_cannot_drive_the_terminal(run, sample: Sample) -> None:  # 
     for output in (listed.out, shown.out, counted.out):
         assert "\x1b" not in output and "\x07" not in output and "\x9b" not in output
         assert "\u202e" not in output and "\r" not in output
+    for mark in "\u200e\u200f\u061c":
+        assert mark not in shown.out
+    assert "\ufffdmarks\ufffd\ufffd" in shown.out
     assert "\ufffd[31mred" in listed.out
     assert "    \ufffd[2J\ufffd[31mred\n    line two\ufffd\n" in shown.out
     assert "\n\ufffd[7mkey: " in shown.out and "\ufffd[8m\n" in shown.out  # unknown field
@@ -172,7 +176,8 @@ def test_show_a_follow_up_with_the_report_it_follows(run, sample: Sample) -> Non
     assert f"Follows receipt: {sample.reports['shooting'].receipt}" in result.out
     assert "What happened" not in result.out  # a follow-up has only its text
     assert (f"Follows report {sample.ids['shooting']} (first report, station aa110000 #1, "
-            "received 2026-03-01, site Marange):\n    Soldiers fired") in result.out
+            "received 2026-03-01, site Marange) [from another station: aa110000, not "
+            "bb220000]:\n    Soldiers fired") in result.out
     orphan = run("show", str(sample.ids["orphan"]))
     assert orphan.code == 0
     assert f"Follows receipt {ORPHAN_RECEIPT}: that first report is not in this review " \

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import stat
 import struct
@@ -245,8 +246,10 @@ def frames_of(plaintext: bytes) -> list[tuple[int, bytes]]:
             return frames
 
 
-def reseal(frames: list[tuple[int, bytes]], reader: RecipientPrivateKey) -> bytes:
-    """Frames padded and encrypted again to ``reader``: valid, except for what was edited."""
+def reseal(frames: list[tuple[int, bytes]], reader: RecipientPrivateKey,
+           version: int | None = None) -> bytes:
+    """Frames padded and encrypted again to ``reader``: valid, except for what was edited
+    (the header says ``version``, by default the manifest's)."""
     plaintext = b"".join(bundle.FRAME_HEADER.pack(k, len(d)) + d for k, d in frames)
     padded = bundle.padded_size(len(plaintext))
     plaintext += bytes(padded - len(plaintext))
@@ -254,7 +257,9 @@ def reseal(frames: list[tuple[int, bytes]], reader: RecipientPrivateKey) -> byte
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
         state, subkey(file_key, bundle.CTX_PAYLOAD))
-    header = (bundle.FIXED_HEADER.pack(bundle.MAGIC, 2, 1, padded)
+    if version is None:
+        version = json.loads(frames[0][1])["version"]  # the header's must be the manifest's
+    header = (bundle.FIXED_HEADER.pack(bundle.MAGIC, version, 1, padded)
               + reader.public_key.seal(file_key) + ss_header)
     chunks = padded // bundle.CHUNK
     return header + b"".join(sodium.crypto_secretstream_xchacha20poly1305_push(

@@ -8,6 +8,8 @@ the size and hash the signed manifest lists. Version 1 bundles are still read.
 from __future__ import annotations
 
 import io
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,14 @@ from reporter.formats.bundle import (
 )
 from reporter.formats.chain import chain_link, envelope_hash, genesis
 from reporter.formats.crypto import RecipientPrivateKey, StationSigningKey, random_bytes
-from reporter.formats.manifest import MAX_ATTACHMENTS, VERSION, Manifest, recipient_id
+from reporter.formats.manifest import (
+    MAX_ATTACHMENTS,
+    NAMED_RECIPIENTS,
+    VERSION,
+    Manifest,
+    NamedRecipient,
+    recipient_id,
+)
 
 STATION = bytes(range(16))
 
@@ -53,7 +62,11 @@ def make(envelopes: list[bytes], readers: list[RecipientPrivateKey], *,
         previous=None if number == 1 else random_bytes(32), first_seq=first,
         last_seq=first + len(envelopes) - 1, chain_before=before, chain_head=chain,
         envelopes=tuple(entries),
-        recipients=tuple(recipient_id(k.public_key) for k in (manifest_readers or readers)),
+        recipients=(() if version >= NAMED_RECIPIENTS else
+                    tuple(recipient_id(k.public_key) for k in (manifest_readers or readers))),
+        named=(tuple(NamedRecipient(k.public_key, f"Reviewer {i}")
+                     for i, k in enumerate(manifest_readers or readers))
+               if version >= NAMED_RECIPIENTS else ()),
         created="2026-11-28", version=version,
         attachments=tuple(tuple((len(a), ciphertext_hash(a)) for a in listed)
                           for listed in attachments or []))
@@ -137,7 +150,7 @@ def test_trailing_bytes_are_refused(reviewer: RecipientPrivateKey) -> None:
 def test_unknown_version_is_refused(reviewer: RecipientPrivateKey) -> None:
     data, _ = make([b"r"], [reviewer])
     with pytest.raises(UnknownVersion, match="upgrade reporter"):
-        read(data[:8] + b"\x03" + data[9:], reviewer)
+        read(data[:8] + b"\x04" + data[9:], reviewer)
 
 
 def test_not_a_bundle(reviewer: RecipientPrivateKey) -> None:
@@ -189,7 +202,8 @@ def test_an_envelope_that_does_not_match_the_manifest_cannot_be_written(
 @pytest.mark.parametrize("edit", [
     lambda d: d.replace(b'"number":1', b'"number":0'),
     lambda d: d.replace(b'"first_seq":1', b'"first_seq":2'),
-    lambda d: d.replace(b'"version":2', b'"version":3'),
+    lambda d: d.replace(b'"version":3', b'"version":4'),
+    lambda d: d.replace(b'"version":3', b'"version":2'),  # its recipients are not ids
     lambda d: d.replace(b'"format":"reporter-bundle"', b'"format":"other"'),
     lambda d: d.replace(b"{", b"{ ", 1),
     lambda d: b"not json",
@@ -198,6 +212,79 @@ def test_manifest_parsing_is_strict(reviewer: RecipientPrivateKey, edit) -> None
     _, manifest = make([b"r"], [reviewer])
     with pytest.raises((Malformed, UnknownVersion)):
         Manifest.from_json(edit(manifest.to_json()))
+
+
+# --- version 3: the recipients are named ------------------------------------------------
+
+
+def test_a_version_3_manifest_names_every_recipient(reviewer: RecipientPrivateKey) -> None:
+    other = RecipientPrivateKey.generate()
+    data, manifest = make([b"r"], [other, reviewer])
+    assert data[8] == 3 and manifest.version == 3
+    reader = BundleReader(io.BytesIO(data), reviewer)
+    named = {(r.key, r.name) for r in reader.manifest.named}
+    assert named == {(other.public_key, "Reviewer 0"), (reviewer.public_key, "Reviewer 1")}
+    assert set(reader.manifest.recipients) == {recipient_id(other.public_key),
+                                               recipient_id(reviewer.public_key)}
+    document = json.loads(manifest.to_json())
+    assert document["recipients"] == sorted(
+        [[k.public_key.to_text(), f"Reviewer {i}"] for i, k in enumerate([other, reviewer])])
+
+
+def _named_document(reviewer: RecipientPrivateKey) -> dict[str, object]:
+    _, manifest = make([b"r"], [reviewer])
+    return json.loads(manifest.to_json())  # type: ignore[no-any-return]
+
+
+def _canonical(document: dict[str, object]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+@pytest.mark.parametrize(("recipients", "message"), [
+    ([], "names 0 recipients"),
+    ("KEY", "not a list"),
+    ([["KEY"]], "not a [public key, name] pair"),
+    ([["KEY", "A", "B"]], "not a [public key, name] pair"),
+    ([["KEY", 7]], "name in the manifest is not text"),
+    ([["KEY", ""]], "not 1 to 200 characters"),
+    ([["KEY", "x" * 201]], "not 1 to 200 characters"),
+    ([["KEY", "Amina\x1b]0;x\x07"]], "control character"),
+    ([["KEY", "Amina\ud800"]], "lone surrogate"),
+    ([["KEY", " Amina"]], "white space"),
+    ([["KEY", "Amina  N."]], "white space"),
+    ([["reporter1qqqq", "Amina"]], "public key in the manifest is invalid"),
+    ([["KEY", "Amina"], ["KEY", "Amina again"]], "listed twice"),
+    ([["9a" * 32]], "not a [public key, name] pair"),  # a version 2 id
+])
+def test_version_3_recipients_are_checked(reviewer: RecipientPrivateKey, recipients: object,
+                                          message: str) -> None:
+    document = _named_document(reviewer)
+    key = reviewer.public_key.to_text()
+    if isinstance(recipients, list):
+        recipients = [[key if part == "KEY" else part for part in entry]
+                      if isinstance(entry, list) else entry for entry in recipients]
+    document["recipients"] = recipients
+    with pytest.raises(Malformed, match=re.escape(message)):
+        Manifest.from_json(_canonical(document))
+
+
+def test_version_3_recipients_must_be_sorted_by_key(reviewer: RecipientPrivateKey) -> None:
+    others = [RecipientPrivateKey.generate() for _ in range(3)]
+    document = _named_document(reviewer)
+    pairs = sorted([[k.public_key.to_text(), f"R{i}"] for i, k in enumerate(others)])
+    document["recipients"] = pairs
+    assert len(Manifest.from_json(_canonical(document)).named) == 3
+    document["recipients"] = pairs[::-1]
+    with pytest.raises(Malformed, match="canonical"):
+        Manifest.from_json(_canonical(document))
+
+
+def test_names_outside_ascii_are_escaped_and_read_back(reviewer: RecipientPrivateKey) -> None:
+    document = _named_document(reviewer)
+    document["recipients"] = [[reviewer.public_key.to_text(), "Zoë Ndlovu \u202e (ملاحظ)"]]
+    data = _canonical(document)
+    assert b"\\u00eb" in data
+    assert Manifest.from_json(data).named[0].name == "Zoë Ndlovu \u202e (ملاحظ)"
 
 
 def test_reading_streams_in_flat_memory(tmp_path: Path, reviewer: RecipientPrivateKey) -> None:
@@ -303,10 +390,16 @@ def test_the_header_and_the_signed_manifest_must_agree_on_the_version(
 
     data, _ = make([b"r"], [reviewer], version=1)
     # A recipient re-encrypts a signed version 1 bundle under a version 2 header.
-    relabelled = reseal(frames_of(bundle_plaintext(data, reviewer)), reviewer)
+    relabelled = reseal(frames_of(bundle_plaintext(data, reviewer)), reviewer, version=2)
     assert relabelled[8] == 2
     with pytest.raises(Malformed, match="header says version 2 but its signed manifest says "
                                         "version 1"):
+        read(relabelled, reviewer)
+    # And a version 3 manifest (named recipients) under a version 2 header.
+    data, _ = make([b"r"], [reviewer])
+    relabelled = reseal(frames_of(bundle_plaintext(data, reviewer)), reviewer, version=2)
+    with pytest.raises(Malformed, match="header says version 2 but its signed manifest says "
+                                        "version 3"):
         read(relabelled, reviewer)
 
 

@@ -12,7 +12,20 @@ Properties (Hypothesis):
 (d) arbitrary frames, correctly encrypted to the reviewer (anyone who knows a
     reviewer's public key can make such a bundle), raise only ``FormatError``;
 (e) variations of a manifest, signed with a valid signature and correctly
-    encrypted, raise only ``FormatError`` (or read as valid).
+    encrypted, raise only ``FormatError`` (or read as valid, and then its hash
+    chain is the one its envelopes rebuild);
+(f) a signed bundle whose ``chain_before`` or ``chain_head`` is not the chain of
+    its envelopes is refused (``Tampered``) by the reader and by the importer;
+(g) any sequence of imports of one station's bundles, real ones and ones forged
+    with the station's own key (a replay of a number with other contents, a
+    history that breaks the chain across bundles, a first bundle off the
+    genesis value), leaves a database holding one history: neighbours linked
+    by ``previous`` and by the chain, bundle 1 on the genesis value, and
+    "imported" or "already imported" only for the very bundle stored;
+(h) report text of any kind (C0 and C1 controls, escape sequences, bidi
+    controls, line separators), imported and shown by ``reporter review show``
+    and ``list``, reaches standard output with no control character but the
+    line break and no bidi control.
 
 The default run is small and fast. ``REPORTER_FUZZ_EXAMPLES=5000`` runs each
 property with that many examples; ``python -m bench.fuzz_bundles --seconds N``
@@ -43,7 +56,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from reporter.errors import FormatError, Malformed, ReporterError
+from reporter.errors import BundleConflict, FormatError, Malformed, ReporterError, Tampered
 from reporter.formats import attachment, bundle
 from reporter.formats.attachment import ciphertext_hash
 from reporter.formats.bundle import BundleReader, Outgoing, write_bundle
@@ -55,7 +68,7 @@ from reporter.formats.crypto import (
     subkey,
 )
 from reporter.formats.envelope import new_file_key, seal
-from reporter.formats.manifest import VERSION, Manifest, recipient_id
+from reporter.formats.manifest import VERSION, Manifest, NamedRecipient, recipient_id
 from reporter.formats.report import AttachmentInfo, Report
 from reporter.review.db import ReviewDB, attachments_path
 from reporter.review.importer import import_bundle
@@ -113,7 +126,8 @@ def make_manifest(envelopes: Sequence[bytes], *, number: int, first_seq: int,
         chain_before=chain_before, chain_head=chain,
         envelopes=tuple((seq, len(e), envelope_hash(e))
                         for seq, e in enumerate(envelopes, first_seq)),
-        recipients=(recipient_id(REVIEWER.public_key),), created="2026-11-28",
+        recipients=(), named=(NamedRecipient(REVIEWER.public_key, "Reviewer"),),
+        created="2026-11-28",
         attachments=tuple(tuple((len(a), ciphertext_hash(a)) for a in listed)
                           for listed in attachments))
 
@@ -320,7 +334,8 @@ def snapshot(db: ReviewDB) -> list[object]:
     """Every table, and how many blobs the attachment store beside it holds."""
     c = db.connection
     tables = [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-              for t in ("stations", "bundles", "reports", "unreadable", "attachments")]
+              for t in ("stations", "bundles", "reports", "unreadable", "attachments",
+                        "bundle_recipients", "recipient_pins")]
     blobs = (db.attachment_store().upload_count() if attachments_path(db.path).exists()
              else 0)
     return [*tables, blobs]
@@ -411,7 +426,8 @@ json_scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=40),
     st.binary(min_size=16, max_size=32).map(bytes.hex), st.just("2026-02-30"),
     st.sampled_from([STATION.verify_key.to_text(), FOREIGN.verify_key.to_text(),
-                     "reporter-bundle", recipient_id(REVIEWER.public_key).hex()]))
+                     "reporter-bundle", recipient_id(REVIEWER.public_key).hex(),
+                     REVIEWER.public_key.to_text(), "Reviewer", "Révision\u202e\x9b"]))
 json_values = st.recursive(
     json_scalars,
     lambda children: st.one_of(st.lists(children, max_size=4),
@@ -492,7 +508,160 @@ def test_e_signed_manifest_variations_raise_only_format_errors(
     document = edit_manifest(c.document, edits)
     manifest = serialise(document, style)
     assume(len(manifest) < 60_000)
-    read_outcome(seal_plaintext(signed_plaintext(manifest, c.envelopes, signer)))
+    if read_outcome(seal_plaintext(signed_plaintext(manifest, c.envelopes, signer))) is None:
+        # Accepted (an edit that keeps a valid manifest): its chain must still be the
+        # one the envelopes rebuild, from its chain_before to its chain_head.
+        accepted = Manifest.from_json(manifest)
+        assert accepted.chain_head == chain_of(c.envelopes, accepted.first_seq,
+                                               accepted.chain_before)
+
+
+def chain_of(envelopes: Sequence[bytes], first_seq: int, before: bytes) -> bytes:
+    chain = before
+    for seq, envelope in enumerate(envelopes, first_seq):
+        chain = chain_link(chain, seq, envelope)
+    return chain
+
+
+chain_values = st.one_of(
+    st.binary(min_size=32, max_size=32),
+    # Chain values that exist, at the wrong place: off by one, or the genesis value.
+    st.integers(0, 3).map(lambda k: chain_of(corpus().envelopes[:k], 3,
+                                             json_hex(corpus().document["chain_before"]))),
+    st.just(genesis(STATION_ID)))
+
+
+def json_hex(value: object) -> bytes:
+    assert isinstance(value, str)
+    return bytes.fromhex(value)
+
+
+@fuzz_settings(60)
+@given(field=st.sampled_from(["chain_before", "chain_head"]), value=chain_values)
+def test_f_a_signed_chain_that_the_envelopes_do_not_rebuild_is_refused(
+        review_db: ReviewDB, field: str, value: bytes) -> None:
+    c = corpus()
+    assume(value != json_hex(c.document[field]))
+    document = dict(c.document, **{field: value.hex()})
+    data = seal_plaintext(signed_plaintext(serialise(document, "canonical"), c.envelopes))
+    refused = read_outcome(data)
+    assert isinstance(refused, Tampered) and "hash chain" in str(refused), refused
+    path = review_db.path.with_name("chain.rptr")
+    # The importer may refuse it before the reader gets there: its chain_before does
+    # not continue bundle 1, which the review database holds.
+    assert isinstance(import_outcome(review_db, path, data), Tampered | BundleConflict)
+
+
+@functools.cache
+def histories() -> dict[str, tuple[bytes, Manifest]]:
+    """One station's real bundles 1-3, and bundles forged with the station's key."""
+    keys = [REVIEWER.public_key]
+    envs = [seal(report_body(n), keys) for n in range(1, 9)]
+    other = [seal(report_body(n, description=f"replayed {n}"), keys) for n in range(3, 6)]
+    m1 = make_manifest(envs[0:2], number=1, first_seq=1, previous=None,
+                       chain_before=genesis(STATION_ID))
+    m2 = make_manifest(envs[2:5], number=2, first_seq=3, previous=m1.hash(),
+                       chain_before=m1.chain_head)
+    m3 = make_manifest(envs[5:8], number=3, first_seq=6, previous=m2.hash(),
+                       chain_before=m2.chain_head)
+    made = {
+        "1": (envs[0:2], m1), "2": (envs[2:5], m2), "3": (envs[5:8], m3),
+        # Bundle 2 again with other reports: a station restored from a backup, or a
+        # forger; it follows bundle 1 correctly, so only the replay check refuses it
+        # where the real bundle 2 (or bundle 3, which names the real one) is imported.
+        "2-replayed": (other, make_manifest(other, number=2, first_seq=3,
+                                            previous=m1.hash(), chain_before=m1.chain_head)),
+        # Bundle 2 with the right previous hash, but a hash chain that does not go on
+        # from bundle 1's head (consistent within itself).
+        "2-off-chain": (envs[2:5], make_manifest(envs[2:5], number=2, first_seq=3,
+                                                 previous=m1.hash(),
+                                                 chain_before=b"\x07" * 32)),
+        # Bundle 1 whose chain does not start at the station's genesis value.
+        "1-off-genesis": (envs[0:2], make_manifest(envs[0:2], number=1, first_seq=1,
+                                                   previous=None, chain_before=b"\x01" * 32)),
+    }
+    return {name: (write(m, e), m) for name, (e, m) in made.items()}
+
+
+def assert_one_history(db: ReviewDB) -> None:
+    held = {b.number: b for b in db.bundles(STATION_ID)}
+    for number, record in held.items():
+        if record.first_seq == 1:
+            assert record.chain_before == genesis(STATION_ID), f"bundle {number} off genesis"
+        later = held.get(number + 1)
+        if later is not None:
+            assert later.previous == record.hash, f"bundles {number}, {number + 1} unlinked"
+        for other in held.values():
+            if other.first_seq == record.last_seq + 1:
+                assert other.chain_before == record.chain_head, (
+                    f"the chain breaks between bundles {number} and {other.number}")
+
+
+@fuzz_settings(60)
+@given(order=st.lists(st.sampled_from(["1", "2", "3", "2-replayed", "2-off-chain",
+                                       "1-off-genesis"]), min_size=1, max_size=6))
+def test_g_imports_in_any_order_keep_one_history(tmp_path_factory: pytest.TempPathFactory,
+                                                  order: list[str]) -> None:
+    folder = tmp_path_factory.mktemp("history")
+    db = ReviewDB.create(folder / "review.db", REVIEW_PASSPHRASE, kdf_profile="interactive")
+    try:
+        for name in order:
+            data, manifest = histories()[name]
+            refused = import_outcome(db, folder / f"{name}.rptr", data)
+            if refused is None:
+                stored = db.bundle(STATION_ID, manifest.number)
+                assert stored is not None and stored.hash == manifest.hash(), (
+                    f"{name} was accepted, but another bundle {manifest.number} is stored")
+            else:
+                assert isinstance(refused, BundleConflict), refused
+            assert_one_history(db)
+        if "1-off-genesis" in order:
+            assert all(b.chain_before == genesis(STATION_ID)
+                       for b in db.bundles(STATION_ID) if b.first_seq == 1)
+    finally:
+        db.close()
+
+
+# C0 controls but the line break, DEL, C1 controls, bidi controls: what must never reach
+# a terminal. (Line and paragraph separators become line breaks.)
+TERMINAL_FORBIDDEN = frozenset(
+    [chr(c) for c in range(32) if c != 10] + ["\x7f"] + [chr(c) for c in range(0x80, 0xA0)]
+    + list("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\u200e\u200f"))
+hostile_text = st.text(alphabet=st.one_of(
+    st.sampled_from(sorted(TERMINAL_FORBIDDEN | set("\u2028\u2029[]0;m\\é中"))),
+    st.characters(blacklist_categories=("Cs",))), max_size=60)
+
+
+@fuzz_settings(25)
+@given(description=hostile_text, location=hostile_text, site=hostile_text)
+def test_h_report_text_never_drives_the_terminal(
+        review_db: ReviewDB, monkeypatch: pytest.MonkeyPatch,
+        description: str, location: str, site: str) -> None:
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from reporter.cli.main import main
+
+    station_id = os.urandom(16)  # a new station for each example
+    body = Report(kind="incident", receipt=RECEIPT, locale="en", submitted="2026-11-02",
+                  fields={"incident_types": ["other"], "site_other": site,
+                          "location": location, "description": description}).to_body()
+    envelope = seal(body, [REVIEWER.public_key])
+    manifest = make_manifest([envelope], number=1, first_seq=1, previous=None,
+                             chain_before=genesis(station_id), station_id=station_id,
+                             signer=FOREIGN)
+    assert import_outcome(review_db, review_db.path.with_name("text.rptr"),
+                          write(manifest, [envelope], signer=FOREIGN)) is None
+    [(report_id,)] = review_db.connection.execute(
+        "SELECT id FROM reports WHERE station_id = ?", (station_id,)).fetchall()
+    monkeypatch.setenv("REPORTER_REVIEW_DB", str(review_db.path))
+    monkeypatch.setenv("REPORTER_REVIEW_PASSPHRASE", REVIEW_PASSPHRASE)
+    for args in (["review", "show", str(report_id)],
+                 ["review", "list", "--station", station_id.hex()]):
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            assert main(args) in (None, 0)
+        shown = out.getvalue() + err.getvalue()
+        assert not TERMINAL_FORBIDDEN & set(shown), sorted(TERMINAL_FORBIDDEN & set(shown))
 
 
 def test_the_unmutated_corpus_reads_and_imports(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ docs/bundle-format.md for the rules.
 from __future__ import annotations
 
 import io
+import json
 import random
 from pathlib import Path
 
@@ -60,7 +61,13 @@ REQUIRED_V2 = {
     "attachment-missing", "attachments-swapped", "extra-attachment",
     "attachment-list-mismatch", "version-mismatch",
 }
-REQUIRED = REQUIRED_V2 | {
+REQUIRED_V3 = {
+    "ok-version-3", "version-3-re-encrypted-to-non-listed-recipient",
+    "version-3-recipient-name-with-control", "version-3-recipient-listed-twice",
+    "version-3-recipient-ids", "version-3-recipients-not-sorted",
+    "version-3-recipient-key-invalid",
+}
+REQUIRED = REQUIRED_V2 | REQUIRED_V3 | {
     "ok", "ok-multi-chunk", "ok-three-recipients", "wrong-recipient", "empty-file",
     "truncated-in-header", "truncated-last-chunk", "truncated-at-chunk-boundary",
     "trailing-bytes", "flipped-byte-in-magic", "flipped-byte-in-stanza",
@@ -107,7 +114,7 @@ def test_the_required_cases_are_all_there() -> None:
 
 
 def test_the_folder_stays_small() -> None:
-    assert sum(p.stat().st_size for p in VECTORS.iterdir()) < 3_000_000
+    assert sum(p.stat().st_size for p in VECTORS.iterdir()) < 3_500_000
 
 
 def test_version_2_vectors_say_version_2() -> None:
@@ -116,13 +123,19 @@ def test_version_2_vectors_say_version_2() -> None:
         assert data[:9] == bundle.MAGIC + b"\x02", name
 
 
+def test_version_3_vectors_say_version_3() -> None:
+    for name in REQUIRED_V3:
+        data = load(VECTORS / name).data
+        assert data[:9] == bundle.MAGIC + b"\x03", name
+
+
 @pytest.mark.parametrize("path", params())
 def test_vector(path: Path, tmp_path: Path) -> None:
     vector = load(path)
     allowed = {"expect", "identity", "comment"}
     if vector.expect == "ok":
         allowed |= {"reports", "first-seq", "last-seq", "station-id", "station-key",
-                    "attachments"}
+                    "attachments", "recipients"}
     else:
         allowed |= {"error-contains"}
     if vector.expect == "foreign-station":
@@ -146,6 +159,11 @@ def test_vector(path: Path, tmp_path: Path) -> None:
         assert reader.info.padded_length == bundle.padded_size(bundle.plaintext_length(m))
         attachments = int(vector.header.get("attachments", "0"))
         assert reader.attachments_read == m.attachment_count == attachments
+        if "recipients" in vector.header:  # version 3: [public key, name] pairs
+            assert [[r.key.to_text(), r.name] for r in m.named] == json.loads(
+                vector.header["recipients"])
+        else:
+            assert m.named == ()
         result = import_bundle(db, file, vector.identity)
         assert result.new_station and result.added == len(m.envelopes)
         assert result.unreadable == []
@@ -293,7 +311,7 @@ def test_the_version_2_worked_example_in_the_spec() -> None:
         chain_head=chain_link(before, 1, envelope),
         envelopes=((1, len(envelope), envelope_hash(envelope)),),
         recipients=(recipient_id(reviewer.public_key),), created="2026-11-28",
-        attachments=(((len(sealed), ciphertext_hash(sealed)),),))
+        attachments=(((len(sealed), ciphertext_hash(sealed)),),), version=2)
     assert manifest.to_json() == EXAMPLE_MANIFEST_V2
     assert len(EXAMPLE_MANIFEST_V2) == 662
     assert Manifest.from_json(EXAMPLE_MANIFEST_V2) == manifest
@@ -318,3 +336,53 @@ def test_the_version_2_worked_example_in_the_spec() -> None:
                          + bytes.fromhex("0300000010") + envelope
                          + bytes.fromhex("0400000010") + sealed
                          + bytes(5) + bytes(64_753))
+
+
+EXAMPLE_MANIFEST_V3 = (
+    b'{"chain_before":"4846c53aa38d7ddf310566733cd2bade874b2a3fdd322ea4d29b08461214d3c0",'
+    b'"chain_head":"592ba842289a97f5e82cc39386e142c0536bf8ed15ad5a180e00beee3d424781",'
+    b'"created":"2026-11-28","envelopes":[[1,16,'
+    b'"a8cab5b5f8066db1a7546f9dbf2d668ccb6b2543279ab19a5ff54383f221f3df",'
+    b'[[16,"9aa0e811b2e195ccdf07e316ece128e400801fb9868d530086ec3510499b607f"]]]],'
+    b'"first_seq":1,"format":"reporter-bundle","last_seq":1,"number":1,"previous":null,'
+    b'"recipients":[["reporter17jmxu5s2jgslhq25xg4ysllv2trc2ltye0cd9rkqjsmu73fdhs5syvllwr",'
+    b'"Amina (coalition)"]],'
+    b'"station_id":"4212801bb5ca39d6310ecb370d9ff23b","station_key":'
+    b'"reporterstation1e95jhehlp7ek06v7n70p90qz9du8x8g0a65varj7nlavy72f8s2qyatzat",'
+    b'"version":3}'
+)
+
+
+def test_the_version_3_worked_example_in_the_spec() -> None:
+    from reporter.formats.manifest import NamedRecipient
+
+    signer = StationSigningKey(bytes.fromhex(EXAMPLE_STATION_SEED))
+    reviewer = RecipientPrivateKey(bytes.fromhex(EXAMPLE_REVIEWER))
+    station_id = bytes.fromhex(EXAMPLE_STATION_ID)
+    envelope, sealed = b"RPTR-ENV example", b"RPTR-ATT example"
+    before = genesis(station_id)
+    manifest = Manifest(
+        station_id=station_id, station_key=signer.verify_key, number=1, previous=None,
+        first_seq=1, last_seq=1, chain_before=before,
+        chain_head=chain_link(before, 1, envelope),
+        envelopes=((1, len(envelope), envelope_hash(envelope)),), recipients=(),
+        named=(NamedRecipient(reviewer.public_key, "Amina (coalition)"),),
+        created="2026-11-28", attachments=(((len(sealed), ciphertext_hash(sealed)),),))
+    assert manifest.version == 3 and manifest.to_json() == EXAMPLE_MANIFEST_V3
+    assert len(EXAMPLE_MANIFEST_V3) == 687
+    assert reviewer.public_key.fingerprint() == "AR7A-E4QJ-ANT7-UTVL"
+    assert Manifest.from_json(EXAMPLE_MANIFEST_V3) == manifest
+    assert manifest.recipients == (recipient_id(reviewer.public_key),)
+    assert manifest.hash().hex() == (
+        "998ead0be132f9cbaee35dc70f0cef10a6d1fdfb58cdadd4ccb440710cc13140")
+    assert signer.sign(bundle.CTX_SIGNATURE, EXAMPLE_MANIFEST_V3).hex() == (
+        "2db6123009d8202777d7fdd20769c0151f92b478e2e463705ad177f264efef84"
+        "360ef373bf32036815a26a5b0997c32002bb59a351eeaa348d061a33447e9e0c")
+    assert bundle.plaintext_length(manifest) == 808
+    out = io.BytesIO()
+    bundle.write_bundle(out, manifest, signer, [bundle.Outgoing(envelope, [[sealed]])],
+                        [reviewer.public_key])
+    data = out.getvalue()
+    assert data[:9] == b"RPTR-BDL\x03"
+    reader = BundleReader(io.BytesIO(data), reviewer)
+    assert reader.manifest == manifest

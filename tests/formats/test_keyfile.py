@@ -236,3 +236,23 @@ def test_read_refusals(tmp_path: Path, data: bytes) -> None:
     assert len(read) == keyfile.MAX_FILE_BYTES + 1  # never reads more than it needs
     with pytest.raises(KeyFileError):
         keyfile.load(read, PASSPHRASE)
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("1", 'the text "1"'), (1.0, "the decimal 1.0"), (True, "the JSON value true"),
+    (None, "missing"), ([1], "a list")])
+def test_a_version_of_the_wrong_type_is_named_by_its_type(data: bytes, value: object,
+                                                          named: str) -> None:
+    # It used to say "version '1' is not supported (it reads version 1)": a string
+    # and a number that look the same in a message.
+    with pytest.raises(KeyFileError) as raised:
+        keyfile.load(edited(data, lambda d: d.update(version=value)), PASSPHRASE)
+    message = str(raised.value)
+    assert f"version is {named}, not the whole number 1" in message
+    assert "not supported" not in message
+
+
+def test_a_newer_version_asks_for_an_upgrade(data: bytes) -> None:
+    with pytest.raises(KeyFileError, match=r"key file version 2 is not supported .* reads "
+                                           r"version 1.*upgrade reporter"):
+        keyfile.load(edited(data, lambda d: d.update(version=2)), PASSPHRASE)

@@ -15,6 +15,7 @@ from reporter.station.export import export_bundle
 from reporter.station.instance import init_instance, load_identity, open_store, unlock
 from reporter.storage.blobs import BlobStore
 from tests.conftest import PASSPHRASE, Station, add_reports
+from tests.reviewing import TABLES
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def export(station: Station, out: Path, **kwargs: object) -> Path:
 def snapshot(db: ReviewDB) -> list[object]:
     c = db.connection
     return [c.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()  # noqa: S608
-            for t in ("stations", "bundles", "reports", "unreadable", "attachments")]
+            for t in TABLES]
 
 
 def test_round_trip_with_canaries(station: Station, db: ReviewDB, tmp_path: Path) -> None:
@@ -136,7 +137,7 @@ def test_a_damaged_bundle_leaves_the_database_unchanged(station: Station, db: Re
     path.write_bytes(bytes(data))
     with pytest.raises(FormatError):
         import_bundle(db, path, station.reviewer)
-    assert snapshot(db) == [[], [], [], [], []]
+    assert snapshot(db) == [[] for _ in TABLES]
 
 
 def test_a_reviewer_added_later_sees_what_is_not_sealed_to_them(station: Station,
@@ -217,7 +218,7 @@ def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station,
     from reporter.formats.bundle import BundleReader, write_bundle
     from reporter.formats.chain import chain_link, envelope_hash
     from reporter.formats.crypto import random_bytes
-    from reporter.formats.manifest import Manifest, recipient_id
+    from reporter.formats.manifest import Manifest, NamedRecipient
 
     add_reports(station, 2)
     first = export(station, tmp_path / "1.rptr")
@@ -233,7 +234,8 @@ def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station,
         previous=m1.hash(), first_seq=3, last_seq=3, chain_before=wrong_start,
         chain_head=chain_link(wrong_start, 3, envelope),
         envelopes=((3, len(envelope), envelope_hash(envelope)),),
-        recipients=(recipient_id(station.reviewer.public_key),), created="2026-11-28")
+        recipients=(), named=(NamedRecipient(station.reviewer.public_key, "reviewer"),),
+        created="2026-11-28")
     out = io.BytesIO()
     write_bundle(out, manifest, identity.signing_key, [envelope], [station.reviewer.public_key])
     forged = tmp_path / "2.rptr"
@@ -242,6 +244,34 @@ def test_a_signed_bundle_that_breaks_the_hash_chain_is_refused(station: Station,
     with pytest.raises(BundleConflict, match="does not continue the hash chain"):
         import_bundle(db, forged, station.reviewer)
     assert snapshot(db) == before
+
+
+def test_a_first_bundle_off_the_genesis_value_is_refused(station: Station, db: ReviewDB,
+                                                          tmp_path: Path) -> None:
+    import io
+
+    from reporter.formats.bundle import write_bundle
+    from reporter.formats.chain import chain_link, envelope_hash
+    from reporter.formats.crypto import random_bytes
+    from reporter.formats.manifest import Manifest, NamedRecipient
+
+    with station.store() as store:
+        identity = load_identity(store)
+    envelope, start = random_bytes(300), random_bytes(32)  # signed, but not from genesis
+    manifest = Manifest(
+        station_id=station.station_id, station_key=identity.signing_key.verify_key, number=1,
+        previous=None, first_seq=1, last_seq=1, chain_before=start,
+        chain_head=chain_link(start, 1, envelope),
+        envelopes=((1, len(envelope), envelope_hash(envelope)),),
+        recipients=(), named=(NamedRecipient(station.reviewer.public_key, "reviewer"),),
+        created="2026-11-28")
+    out = io.BytesIO()
+    write_bundle(out, manifest, identity.signing_key, [envelope], [station.reviewer.public_key])
+    forged = tmp_path / "1.rptr"
+    forged.write_bytes(out.getvalue())
+    with pytest.raises(BundleConflict, match="does not start the station's hash chain"):
+        import_bundle(db, forged, station.reviewer)
+    assert snapshot(db) == [[] for _ in TABLES]
 
 
 def test_a_review_database_from_before_attachments_is_migrated(
@@ -261,7 +291,7 @@ def test_a_review_database_from_before_attachments_is_migrated(
     old.close()
     db = ReviewDB.open(path, "a long review passphrase")
     try:
-        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 2
+        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 3
         add_reports(station, 1)
         add_report_with_attachments(station, [("a.pdf", b"%PDF-1.7\n" + bytes(5000))])
         result = import_bundle(db, export(station, tmp_path / "1.rptr"), station.reviewer)

@@ -252,6 +252,50 @@ def test_a_follow_up_names_its_first_report(db: ReviewDB, sample: Sample) -> Non
     assert orphan.follows is None and orphan.record.report.follows == ORPHAN_RECEIPT
 
 
+STATION_F = bytes.fromhex("ff33" + "00" * 13 + "03")  # forged: reuses a monitor's code
+
+
+def test_a_forged_station_reusing_a_code_does_not_capture_follow_ups(tmp_path: Path) -> None:
+    # The forged first report is imported first (the lowest id): the old rule, "the
+    # first imported report with that code, from any station", gave it every follow-up.
+    real = incident("2026-03-01", description="the real report")
+    forged = dataclasses.replace(incident("2026-03-02", description="forged"),
+                                 receipt=real.receipt)
+    own = follow_up(real.receipt, "2026-03-03", "from the real station")
+    travelled = follow_up(real.receipt, "2026-03-04", "through another station")
+    from_forger = follow_up(real.receipt, "2026-03-05", "from the forged station")
+    with ReviewDB.create(tmp_path / "review.db", REVIEW_PASSPHRASE) as db:
+        for station in (STATION_A, STATION_B, STATION_F):
+            db.pin_station(station, station[:1] * 32)
+        ids = {name: db.add_report(station, seq, os.urandom(32), report)
+               for name, station, seq, report in [
+                   ("forged", STATION_F, 1, forged), ("real", STATION_A, 1, real),
+                   ("own", STATION_A, 2, own), ("travelled", STATION_B, 1, travelled),
+                   ("from_forger", STATION_F, 2, from_forger)]}
+        by_id = {v: k for k, v in ids.items()}
+
+        detail = rq.get_report(db, ids["own"])
+        assert detail.follows is not None and detail.follows.id == ids["real"]
+        assert [by_id[r.id] for r in detail.same_code] == ["forged", "real"]
+        assert rq.get_report(db, ids["from_forger"]).follows.id == ids["forged"]  # type: ignore[union-attr]
+        # No first report at station B: the oldest import, whichever it is (flagged).
+        assert rq.get_report(db, ids["travelled"]).follows.id == ids["forged"]  # type: ignore[union-attr]
+
+        real_detail = rq.get_report(db, ids["real"])
+        assert [by_id[f.id] for f in real_detail.follow_ups] == ["own"]
+        assert [by_id[r.id] for r in real_detail.same_code] == ["forged", "real"]
+        assert [by_id[f.id] for f in rq.get_report(db, ids["forged"]).follow_ups] == [
+            "travelled", "from_forger"]
+        counts = {by_id[s.id]: s.follow_ups for s in rq.list_reports(db, rq.Filters())}
+        assert counts == {"real": 1, "forged": 2, "own": 0, "travelled": 0, "from_forger": 0}
+
+
+def test_a_code_carried_by_one_first_report_is_not_flagged(db: ReviewDB,
+                                                           sample: Sample) -> None:
+    assert rq.get_report(db, sample.ids["shooting"]).same_code == ()
+    assert rq.get_report(db, sample.ids["died"]).same_code == ()
+
+
 def test_an_unknown_id(db: ReviewDB) -> None:
     with pytest.raises(rq.UnknownReport, match="no report with id 999"):
         rq.get_report(db, 999)

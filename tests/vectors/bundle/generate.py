@@ -6,7 +6,7 @@ Run from the repository root::
     .venv/bin/python tests/vectors/bundle/generate.py NAME ...   # only these
 
 Version 1 cases (no attachments) come first, version 2 cases (attachments)
-after them; see README.md.
+after them, then version 3 cases (named recipients); see README.md.
 
 Two writers make the bundles here:
 
@@ -66,7 +66,7 @@ from reporter.formats.crypto import (
     StationVerifyKey,
 )
 from reporter.formats.envelope import seal
-from reporter.formats.manifest import Manifest
+from reporter.formats.manifest import Manifest, NamedRecipient
 from reporter.formats.manifest import recipient_id as reference_recipient_id
 from reporter.formats.receipt import ALPHABET, CTX_CHECK, parse_receipt
 from reporter.formats.report import Report
@@ -136,6 +136,11 @@ def recipient_id(identity_hex: str) -> bytes:
     return digest(CTX_RECIPIENT_ID, public_key(identity_hex))
 
 
+def recipient_text(identity_hex: str) -> str:
+    """The public key as the station's list and a version 3 manifest write it."""
+    return bech32.encode("reporter", public_key(identity_hex))
+
+
 def station_public(seed_hex: str) -> bytes:
     return sodium.crypto_sign_seed_keypair(bytes.fromhex(seed_hex))[0]
 
@@ -174,6 +179,8 @@ class Contents:
     version: int = 1
     # Version 2: per envelope, each attachment's sealed bytes (RPTR-ATT), in index order.
     attachments: tuple[tuple[bytes, ...], ...] = ()
+    # Version 3: the name of each of ``recipients`` (same order).
+    names: tuple[str, ...] = ()
 
     def attachment_lists(self) -> tuple[tuple[bytes, ...], ...]:
         return self.attachments or tuple(() for _ in self.envelopes)
@@ -209,7 +216,9 @@ def manifest_document(c: Contents) -> dict[str, object]:
         "chain_before": c.chain_before.hex(),
         "chain_head": c.chain_head().hex(),
         "envelopes": entries,
-        "recipients": sorted(recipient_id(r).hex() for r in c.recipients),
+        "recipients": (sorted(recipient_id(r).hex() for r in c.recipients) if c.version < 3
+                       else sorted([recipient_text(r), n]
+                                   for r, n in zip(c.recipients, c.names, strict=True))),
         "created": CREATED,
     }
 
@@ -302,12 +311,16 @@ def reference_manifest(c: Contents) -> Manifest:
         chain_head=c.chain_head(),
         envelopes=tuple((seq, len(e), envelope_hash(e))
                         for seq, e in enumerate(c.envelopes, c.first_seq)),
-        recipients=tuple(reference_recipient_id(RecipientPublicKey(public_key(r)))
-                         for r in c.recipients),
+        recipients=(() if c.version >= 3 else
+                    tuple(reference_recipient_id(RecipientPublicKey(public_key(r)))
+                          for r in c.recipients)),
         created=CREATED,
         attachments=tuple(tuple((len(a), attachment_hash(a)) for a in sealed)
                           for sealed in c.attachment_lists()),
         version=c.version,
+        named=(tuple(NamedRecipient(RecipientPublicKey(public_key(r)), n)
+                     for r, n in zip(c.recipients, c.names, strict=True))
+               if c.version >= 3 else ()),
     )
 
 
@@ -671,6 +684,87 @@ def v2_cases() -> list[Case]:
             "\"version\":1")),
     ]
 
+# --- version 3: the manifest names its recipients ---------------------------------------
+
+V3_NUMBER = 7
+V3_FIRST = 29
+V3_PREVIOUS = bytes.fromhex("7d" * 32)
+V3_CHAIN_BEFORE = bytes.fromhex("d7" * 32)
+# A name outside ASCII (escaped in the canonical JSON) and one as an operator types it.
+V3_NAMES = {IDENTITY_A: "Amina (coalition)", IDENTITY_C: "Zoë Ndlovu – ملاحظ"}
+
+
+def v3_contents(recipients: Sequence[str] = (IDENTITY_A, IDENTITY_C), *,
+                names: Sequence[str] | None = None) -> Contents:
+    """Bundle 7: report 29 with a photo, report 30 without, sealed to ``recipients``."""
+    reports = [v2_report(V3_FIRST, [sample_file("jpeg", 3000, 4)], list(recipients)),
+               v2_report(V3_FIRST + 1, [], list(recipients))]
+    return Contents(tuple(e for e, _a in reports), recipients=tuple(recipients),
+                    names=tuple(names if names is not None
+                                else [V3_NAMES[r] for r in recipients]),
+                    number=V3_NUMBER, previous=V3_PREVIOUS, first_seq=V3_FIRST,
+                    chain_before=V3_CHAIN_BEFORE, version=3,
+                    attachments=tuple(a for _e, a in reports))
+
+
+def v3_cases() -> list[Case]:
+    a, c = IDENTITY_A, IDENTITY_C
+    good = v3_contents()
+    expected = json.dumps(sorted([recipient_text(r), V3_NAMES[r]] for r in (a, c)),
+                          ensure_ascii=False)
+
+    def signed(edit: Callable[[dict[str, object]], None]) -> bytes:
+        document = manifest_document(good)
+        edit(document)
+        data = canonical(document)
+        return encrypt(frames(data, sign(STATION_SEED, data), good.envelopes,
+                              attachments=good.attachment_lists()), [a, c], version=3)
+
+    def pairs(*entries: list[object]) -> Callable[[dict[str, object]], None]:
+        def edit(document: dict[str, object]) -> None:
+            document["recipients"] = list(entries)
+        return edit
+
+    key_a, key_c = recipient_text(a), recipient_text(c)
+    return [
+        Case("ok-version-3", "ok", second_writer(good), ok=good,
+             extra={"attachments": "1", "recipients": expected}, comment=(
+                 "version 3, bundle 7 of the station: reports 29-30 sealed to A and C, "
+                 "the manifest naming both ([public key, name] pairs, sorted by key; C's "
+                 "name is outside ASCII, escaped in the JSON); report 29 has a photo")),
+        Case("version-3-re-encrypted-to-non-listed-recipient", "re-encrypted",
+             second_writer(v3_contents((c,)), stanza_recipients=[a]), comment=(
+                 "version 3, signed for C only (the manifest names C) but encrypted to A")),
+        Case("version-3-recipient-name-with-control", "malformed",
+             signed(pairs([key_a, "Amina \x1b]0;title\x07"], [key_c, V3_NAMES[c]])),
+             extra={"error-contains": "control character"}, comment=(
+                 "signed version 3 manifest whose first recipient's name holds ESC and BEL "
+                 "(a terminal's window-title sequence): no station can write it")),
+        Case("version-3-recipient-listed-twice", "malformed",
+             signed(pairs([key_a, "Amina (coalition)"], [key_a, "Amina (again)"],
+                          [key_c, V3_NAMES[c]])),
+             extra={"error-contains": "listed twice"}, comment=(
+                 "signed version 3 manifest naming A's key twice, under two names")),
+        Case("version-3-recipient-ids", "malformed",
+             signed(lambda d: d.update(recipients=sorted(recipient_id(r).hex()
+                                                         for r in (a, c)))),
+             extra={"error-contains": "[public key, name] pair"}, comment=(
+                 "signed manifest that says version 3 but lists recipient ids, as version 2 "
+                 "did")),
+        Case("version-3-recipients-not-sorted", "malformed",
+             signed(pairs(*sorted([[key_a, V3_NAMES[a]], [key_c, V3_NAMES[c]]],
+                                  reverse=True))),
+             extra={"error-contains": "canonical"}, comment=(
+                 "signed version 3 manifest whose recipients are not sorted by public key")),
+        Case("version-3-recipient-key-invalid", "malformed",
+             signed(pairs([key_a[:-1] + ("q" if key_a[-1] != "q" else "p"), V3_NAMES[a]],
+                          [key_c, V3_NAMES[c]])),
+             extra={"error-contains": "public key in the manifest is invalid"}, comment=(
+                 "signed version 3 manifest whose first key has one character changed (the "
+                 "Bech32 checksum fails)")),
+    ]
+
+
 # --- the cases -------------------------------------------------------------------------
 
 
@@ -722,7 +816,7 @@ def cases() -> list[Case]:
     wrong_head["chain_head"] = Contents(later.envelopes[:2], first_seq=22,
                                         chain_before=later.chain_before).chain_head().hex()
     newer = manifest_document(later)
-    newer["version"] = 3
+    newer["version"] = 4
     huge = manifest_document(Contents((), first_seq=1))
     huge.update(first_seq=1, last_seq=2**62, envelopes=[])
     fit = exact_fit()
@@ -779,11 +873,11 @@ def cases() -> list[Case]:
         Case("swapped-chunks", "tampered", ok_multi[:start] + chunk_2 + chunk_1, comment=(
             "'ok-multi-chunk' with its two chunks in reverse order")),
         Case("unknown-version", "unknown-version",
-             encrypt(frames(manifest, signature, later.envelopes), [a], version=3),
-             comment=("version byte 3; otherwise a valid version 1 bundle whose header "
-                      "(with the 3) the first chunk authenticates")),
+             encrypt(frames(manifest, signature, later.envelopes), [a], version=4),
+             comment=("version byte 4; otherwise a valid version 1 bundle whose header "
+                      "(with the 4) the first chunk authenticates")),
         Case("unknown-manifest-version", "unknown-version", signed(newer), comment=(
-            "version byte 1, but the signed, canonical manifest says \"version\":3")),
+            "version byte 1, but the signed, canonical manifest says \"version\":4")),
         Case("bad-signature", "bad-signature",
              encrypt(frames(manifest, sign(FOREIGN_SEED, manifest), later.envelopes), [a]),
              comment=("the manifest names the station's key but the signature was made "
@@ -897,11 +991,26 @@ def self_check_v2() -> None:
     assert reader.attachments_read == 3
 
 
+def self_check_v3() -> None:
+    """reporter reads the version 3 writer's manifest byte for byte, names included."""
+    reviewer = RecipientPrivateKey(bytes.fromhex(IDENTITY_A))
+    assert reviewer.public_key.to_text() == recipient_text(IDENTITY_A)
+    c = v3_contents()
+    manifest = reference_manifest(c)
+    assert manifest.to_json() == canonical(manifest_document(c))
+    reader = BundleReader(io.BytesIO(second_writer(c)), reviewer)
+    assert reader.manifest == manifest
+    assert {(r.key.to_text(), r.name) for r in reader.manifest.named} == {
+        (recipient_text(r), V3_NAMES[r]) for r in (IDENTITY_A, IDENTITY_C)}
+    reader.verify_all()
+
+
 def main(names: Sequence[str] = ()) -> None:
     """Write every case, or only the ``names`` given (leaving the other files alone)."""
     self_check()
     self_check_v2()
-    every = [*cases(), *v2_cases()]
+    self_check_v3()
+    every = [*cases(), *v2_cases(), *v3_cases()]
     unknown = set(names) - {case.name for case in every}
     assert not unknown, f"no such case: {sorted(unknown)}"
     if not names:
