@@ -15,7 +15,7 @@ from reporter.cli.common import read_passphrase
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.review_recipients import sealed_to, warn_change
 from reporter.cli.terminal import clean, echo
-from reporter.errors import NothingToExport, ReporterError
+from reporter.errors import DatabaseUnreadable, NothingToExport, ReporterError
 from reporter.formats import keyfile
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey
 from reporter.formats.manifest import recipient_id
@@ -171,6 +171,10 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                             bar.length = total
                             bar.update(1)
                     result = import_bundle(db, path, key, progress=step)
+            except DatabaseUnreadable:
+                # The review database itself is damaged: not this bundle's fault,
+                # and no other bundle can be imported either.
+                raise
             except ReporterError as exc:
                 failures += 1
                 echo(f"error: {path}: {exc}", err=True)
