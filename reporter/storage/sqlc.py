@@ -18,7 +18,12 @@ import sqlcipher3.dbapi2 as sqlcipher
 from reporter.errors import DatabaseUnreadable, SchemaTooNew, StoreUnavailable
 from reporter.formats.crypto import KEY_BYTES
 
-BUSY_TIMEOUT_MS = 10_000
+# How long a write waits for another process's lock before giving up. An
+# operator's export or purge holds the station's locks for moments at a time
+# (purge steps through its erasure), but on a loaded Raspberry Pi a VACUUM or
+# a checkpoint can take seconds: a monitor's submission waits rather than
+# being refused (at 10 s, the soak saw a 503 during a purge on a busy machine).
+BUSY_TIMEOUT_MS = 60_000
 Connection = sqlcipher.Connection
 Error = sqlcipher.Error
 OperationalError = sqlcipher.OperationalError
