@@ -290,6 +290,12 @@ def _show_record(record: rq.Record) -> None:
                    f"('reporter review attachments {record.id} --out DIR' writes them)")
         for info in report.attachments:
             click.echo("  " + _attachment_line(info))
+            claimed = reviewfiles.name_disagrees(info, info.type)
+            if claimed is not None:
+                click.echo("     " + _clean(
+                    f"warning: the name says {claimed}, but the file is {info.type}; "
+                    "'review attachments' writes it as "
+                    f"{reviewfiles.file_name(info, info.type)}"))
 
 
 def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | None = None,
@@ -338,6 +344,20 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
 # --- attachments -----------------------------------------------------------------------
 
 
+def _type_notes(outcome: reviewfiles.Written) -> None:
+    """Say why a file's extension is not the one in the name the phone sent."""
+    info, detected = outcome.info, outcome.detected
+    if detected != info.type:
+        click.echo("  " + _clean(
+            f"warning: the station recorded {info.type}, but the file's first bytes say "
+            f"{detected or 'no known type'}: the bundle may be forged. Written as "
+            f"{outcome.path.name}; open it with care."))
+    elif reviewfiles.name_disagrees(info, detected) is not None:
+        click.echo("  " + _clean(
+            f"note: sent as \"{info.name}\", but it is {detected}: written as "
+            f"{outcome.path.name}, so that it opens as what it is."))
+
+
 @review.command("attachments")
 @click.argument("report_id", metavar="ID", type=int)
 @click.option("--out", "out_dir", required=True,
@@ -366,11 +386,12 @@ def review_attachments(obj: ReviewContext, report_id: int, out_dir: Path,
                 continue
             if outcome.stripped is None:
                 click.echo(_attachment_line(outcome.info, outcome.path.name))
-                continue
-            click.echo(_attachment_line(outcome.info, outcome.path.name, outcome.size,
-                                        label="original's SHA-256"))
-            click.echo(f"  removed: {outcome.stripped.removed}")
-            click.echo(f"  kept: {outcome.stripped.kept}")
+            else:
+                click.echo(_attachment_line(outcome.info, outcome.path.name, outcome.size,
+                                            label="original's SHA-256"))
+                click.echo(f"  removed: {outcome.stripped.removed}")
+                click.echo(f"  kept: {outcome.stripped.kept}")
+            _type_notes(outcome)
     if total == 0:
         click.echo(f"Report {report_id} has no attachments.")
     elif failures:

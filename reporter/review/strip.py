@@ -53,6 +53,10 @@ QUALITY = 95
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "AVIF")
 """Kinds of file a stripped copy can be made of (Pillow's format names)."""
 
+COPY_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
+              "GIF": "image/gif", "TIFF": "image/tiff", "AVIF": "image/avif"}
+"""The media type of a stripped copy of each kind (a copy keeps its original's format)."""
+
 REMOVED = (
     "all metadata: EXIF (including GPS position, camera make/model/serial number, "
     "date taken and thumbnail), XMP, IPTC, ICC colour profile, comments and text chunks"
@@ -151,6 +155,12 @@ def strip_copy(src: Path, dest: Path, content_type: str | None = None) -> StripR
     _save_atomically(clean, kind, options, dest)
     kept = KEPT + ("; first frame or page only" if animated else "")
     return StripResult(path=dest, removed=REMOVED, kept=kept)
+
+
+def copy_type(head: bytes) -> str | None:
+    """The media type a stripped copy of a file starting with ``head`` would have,
+    or ``None`` if no stripped copy can be made of it."""
+    return COPY_TYPES.get(_detect(head))
 
 
 def _read_head(src: Path) -> tuple[bytes, int]:

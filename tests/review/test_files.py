@@ -1,0 +1,222 @@
+"""Attachments on the reviewer's disk are named by what they are, not by what
+the phone (or whoever sent them) called them.
+
+A file with JPEG magic bytes and a script after them, sent as
+``evidence.html``, is a JPEG to the station; written out as ``.html`` it is a
+web page whose script runs when the reviewer opens it. So the extension comes
+from the type detected in the bytes (``filetypes.EXTENSIONS``), and the sent
+name survives only as the stem, without its dots. Through the real CLI, and
+with Chromium opening what was written.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from reporter.formats import filetypes
+from reporter.formats.report import AttachmentInfo
+from reporter.review.files import clean_file_name, file_name, name_disagrees
+from tests.conftest import Station, add_report_with_attachments
+
+Run = Callable[..., tuple[int, str, str]]
+MARK = "SCRIPT-RAN"
+PAGE = f"<html><body><script>document.title='{MARK}'</script></body></html>".encode()
+PDF = b"%PDF-1.7\n1 0 obj << >> endobj\n%%EOF\n"
+
+
+def jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (120, 80, 40)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def polyglot() -> bytes:
+    """A JPEG to a magic-byte check, a web page to a browser that is told it is HTML."""
+    return jpeg() + PAGE
+
+
+def import_report(run: Run, station: Station, key_file: Path, tmp_path: Path,
+                  files: list[tuple[str, bytes]]) -> None:
+    """Send a report with ``files`` (none: the reports already sent) and import it."""
+    if files:
+        add_report_with_attachments(station, files)
+    bundle = tmp_path / "1.rptr"
+    code, _, err = run("export", "--out", str(bundle))
+    assert code == 0, err
+    code, _, err = run("review", "import", str(bundle), "--key", str(key_file))
+    assert code == 0, err
+
+
+def info(name: str, media_type: str = "image/jpeg", index: int = 0) -> AttachmentInfo:
+    return AttachmentInfo(index, name, media_type, 1, bytes(32), 1, bytes(32))
+
+
+# --- through the CLI ------------------------------------------------------------------
+
+
+def test_the_extension_follows_the_bytes_not_the_sent_name(
+        run: Run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    sent = [("evidence.html", polyglot()), ("evidence.cmd", polyglot()),
+            ("evidence.svg", polyglot()), ("statement.pdf", PDF),
+            ("IMG.2026.03.01.JPEG", jpeg())]
+    import_report(run, station, key_file, tmp_path, sent)
+    out_dir = tmp_path / "out"
+
+    code, out, err = run("review", "attachments", "1", "--out", str(out_dir))
+
+    assert code == 0, err
+    expected = ["1-evidence-html.jpg", "2-evidence-cmd.jpg", "3-evidence-svg.jpg",
+                "4-statement.pdf", "5-IMG-2026-03-01.jpeg"]
+    assert sorted(p.name for p in out_dir.iterdir()) == expected
+    for name, (_, data) in zip(expected, sent, strict=True):
+        assert (out_dir / name).read_bytes() == data  # the bytes are untouched
+    assert 'note: sent as "evidence.html", but it is image/jpeg: written as ' \
+           "1-evidence-html.jpg" in out
+    assert out.count("note: sent as") == 3  # not for the PDF, nor the .JPEG
+
+
+def test_stripped_copies_are_named_the_same_way(
+        run: Run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    import_report(run, station, key_file, tmp_path, [("evidence.html", polyglot())])
+    out_dir = tmp_path / "share"
+
+    code, _, err = run("review", "attachments", "1", "--out", str(out_dir), "--stripped")
+
+    assert code == 0, err
+    assert [p.name for p in out_dir.iterdir()] == ["1-stripped-evidence-html.jpg"]
+
+
+def test_show_warns_when_the_name_and_the_type_disagree(
+        run: Run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    import_report(run, station, key_file, tmp_path,
+                  [("evidence.html", polyglot()), ("photo.jpg", jpeg()), ("notes", PDF)])
+
+    code, out, _ = run("review", "show", "1")
+
+    assert code == 0
+    lines = out.splitlines()
+    first = lines.index(next(line for line in lines if "1. evidence.html  image/jpeg" in line))
+    assert lines[first + 1].strip() == (
+        "warning: the name says .html, but the file is image/jpeg; 'review attachments' "
+        "writes it as 1-evidence-html.jpg")
+    assert out.count("warning:") == 1  # photo.jpg agrees; "notes" claims nothing
+
+
+def test_a_forged_type_is_overruled_by_the_bytes(
+        run: Run, station: Station, key_file: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A station that lies (modified code, or a forged bundle under a stolen key) can
+    seal a web page as "image/jpeg": the reviewer names it by its bytes anyway."""
+    with monkeypatch.context() as lying:
+        lying.setattr(filetypes, "detect", lambda head: "image/jpeg")
+        add_report_with_attachments(station, [("photo.jpg", PAGE), ("scan.jpg", PDF)])
+    import_report(run, station, key_file, tmp_path, [])
+    out_dir = tmp_path / "out"
+
+    code, out, err = run("review", "attachments", "1", "--out", str(out_dir))
+
+    assert code == 0, err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["1-photo-jpg.bin", "2-scan-jpg.pdf"]
+    assert ("warning: the station recorded image/jpeg, but the file's first bytes say "
+            "no known type: the bundle may be forged. Written as 1-photo-jpg.bin") in out
+    assert "first bytes say application/pdf" in out
+
+
+def test_a_browser_runs_nothing_that_was_written(
+        browser, run: Run, station: Station, key_file: Path,  # type: ignore[no-untyped-def]
+        tmp_path: Path) -> None:
+    import_report(run, station, key_file, tmp_path, [("evidence.html", polyglot())])
+    out_dir = tmp_path / "out"
+    assert run("review", "attachments", "1", "--out", str(out_dir))[0] == 0
+    [written] = out_dir.iterdir()
+    control = tmp_path / "as-sent.html"  # what reporter wrote before: the probe works
+    control.write_bytes(polyglot())
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(control.as_uri())
+        assert page.title() == MARK
+        page.goto(written.as_uri())
+        assert page.title() != MARK
+        assert page.evaluate("document.contentType") == "image/jpeg"
+    finally:
+        context.close()
+
+
+# --- the names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sent", "media_type", "written"), [
+    ("photo.jpg", "image/jpeg", "1-photo.jpg"),
+    ("PHOTO.JPG", "image/jpeg", "1-PHOTO.jpg"),
+    ("photo.jpeg", "image/jpeg", "1-photo.jpeg"),
+    ("evidence.html", "image/jpeg", "1-evidence-html.jpg"),
+    ("evidence.html.jpg", "image/jpeg", "1-evidence-html.jpg"),
+    ("photo.jpg.exe", "image/jpeg", "1-photo-jpg-exe.jpg"),
+    ("\u202egpj.exe", "image/jpeg", "1-gpj-exe.jpg"),  # shown as "exe.jpg" elsewhere
+    ("photo\u200f\u200e\u061c.jpg", "image/jpeg", "1-photo.jpg"),
+    ("evidence\uff0ehtml", "image/png", "1-evidence-html.png"),  # a full-width dot
+    ("CON", "image/jpeg", "1-CON.jpg"),  # a Windows device name, but not at the start
+    ("nul.txt", "application/pdf", "1-nul-txt.pdf"),
+    ("photo.jpg. . ", "image/jpeg", "1-photo.jpg"),  # Windows drops trailing dots
+    ('a<b>c:d"e|f?g*h.pdf', "application/pdf", "1-a_b_c_d_e_f_g_h.pdf"),
+    ("../../etc/passwd", "application/pdf", "1-_--_etc_passwd.pdf"),
+    (".bashrc", "audio/mpeg", "1-bashrc.mp3"),
+    ("...", "video/mp4", "1-attachment-1.mp4"),
+    (".jpg", "image/jpeg", "1-jpg.jpg"),
+    ("report.docm", "application/vnd.openxmlformats-officedocument", "1-report-docm.docx"),
+    ("budget.xlsx", "application/vnd.openxmlformats-officedocument", "1-budget.xlsx"),
+    ("clip.mkv", "video/webm", "1-clip.mkv"),
+    ("page.html", None, "1-page-html.bin"),
+    ("Mr. Smith's statement", "application/pdf", "1-Mr- Smith's statement.pdf"),
+])
+def test_file_names(sent: str, media_type: str | None, written: str) -> None:
+    assert file_name(info(sent), media_type) == written
+    stripped = written.replace("1-", "1-stripped-", 1)
+    assert file_name(info(sent), media_type, stripped=True) == stripped
+
+
+def test_long_names_fit_the_file_system_and_end_in_the_type_s_extension() -> None:
+    for sent in ("é" * 250 + ".jpeg", "é" * 250 + ".html", "x" * 300):
+        for stripped in (False, True):
+            name = file_name(info(sent, index=254), "image/jpeg", stripped=stripped)
+            assert len((name + ".partial").encode("utf-8")) <= 255
+            assert name.startswith("255-")
+            assert name.endswith(".jpeg" if sent.endswith(".jpeg") else ".jpg")
+
+
+@pytest.mark.parametrize(("sent", "media_type", "claimed"), [
+    ("evidence.html", "image/jpeg", ".html"),
+    ("evidence.SVG", "image/png", ".svg"),
+    ("photo.jpg", "image/jpeg", None),
+    ("photo.JFIF", "image/jpeg", None),
+    ("statement", "application/pdf", None),
+    ("Mr. Smith's statement", "application/pdf", None),
+    ("page.htm", None, ".htm"),
+])
+def test_name_disagrees(sent: str, media_type: str | None, claimed: str | None) -> None:
+    assert name_disagrees(info(sent), media_type) == claimed
+
+
+def test_clean_file_name_keeps_what_is_harmless() -> None:
+    assert clean_file_name("Rapport d'incident – Chiadzwa 2026", "x") == \
+        "Rapport d'incident – Chiadzwa 2026"
+    assert clean_file_name("\u202e\u2066", "fallback") == "fallback"
+
+
+def test_every_extension_opens_a_viewer_not_a_program() -> None:
+    runs_code = {".html", ".htm", ".xhtml", ".svg", ".svgz", ".xml", ".js", ".mjs", ".exe",
+                 ".com", ".cmd", ".bat", ".ps1", ".vbs", ".vbe", ".wsf", ".hta", ".lnk",
+                 ".scr", ".pif", ".msi", ".jar", ".py", ".sh", ".desktop", ".app", ".docm",
+                 ".xlsm", ".pptm", ".dotm", ".xlam", ".url", ".reg", ".chm", ".swf"}
+    for media_type, extensions in filetypes.EXTENSIONS.items():
+        assert extensions, media_type
+        assert runs_code.isdisjoint(extensions), media_type
+        assert all(e.startswith(".") and e == e.lower() for e in extensions)
+    assert filetypes.extension(None) == filetypes.extension("text/html") == ".bin"
