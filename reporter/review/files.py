@@ -19,10 +19,12 @@ dash, so ``evidence.html`` holding a JPEG is written ``1-evidence-html.jpg``
 that reads ``.html.jpg`` as HTML, to get wrong). A sent name that already
 ends in an extension of its type keeps it: ``photo.jpeg`` is ``1-photo.jpeg``.
 
-With ``stripped``, each attachment is instead decrypted (and checked) to a
-temporary file in ``DIR``, and ``strip.strip_copy`` makes
-``<index + 1>-stripped-<stem><extension>`` from it; the temporary file is then
-removed. Kinds that cannot be stripped are refused with ``StripError``'s message.
+With ``stripped``, each attachment is instead decrypted (and checked) into
+memory, never into ``DIR`` (which is for sharing, while the original holds
+the GPS position), and ``strip.strip_copy`` makes
+``<index + 1>-stripped-<stem><extension>`` from it (mode 0600). Kinds that
+cannot be stripped are refused with ``StripError``'s message from their
+first bytes, before the rest is decrypted.
 
 One attachment's failure does not stop the others: ``extract`` yields one
 outcome per attachment, and the caller reports them.
@@ -193,11 +195,23 @@ def _make_dir(out_dir: Path) -> None:
         raise AttachmentError(f"cannot create {out_dir}: {exc.strerror}") from None
 
 
+def _plaintext(db: ReviewDB, stored: Stored, info: AttachmentInfo) -> Iterator[bytes]:
+    """One attachment's bytes, checked chunk by chunk; the last check (the SHA-256 the
+    station sealed) is made when the last chunk has been taken."""
+    assert stored.file_key is not None  # noqa: S101 (checked by extract)
+    reader = attachment.Reader(stored.file_key, info.index, info.size, info.sha256,
+                               info.ciphertext_hash)
+    try:
+        yield from reader.read(db.attachment_store().read(stored.uploads[info.index]))
+    except FormatError as exc:
+        # "attachment 2 was altered ..." -> "report 7, attachment 2 was altered ..."
+        raise type(exc)(f"report {stored.report_id}, {exc}; nothing was written") from None
+
+
 def _decrypt(db: ReviewDB, stored: Stored, info: AttachmentInfo, partial: Path, *,
              durable: bool) -> bytes:
     """Decrypt and check one attachment into the new file ``partial`` (removed on
     failure); return its first ``filetypes.HEAD_BYTES`` bytes, to tell its type."""
-    assert stored.file_key is not None  # noqa: S101 (checked by extract)
     try:
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
                      | getattr(os, "O_NOFOLLOW", 0), 0o600)
@@ -206,13 +220,10 @@ def _decrypt(db: ReviewDB, stored: Stored, info: AttachmentInfo, partial: Path, 
                               "delete it and try again") from None
     except OSError as exc:
         raise AttachmentError(f"cannot create {partial}: {exc.strerror}") from None
-    reader = attachment.Reader(stored.file_key, info.index, info.size, info.sha256,
-                               info.ciphertext_hash)
-    blobs = db.attachment_store()
     head = b""
     try:
         with os.fdopen(fd, "wb") as out:
-            for data in reader.read(blobs.read(stored.uploads[info.index])):
+            for data in _plaintext(db, stored, info):
                 if len(head) < filetypes.HEAD_BYTES:
                     head += data[: filetypes.HEAD_BYTES - len(head)]
                 out.write(data)
@@ -220,10 +231,6 @@ def _decrypt(db: ReviewDB, stored: Stored, info: AttachmentInfo, partial: Path, 
             if durable:
                 os.fsync(out.fileno())
         return head
-    except FormatError as exc:
-        partial.unlink(missing_ok=True)
-        # "attachment 2 was altered ..." -> "report 7, attachment 2 was altered ..."
-        raise type(exc)(f"report {stored.report_id}, {exc}; nothing was written") from None
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise AttachmentError(f"cannot write {partial}: {exc.strerror}") from None
@@ -271,16 +278,23 @@ def _write_one(db: ReviewDB, stored: Stored, info: AttachmentInfo, out_dir: Path
 
 
 def _strip_one(db: ReviewDB, stored: Stored, info: AttachmentInfo, out_dir: Path) -> Written:
-    from reporter.review.strip import copy_type, strip_copy  # Pillow, only when asked for
+    from reporter.review import strip  # Pillow, only when asked for
 
     _refuse_existing(out_dir / file_name(info, info.type, stripped=True))
-    # The checked original, decrypted for strip_copy to read, then removed.
-    original = out_dir / (file_name(info, info.type) + PARTIAL)
-    head = _decrypt(db, stored, info, original, durable=False)
-    try:
-        dest = out_dir / file_name(info, copy_type(head) or info.type, stripped=True)
-        result = strip_copy(original, dest, info.type)
-    finally:
-        original.unlink(missing_ok=True)
+    # The original is decrypted into memory, never into ``out_dir``: that folder is
+    # for sharing, and the original holds the GPS position. Its first bytes say
+    # whether it can be stripped at all, before the rest is decrypted.
+    chunks = _plaintext(db, stored, info)
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) >= strip.HEAD_BYTES:
+            break
+    head = bytes(data[: strip.HEAD_BYTES])
+    strip.check(head, info.size, info.type)
+    for chunk in chunks:  # the rest, and the final check of the whole file
+        data += chunk
+    dest = out_dir / file_name(info, strip.copy_type(head), stripped=True)
+    result = strip.strip_copy(data, dest, info.type)
     return Written(info, result.path, result.path.stat().st_size, result,
                    detected=filetypes.detect(head))

@@ -24,13 +24,17 @@ one. Archives, which office documents are, are never opened.
 The input comes from untrusted phones and is treated as hostile: its kind is
 decided by its magic bytes, never by its name or claimed type; files above
 ``MAX_IMAGE_BYTES`` and pictures above ``MAX_IMAGE_PIXELS`` are refused before
-any pixel is decoded; any decoding failure becomes a ``StripError``. The copy
-is written to ``dest + ".partial"`` and renamed into place, so ``dest`` is
-either complete or absent, and an existing ``dest`` is never overwritten.
+any pixel is decoded; any decoding failure becomes a ``StripError``. The picture is decoded from
+memory (``strip_copy`` takes its bytes), so the original, with its GPS
+position, is never written next to the copy meant for sharing. The copy is
+written to ``dest + ".partial"`` (mode 0600, like the originals) and linked
+into place, so ``dest`` is either complete or absent, and an existing ``dest``
+is never overwritten.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import warnings
@@ -40,12 +44,16 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from reporter.errors import ReporterError
+from reporter.storage.durable import fsync_dir
 
 MAX_IMAGE_BYTES = 200_000_000
 """Largest input file stripped (200 MB); checked before anything is decoded."""
 
 MAX_IMAGE_PIXELS = 50_000_000
 """Largest picture stripped (50 megapixels), read from the header before decoding."""
+
+HEAD_BYTES = 4096
+"""Bytes read to tell the kind of a file (``check``)."""
 
 QUALITY = 95
 """Quality of the re-encoded JPEG, WebP and AVIF copies."""
@@ -132,17 +140,34 @@ class StripResult:
     kept: str  # plain-English summary of what may remain
 
 
-def strip_copy(src: Path, dest: Path, content_type: str | None = None) -> StripResult:
-    """Write a copy of picture ``src`` without its metadata to the new file ``dest``.
+def strip_copy(src: Path | bytes | bytearray, dest: Path,
+               content_type: str | None = None) -> StripResult:
+    """Write a copy of picture ``src`` (a file, or the picture's bytes) without its
+    metadata to the new file ``dest`` (mode 0600).
 
     ``content_type`` is the type the sender claimed; it is never trusted, and
     only used to name an ambiguous container (zip, MP4) in a refusal.
     """
     if dest.exists() or dest.is_symlink():
         raise StripError(f"{dest} already exists; choose another name for the stripped copy")
-    head, size = _read_head(src)
-    if not head:
-        raise StripError(f"{src} is empty; there is nothing to strip")
+    if isinstance(src, Path):
+        head, size = _read_head(src)
+    else:
+        head, size = bytes(src[:HEAD_BYTES]), len(src)
+    kind = check(head, size, content_type)
+    data = _read_all(src, size) if isinstance(src, Path) else src
+    clean, options, animated = _clean_pixels(data, kind)
+    _save_atomically(clean, kind, options, dest)
+    kept = KEPT + ("; first frame or page only" if animated else "")
+    return StripResult(path=dest, removed=REMOVED, kept=kept)
+
+
+def check(head: bytes, size: int, content_type: str | None = None) -> str:
+    """The kind of a file of ``size`` bytes starting with ``head`` (at least its first
+    ``HEAD_BYTES``), if a stripped copy can be made of it; ``StripError`` saying why
+    not otherwise. Cheap: a caller checks this before decrypting a whole file."""
+    if size == 0:
+        raise StripError("the file is empty; there is nothing to strip")
     kind = _detect(head)
     if kind not in IMAGE_FORMATS:
         raise StripError(_refusal(kind, content_type))
@@ -151,10 +176,7 @@ def strip_copy(src: Path, dest: Path, content_type: str | None = None) -> StripR
             f"file is {size / 1e6:.0f} MB, above the {MAX_IMAGE_BYTES // 1_000_000} MB limit "
             f"for stripping; the original is kept as it is"
         )
-    clean, options, animated = _clean_pixels(src, kind)
-    _save_atomically(clean, kind, options, dest)
-    kept = KEPT + ("; first frame or page only" if animated else "")
-    return StripResult(path=dest, removed=REMOVED, kept=kept)
+    return kind
 
 
 def copy_type(head: bytes) -> str | None:
@@ -169,9 +191,20 @@ def _read_head(src: Path) -> tuple[bytes, int]:
         if not stat.S_ISREG(info.st_mode):
             raise StripError(f"{src} is not a regular file")
         with src.open("rb") as f:
-            return f.read(4096), info.st_size
+            return f.read(HEAD_BYTES), info.st_size
     except OSError as e:
         raise StripError(f"cannot read {src}: {e.strerror or e}") from e
+
+
+def _read_all(src: Path, size: int) -> bytes:
+    try:
+        with src.open("rb") as f:
+            data = f.read(size + 1)
+    except OSError as e:
+        raise StripError(f"cannot read {src}: {e.strerror or e}") from e
+    if len(data) != size:
+        raise StripError(f"{src} changed while it was read; try again")
+    return data
 
 
 def _detect(head: bytes) -> str:
@@ -235,13 +268,14 @@ def _too_large(what: str) -> StripError:
     )
 
 
-def _clean_pixels(src: Path, kind: str) -> tuple[Image.Image, dict[str, object], bool]:
-    """A new image holding only the upright pixels of ``src``, its save options,
-    and whether ``src`` had more than one frame."""
+def _clean_pixels(data: bytes | bytearray, kind: str,
+                  ) -> tuple[Image.Image, dict[str, object], bool]:
+    """A new image holding only the upright pixels of the picture ``data``, its save
+    options, and whether it had more than one frame."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(src, formats=[kind]) as im:  # reads the header only
+            with Image.open(io.BytesIO(data), formats=[kind]) as im:  # the header only
                 width, height = im.size
                 if width * height > MAX_IMAGE_PIXELS:
                     raise _too_large(f"{width}x{height} pixels")
@@ -276,9 +310,12 @@ def _clean_pixels(src: Path, kind: str) -> tuple[Image.Image, dict[str, object],
 
 
 def _save_atomically(clean: Image.Image, kind: str, options: dict[str, object], dest: Path) -> None:
+    """Encode ``clean`` into ``dest + ".partial"`` (new, mode 0600), then give it the
+    name ``dest``, never replacing a file that exists."""
     partial = dest.with_name(dest.name + ".partial")
     try:
-        out = partial.open("xb")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError as e:
         raise StripError(
             f"{partial} already exists (left by an interrupted run?); delete it and try again"
@@ -286,11 +323,11 @@ def _save_atomically(clean: Image.Image, kind: str, options: dict[str, object], 
     except OSError as e:
         raise StripError(f"cannot write {partial}: {e.strerror or e}") from e
     try:
-        with out:
+        with os.fdopen(fd, "wb") as out:
             clean.save(out, format=kind, **options)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(partial, dest)
+        _publish(partial, dest)
     except BaseException as e:
         partial.unlink(missing_ok=True)
         if isinstance(e, OSError | ValueError | KeyError | TypeError):
@@ -298,3 +335,20 @@ def _save_atomically(clean: Image.Image, kind: str, options: dict[str, object], 
                 f"could not write the stripped copy {dest}: {e}; the original is kept as it is"
             ) from e
         raise
+
+
+def _publish(partial: Path, dest: Path) -> None:
+    try:
+        os.link(partial, dest)  # fails if ``dest`` exists, atomically
+    except FileExistsError as e:
+        raise StripError(f"{dest} already exists; choose another name for the stripped "
+                         "copy") from e
+    except OSError:
+        # No hard links here (FAT or exFAT on a USB stick): check, then rename.
+        if dest.exists() or dest.is_symlink():
+            raise StripError(f"{dest} already exists; choose another name for the stripped "
+                             "copy") from None
+        os.replace(partial, dest)
+    else:
+        partial.unlink()
+    fsync_dir(dest.parent)

@@ -12,16 +12,26 @@ with Chromium opening what was written.
 from __future__ import annotations
 
 import io
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from PIL.ExifTags import GPS, IFD
 
 from reporter.formats import filetypes
 from reporter.formats.report import AttachmentInfo
+from reporter.review.db import attachments_path
 from reporter.review.files import clean_file_name, file_name, name_disagrees
+from reporter.storage.blobs import blobs_path
 from tests.conftest import Station, add_report_with_attachments
+from tests.reviewing import REVIEW_PASSPHRASE
 
 Run = Callable[..., tuple[int, str, str]]
 MARK = "SCRIPT-RAN"
@@ -50,6 +60,21 @@ def import_report(run: Run, station: Station, key_file: Path, tmp_path: Path,
     assert code == 0, err
     code, _, err = run("review", "import", str(bundle), "--key", str(key_file))
     assert code == 0, err
+
+
+def geotagged_photo(size: tuple[int, int] = (64, 48)) -> bytes:
+    """A phone photo whose EXIF holds a GPS position, marked with ``GPS_CANARY``."""
+    exif = Image.Exif()
+    gps = exif.get_ifd(IFD.GPSInfo)
+    gps[GPS.GPSLatitudeRef], gps[GPS.GPSLatitude] = "S", (20.0, 19.0, 5.5)
+    gps[GPS.GPSMapDatum] = GPS_CANARY
+    out = io.BytesIO()
+    Image.effect_noise(size, 60).convert("RGB").save(out, format="JPEG", exif=exif,
+                                                     quality=92)
+    return out.getvalue()
+
+
+GPS_CANARY = "CNRY-GPS-7741"
 
 
 def info(name: str, media_type: str = "image/jpeg", index: int = 0) -> AttachmentInfo:
@@ -147,6 +172,77 @@ def test_a_browser_runs_nothing_that_was_written(
         assert page.evaluate("document.contentType") == "image/jpeg"
     finally:
         context.close()
+
+
+# --- the sharing folder holds only what may be shared ------------------------------------
+
+
+def start_cli(tmp_path: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``reporter review ARGS`` as its own process, on ``tmp_path``'s review database."""
+    env = {**os.environ, "REPORTER_REVIEW_DB": str(tmp_path / "review.db"),
+           "REPORTER_REVIEW_PASSPHRASE": REVIEW_PASSPHRASE}
+    return subprocess.Popen([sys.executable, "-m", "reporter", "review", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def holding_the_original(folder: Path) -> list[str]:
+    """Files in ``folder`` that hold the original's GPS position."""
+    found = []
+    for path in folder.iterdir() if folder.exists() else ():
+        try:
+            if GPS_CANARY.encode() in path.read_bytes():
+                found.append(path.name)
+        except FileNotFoundError:
+            pass  # renamed or removed between the listing and the read
+    return found
+
+
+@pytest.mark.parametrize("killed", [False, True])
+def test_the_sharing_folder_never_holds_the_original(
+        run: Run, station: Station, key_file: Path, tmp_path: Path, killed: bool) -> None:
+    """Watched while the stripped copy is made, and after a kill -9 at the moment the
+    first bytes are written there: never a file with the original's GPS position."""
+    import_report(run, station, key_file, tmp_path, [("pit.jpg", geotagged_photo((3000, 2000)))])
+    share = tmp_path / "to-share"
+    cli = start_cli(tmp_path, "attachments", "1", "--out", str(share), "--stripped")
+    seen: set[str] = set()
+    leaked: list[str] = []
+    deadline = time.monotonic() + 120
+    try:
+        while cli.poll() is None and time.monotonic() < deadline:
+            leaked += holding_the_original(share)
+            written = [p for p in share.iterdir() if p.stat().st_size] if share.exists() else []
+            seen |= {p.name for p in written}
+            if killed and written:
+                cli.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.002)
+    finally:
+        if cli.poll() is None and not killed:
+            cli.kill()
+        _, err = cli.communicate(timeout=60)
+    leaked += holding_the_original(share)
+    assert not leaked, f"the original was written into the sharing folder: {leaked}"
+    assert seen, "the command wrote nothing: the watch proved nothing"
+    if not killed:
+        assert cli.returncode == 0, err
+        assert [p.name for p in share.iterdir()] == ["1-stripped-pit.jpg"]
+
+
+def test_stripped_copies_and_both_attachment_stores_are_private(
+        run: Run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    old = os.umask(0o022)  # the usual umask: new files 0644 unless made otherwise
+    try:
+        import_report(run, station, key_file, tmp_path, [("pit.jpg", geotagged_photo())])
+        code, _, err = run("review", "attachments", "1", "--out", str(tmp_path / "share"),
+                           "--stripped")
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    paths = (tmp_path / "share" / "1-stripped-pit.jpg", blobs_path(station.path),
+             attachments_path(tmp_path / "review.db"))
+    modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in paths}
+    assert modes == {path.name: "0o600" for path in paths}
 
 
 # --- the names ------------------------------------------------------------------------------
