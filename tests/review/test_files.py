@@ -245,6 +245,32 @@ def test_stripped_copies_and_both_attachment_stores_are_private(
     assert modes == {path.name: "0o600" for path in paths}
 
 
+def test_a_decoder_bomb_and_a_crashing_picture_fail_alone(
+        run: Run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    """Files from the field built to hurt the decoder: each is a failure of its own,
+    named, quickly; the report's other attachments are still written."""
+    from tests.review.test_strip import fuzzed_gif, progressive_bomb
+
+    import_report(run, station, key_file, tmp_path, [
+        ("bomb.jpg", progressive_bomb(1000)), ("fuzzed.gif", fuzzed_gif()),
+        ("pit.jpg", geotagged_photo()), ("statement.pdf", PDF)])
+    share = tmp_path / "share"
+    started = time.monotonic()
+
+    code, out, err = run("review", "attachments", "1", "--out", str(share), "--stripped")
+
+    assert time.monotonic() - started < 30
+    assert code == 1
+    assert "error: 1. bomb.jpg: this JPEG has more than 100 scans" in err
+    assert "error: 2. fuzzed.gif: this GIF image decodes to pixels that cannot be written " \
+           "again (OverflowError)" in err
+    assert "error: 4. statement.pdf: PDF document" in err
+    assert "3 of 4 attachments of report 1 were not written" in err
+    assert "unexpected" not in err and "Traceback" not in err
+    assert out.startswith("3-stripped-pit.jpg  image/jpeg")
+    assert [p.name for p in share.iterdir()] == ["3-stripped-pit.jpg"]
+
+
 # --- the names ------------------------------------------------------------------------------
 
 
