@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import click
 
@@ -292,6 +292,12 @@ def _show_record(record: rq.Record) -> None:
                    f"('reporter review attachments {record.id} --out DIR' writes them)")
         for info in report.attachments:
             click.echo("  " + _attachment_line(info))
+            claimed = reviewfiles.name_disagrees(info, info.type)
+            if claimed is not None:
+                click.echo("     " + _clean(
+                    f"warning: the name says {claimed}, but the file is {info.type}; "
+                    "'review attachments' writes it as "
+                    f"{reviewfiles.file_name(info, info.type)}"))
 
 
 def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | None = None,
@@ -364,6 +370,20 @@ def _shared_code_warning(detail: rq.Detail) -> None:
 # --- attachments -----------------------------------------------------------------------
 
 
+def _type_notes(outcome: reviewfiles.Written) -> None:
+    """Say why a file's extension is not the one in the name the phone sent."""
+    info, detected = outcome.info, outcome.detected
+    if detected != info.type:
+        click.echo("  " + _clean(
+            f"warning: the station recorded {info.type}, but the file's first bytes say "
+            f"{detected or 'no known type'}: the bundle may be forged. Written as "
+            f"{outcome.path.name}; open it with care."))
+    elif reviewfiles.name_disagrees(info, detected) is not None:
+        click.echo("  " + _clean(
+            f"note: sent as \"{info.name}\", but it is {detected}: written as "
+            f"{outcome.path.name}, so that it opens as what it is."))
+
+
 @review.command("attachments")
 @click.argument("report_id", metavar="ID", type=int)
 @click.option("--out", "out_dir", required=True,
@@ -392,11 +412,12 @@ def review_attachments(obj: ReviewContext, report_id: int, out_dir: Path,
                 continue
             if outcome.stripped is None:
                 click.echo(_attachment_line(outcome.info, outcome.path.name))
-                continue
-            click.echo(_attachment_line(outcome.info, outcome.path.name, outcome.size,
-                                        label="original's SHA-256"))
-            click.echo(f"  removed: {outcome.stripped.removed}")
-            click.echo(f"  kept: {outcome.stripped.kept}")
+            else:
+                click.echo(_attachment_line(outcome.info, outcome.path.name, outcome.size,
+                                            label="original's SHA-256"))
+                click.echo(f"  removed: {outcome.stripped.removed}")
+                click.echo(f"  kept: {outcome.stripped.kept}")
+            _type_notes(outcome)
     if total == 0:
         click.echo(f"Report {report_id} has no attachments.")
     elif failures:
@@ -408,10 +429,10 @@ def review_attachments(obj: ReviewContext, report_id: int, out_dir: Path,
 
 
 @contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
+def _output(path: Path | None, *, binary: bool = False) -> Iterator[IO[Any]]:
     """Standard output, or a new file (mode 0600, never an existing one)."""
     if path is None:
-        yield sys.stdout
+        yield sys.stdout.buffer if binary else sys.stdout
         return
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -421,7 +442,8 @@ def _output(path: Path | None) -> Iterator[TextIO]:
     except OSError as exc:
         raise rq.ExportError(f"cannot create {path}: {exc.strerror}") from None
     try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
+        with (open(fd, "wb") if binary
+              else open(fd, "w", encoding="utf-8", newline="")) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
@@ -430,9 +452,18 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         raise
 
 
+def _writer(fmt: str) -> Callable[[Iterable[rq.ExportRow], Any], int]:
+    if fmt == "xlsx":
+        from reporter.review.spreadsheet import write_xlsx  # XlsxWriter, only when asked for
+        return write_xlsx
+    return rq.write_csv if fmt == "csv" else rq.write_jsonl
+
+
 @review.command("export")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), required=True,
-              help="csv: one row per report (for spreadsheets); jsonl: one JSON report "
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl"]), required=True,
+              help="csv: one row per report (for spreadsheets; formulas defused with an "
+                   "apostrophe); xlsx: a spreadsheet whose cells are typed text and "
+                   "numbers, never formulas, the text unaltered; jsonl: one JSON report "
                    "per line, complete and lossless.")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write to this new file (mode 0600, never overwritten) "
@@ -440,14 +471,17 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 @filter_options
 @pass_review
 def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: Any) -> None:
-    """Export matching reports, oldest first, as CSV or JSON Lines."""
+    """Export matching reports, oldest first, as CSV, a spreadsheet or JSON Lines."""
     filters = _filters(options)
     if out is not None and (out.exists() or out.is_symlink()):
         raise rq.ExportError(f"{out} already exists; reporter never overwrites a file: "
                              "choose another --out or move it")
-    write = rq.write_csv if fmt == "csv" else rq.write_jsonl
+    binary = fmt == "xlsx"
+    if binary and out is None and sys.stdout.isatty():
+        raise click.UsageError("--format xlsx writes a binary file: give --out FILE.xlsx")
+    write = _writer(fmt)
     bar = sys.stderr.isatty() and (out is not None or not sys.stdout.isatty())
-    with obj.open() as db, _output(out) as stream:
+    with obj.open() as db, _output(out, binary=binary) as stream:
         rows = rq.export_rows(db, filters)
         if bar:
             with click.progressbar(rows, length=rq.count_reports(db, filters),

@@ -6,6 +6,13 @@ bytes (the "magic"), in memory, as they stream past, and never opens or
 decodes the file itself (decoders are where bugs live; the station has none
 to attack). Office documents are ZIP files: only the name of the first entry
 of the archive is read, never anything decompressed.
+
+``EXTENSIONS`` is the other half, for the reviewer's side: the file name
+extension a file of each detected type is written with. An operating system
+chooses the program that opens a file by its extension, so a JPEG that a
+phone (or an attacker) named ``evidence.html`` must not reach a reviewer's
+disk as ``.html``: a browser would run the script hidden after the picture.
+The extension always comes from this fixed map, never from the sent name.
 """
 
 from __future__ import annotations
@@ -77,3 +84,48 @@ def detect(head: bytes) -> str | None:
         return _zip_document(head)
     return None
 
+
+# The extensions of each detected type: the first is the one a file gets; the
+# others name the same type, so a sent name already ending in one keeps it
+# (``photo.jpeg`` stays ``.jpeg``). None of them runs code when opened: an Office
+# document is never ``.docm``/``.xlsm``/``.pptm`` (macro-enabled), and an OOXML
+# document whose name does not say which kind it is becomes ``.docx`` (most are).
+# ``image/tiff`` is never detected here (the station refuses TIFF) but a stripped
+# copy of one (from a forged or altered bundle) may be written.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "image/jpeg": (".jpg", ".jpeg", ".jpe", ".jfif"),
+    "image/png": (".png",),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/heic": (".heic", ".heif"),
+    "image/heif": (".heif", ".heic"),
+    "image/avif": (".avif",),
+    "image/tiff": (".tif", ".tiff"),
+    "audio/wav": (".wav", ".wave"),
+    "audio/mp4": (".m4a", ".m4b"),
+    "audio/ogg": (".ogg", ".oga", ".opus"),
+    "audio/mpeg": (".mp3",),
+    "audio/aac": (".aac",),
+    "audio/amr": (".amr",),
+    "audio/flac": (".flac",),
+    "video/mp4": (".mp4", ".m4v"),
+    "video/quicktime": (".mov", ".qt"),
+    "video/3gpp": (".3gp", ".3gpp"),
+    "video/3gpp2": (".3g2", ".3gp2"),
+    "video/webm": (".webm", ".mkv"),
+    "application/pdf": (".pdf",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "application/vnd.openxmlformats-officedocument": (".docx", ".xlsx", ".pptx"),
+}
+UNKNOWN_EXTENSION = ".bin"
+"""For bytes of no known type: no operating system opens ``.bin`` with a program."""
+
+
+def extensions(media_type: str | None) -> tuple[str, ...]:
+    """Every extension a file of ``media_type`` may be written with, preferred first."""
+    return EXTENSIONS.get(media_type or "", (UNKNOWN_EXTENSION,))
+
+
+def extension(media_type: str | None) -> str:
+    """The extension a file of ``media_type`` is written with (``.bin`` if unknown)."""
+    return extensions(media_type)[0]

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -352,7 +353,6 @@ FIELD_COLUMNS = (
 )
 CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "follows", "locale", "submitted",
                *FIELD_COLUMNS, "attachments")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -374,10 +374,24 @@ def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
                         int(row[4]))
 
 
+# Where a spreadsheet may start a cell: at the start of ours, and, if it splits
+# lines on ";" or tab instead of the comma this file uses (Excel does in French
+# and Portuguese locales), after every ";" and tab inside it; after a line break
+# too, since quotes that open in the middle of such a cell no longer protect one.
+# Quotes and spaces at the start of a cell are dropped or trimmed by some
+# importers, so they are looked through.
+_CELL_STARTS = re.compile(r"""(\A|[;\t\r\n])([\s"]*)(?=[=+\-@])""")
+
+
 def guard_cell(text: str) -> str:
-    """Defuse spreadsheet formulas: a cell starting with ``= + - @``, a tab or a CR
-    gets a leading apostrophe, so Excel and LibreOffice show it as text."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """Defuse spreadsheet formulas, whatever separator the file is opened with: a
+    ``'`` is put before ``= + - @`` wherever a cell can start (see ``_CELL_STARTS``:
+    the start of the text, or after ``;``, a tab or a line break, past any quotes
+    and spaces), and before a tab or CR that starts the text. Spreadsheets show
+    such a cell as text. A comma needs no guard: this file is comma-separated, so
+    a comma inside a cell is always quoted."""
+    guarded = _CELL_STARTS.sub(r"\1\2'", text)
+    return "'" + guarded if guarded.startswith(("\t", "\r")) else guarded
 
 
 def _text(value: Any) -> str:
@@ -392,22 +406,29 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _cell(value: Any) -> str | int | float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+def _value(value: Any) -> str | int | float:
+    if (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value)):
         return value  # a number is never a formula
-    return guard_cell(_text(value))
+    return _text(value)
 
 
-def csv_cells(row: ExportRow) -> list[str | int | float]:
-    """One CSV record in ``CSV_COLUMNS`` order. Lists are joined with ``;``; every
-    text cell goes through ``guard_cell`` (numbers are written as numbers)."""
+def export_values(row: ExportRow) -> list[str | int | float]:
+    """One report in ``CSV_COLUMNS`` order, unguarded: text as text (lists joined
+    with ``;``), numbers as numbers. For typed cells (``spreadsheet.py``)."""
     report = Report.from_body(row.body.encode("utf-8"))
     header: dict[str, Any] = {
         "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
         "receipt": report.receipt, "follows": report.follows, "locale": report.locale,
         "submitted": report.submitted, "attachments": len(report.attachments),
     }
-    return [_cell(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
+    return [_value(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
+
+
+def csv_cells(row: ExportRow) -> list[str | int | float]:
+    """One CSV record in ``CSV_COLUMNS`` order: ``export_values`` with every text
+    cell through ``guard_cell`` (numbers are written as numbers)."""
+    return [guard_cell(v) if isinstance(v, str) else v for v in export_values(row)]
 
 
 def jsonl_line(row: ExportRow) -> str:
@@ -430,9 +451,10 @@ _JSON_ESCAPED = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202
 
 def write_csv(rows: Iterable[ExportRow], out: TextIO) -> int:
     """A header line (``CSV_COLUMNS``) then one record per row, RFC 4180 with CRLF;
-    returns the count. Formula guard: a text cell starting with ``= + - @``, a tab
-    or a CR is written with a leading apostrophe (see ``guard_cell``), so opening
-    the file in a spreadsheet never runs report text; JSON Lines is never altered."""
+    returns the count. Formula guard: wherever a spreadsheet could start a cell
+    with ``= + - @``, whether it splits lines on commas, semicolons or tabs, an
+    apostrophe is put first (see ``guard_cell``), so opening the file never runs
+    report text. JSON Lines and the spreadsheet export are never altered."""
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     count = 0

@@ -23,23 +23,34 @@ one. Archives, which office documents are, are never opened.
 
 The input comes from untrusted phones and is treated as hostile: its kind is
 decided by its magic bytes, never by its name or claimed type; files above
-``MAX_IMAGE_BYTES`` and pictures above ``MAX_IMAGE_PIXELS`` are refused before
-any pixel is decoded; any decoding failure becomes a ``StripError``. The copy
-is written to ``dest + ".partial"`` and renamed into place, so ``dest`` is
-either complete or absent, and an existing ``dest`` is never overwritten.
+``MAX_IMAGE_BYTES`` are refused before anything is decoded. Decoding happens
+only in a process of its own (``pixels.py``; Pillow is never even imported
+in the reviewer's ``reporter``), limited in processor time, memory and output
+size (``Limits``), which refuses pictures above ``MAX_IMAGE_PIXELS`` from
+their header and progressive JPEGs with too many scans before decoding a
+pixel. Whatever happens there (an exception, a limit reached, a crash, a
+hang) becomes a ``StripError`` naming it, for this one file. The picture
+reaches that process from memory (``strip_copy`` takes its bytes), so the
+original, with its GPS position, is never written next to the copy meant for
+sharing. The copy is written to ``dest + ".partial"`` (mode 0600, like the
+originals), its length checked, and linked into place, so ``dest`` is either
+complete or absent, and an existing ``dest`` is never overwritten.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import stat
-import warnings
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
+import reporter
 from reporter.errors import ReporterError
+from reporter.storage.durable import fsync_dir
 
 MAX_IMAGE_BYTES = 200_000_000
 """Largest input file stripped (200 MB); checked before anything is decoded."""
@@ -47,11 +58,33 @@ MAX_IMAGE_BYTES = 200_000_000
 MAX_IMAGE_PIXELS = 50_000_000
 """Largest picture stripped (50 megapixels), read from the header before decoding."""
 
+
+@dataclass(frozen=True)
+class Limits:
+    """What the decoder's process (``pixels.py``) may spend on one picture."""
+
+    pixels: int = MAX_IMAGE_PIXELS
+    jpeg_scans: int = 100  # a progressive photo has about 10; libjpeg-turbo suggests 500
+    cpu_seconds: int = 30  # a 50-megapixel photo takes 1-4 s here
+    memory_bytes: int = 2 << 30  # address space; a 50-megapixel RGBA picture needs ~1 GiB
+    output_bytes: int = 1 << 30  # the copy written
+    wall_seconds: int = 120  # in case it waits rather than works
+
+
+LIMITS = Limits()
+
+HEAD_BYTES = 4096
+"""Bytes read to tell the kind of a file (``check``)."""
+
 QUALITY = 95
 """Quality of the re-encoded JPEG, WebP and AVIF copies."""
 
 IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "AVIF")
 """Kinds of file a stripped copy can be made of (Pillow's format names)."""
+
+COPY_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp",
+              "GIF": "image/gif", "TIFF": "image/tiff", "AVIF": "image/avif"}
+"""The media type of a stripped copy of each kind (a copy keeps its original's format)."""
 
 REMOVED = (
     "all metadata: EXIF (including GPS position, camera make/model/serial number, "
@@ -128,29 +161,48 @@ class StripResult:
     kept: str  # plain-English summary of what may remain
 
 
-def strip_copy(src: Path, dest: Path, content_type: str | None = None) -> StripResult:
-    """Write a copy of picture ``src`` without its metadata to the new file ``dest``.
+def strip_copy(src: Path | bytes | bytearray, dest: Path,
+               content_type: str | None = None) -> StripResult:
+    """Write a copy of picture ``src`` (a file, or the picture's bytes) without its
+    metadata to the new file ``dest`` (mode 0600).
 
     ``content_type`` is the type the sender claimed; it is never trusted, and
     only used to name an ambiguous container (zip, MP4) in a refusal.
     """
     if dest.exists() or dest.is_symlink():
         raise StripError(f"{dest} already exists; choose another name for the stripped copy")
-    head, size = _read_head(src)
-    if not head:
-        raise StripError(f"{src} is empty; there is nothing to strip")
+    if isinstance(src, Path):
+        head, size = _read_head(src)
+    else:
+        head, size = bytes(src[:HEAD_BYTES]), len(src)
+    kind = check(head, size, content_type)
+    data = _read_all(src, size) if isinstance(src, Path) else src
+    animated = _save(data, kind, dest, LIMITS)
+    kept = KEPT + ("; first frame or page only" if animated else "")
+    return StripResult(path=dest, removed=REMOVED, kept=kept)
+
+
+def check(head: bytes, size: int, content_type: str | None = None) -> str:
+    """The kind of a file of ``size`` bytes starting with ``head`` (at least its first
+    ``HEAD_BYTES``), if a stripped copy can be made of it; ``StripError`` saying why
+    not otherwise. Cheap: a caller checks this before decrypting a whole file."""
+    if size == 0:
+        raise StripError("the file is empty; there is nothing to strip")
     kind = _detect(head)
     if kind not in IMAGE_FORMATS:
-        raise StripError(_refusal(kind, content_type))
+        raise StripError(refusal(kind, content_type))
     if size > MAX_IMAGE_BYTES:
         raise StripError(
             f"file is {size / 1e6:.0f} MB, above the {MAX_IMAGE_BYTES // 1_000_000} MB limit "
             f"for stripping; the original is kept as it is"
         )
-    clean, options, animated = _clean_pixels(src, kind)
-    _save_atomically(clean, kind, options, dest)
-    kept = KEPT + ("; first frame or page only" if animated else "")
-    return StripResult(path=dest, removed=REMOVED, kept=kept)
+    return kind
+
+
+def copy_type(head: bytes) -> str | None:
+    """The media type a stripped copy of a file starting with ``head`` would have,
+    or ``None`` if no stripped copy can be made of it."""
+    return COPY_TYPES.get(_detect(head))
 
 
 def _read_head(src: Path) -> tuple[bytes, int]:
@@ -159,9 +211,20 @@ def _read_head(src: Path) -> tuple[bytes, int]:
         if not stat.S_ISREG(info.st_mode):
             raise StripError(f"{src} is not a regular file")
         with src.open("rb") as f:
-            return f.read(4096), info.st_size
+            return f.read(HEAD_BYTES), info.st_size
     except OSError as e:
         raise StripError(f"cannot read {src}: {e.strerror or e}") from e
+
+
+def _read_all(src: Path, size: int) -> bytes:
+    try:
+        with src.open("rb") as f:
+            data = f.read(size + 1)
+    except OSError as e:
+        raise StripError(f"cannot read {src}: {e.strerror or e}") from e
+    if len(data) != size:
+        raise StripError(f"{src} changed while it was read; try again")
+    return data
 
 
 def _detect(head: bytes) -> str:
@@ -205,7 +268,8 @@ def _detect(head: bytes) -> str:
     return "UNKNOWN"
 
 
-def _refusal(kind: str, content_type: str | None) -> str:
+def refusal(kind: str, content_type: str | None) -> str:
+    """Why no stripped copy can be made of this kind of file, and what it may contain."""
     name, contents = _REFUSED[kind]
     hint = (content_type or "").lower()
     if kind == "ISO" and hint.startswith("audio/"):
@@ -218,57 +282,94 @@ def _refusal(kind: str, content_type: str | None) -> str:
     )
 
 
-def _too_large(what: str) -> StripError:
-    return StripError(
-        f"image is {what}, above the {MAX_IMAGE_PIXELS // 1_000_000}-megapixel limit for "
-        f"stripping; the original is kept as it is"
-    )
+def _decoder_command(kind: str, limits: Limits) -> list[str]:
+    """``python -I`` running ``pixels.main``, importing this very ``reporter``."""
+    if not sys.executable:
+        raise StripError("cannot start the picture decoder: no Python interpreter path is "
+                         "known (sys.executable is empty)")
+    root = str(Path(reporter.__file__).resolve().parent.parent)
+    code = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "from reporter.review.pixels import main; sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-I", "-c", code, root, kind, str(limits.pixels),
+            str(limits.jpeg_scans), str(limits.cpu_seconds), str(limits.memory_bytes),
+            str(limits.output_bytes)]
 
 
-def _clean_pixels(src: Path, kind: str) -> tuple[Image.Image, dict[str, object], bool]:
-    """A new image holding only the upright pixels of ``src``, its save options,
-    and whether ``src`` had more than one frame."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+def _decode(data: bytes | bytearray, kind: str, out_fd: int, limits: Limits) -> bool:
+    """Run the decoder's process on ``data``, writing the copy to ``out_fd``; whether
+    the picture had more than one frame. ``StripError`` for any failure, named."""
+    try:
+        child = subprocess.Popen(_decoder_command(kind, limits), stdin=subprocess.PIPE,  # noqa: S603
+                                 stdout=out_fd, stderr=subprocess.PIPE, close_fds=True)
+    except OSError as e:
+        raise StripError(f"cannot start the picture decoder: {e.strerror or e}") from e
+    try:
+        _, err = child.communicate(data, timeout=limits.wall_seconds)  # type: ignore[arg-type]
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        raise StripError(
+            f"decoding this {kind} picture took more than {limits.wall_seconds} s: it may be "
+            f"crafted to exhaust the computer. {_NOTHING}") from None
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    status = _status(err)
+    if child.returncode == 0 and status.get("ok") is True:
+        if status.get("bytes") != os.fstat(out_fd).st_size:
+            raise StripError(f"the stripped copy was not written whole (is the disk full?). "
+                             f"{_NOTHING}")
+        return bool(status.get("animated"))
+    error = status.get("error")
+    if isinstance(error, str):
+        raise StripError(error[:1000])
+    if child.returncode == -signal.SIGKILL:
+        raise StripError(
+            f"the picture decoder was killed (SIGKILL) decoding this {kind} picture, most "
+            f"likely because the computer ran out of memory: it may be crafted to exhaust "
+            f"it. {_NOTHING}")
+    if status.get("memory"):
+        raise StripError(
+            f"decoding this {kind} picture needed more than {limits.memory_bytes >> 20} MB "
+            f"of memory: it may be crafted to exhaust the computer (a decompression bomb). "
+            f"{_NOTHING}")
+    if child.returncode == -signal.SIGXCPU:
+        raise StripError(
+            f"decoding this {kind} picture took more than {limits.cpu_seconds} s of processor "
+            f"time, far more than a photo needs: it may be crafted to exhaust the computer "
+            f"(a decompression bomb). {_NOTHING}")
+    if child.returncode < 0:
+        name = signal.Signals(-child.returncode).name
+        raise StripError(f"the picture decoder crashed ({name}) on this {kind} file: it is "
+                         f"damaged or crafted. {_NOTHING}")
+    raise StripError(f"the picture decoder failed on this {kind} file "
+                     f"({status.get('crash') or f'exit status {child.returncode}'}): it is "
+                     f"damaged or crafted. {_NOTHING}")
+
+
+_NOTHING = "No stripped copy was made; the original is kept as it is."
+
+
+def _status(err: bytes) -> dict[str, object]:
+    """The decoder's last line on standard error, as JSON (``{}`` if there is none)."""
+    for line in reversed(err.splitlines()):
         try:
-            with Image.open(src, formats=[kind]) as im:  # reads the header only
-                width, height = im.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    raise _too_large(f"{width}x{height} pixels")
-                tags = getattr(im, "tag_v2", {})
-                if 50706 in tags or 330 in tags:  # DNGVersion, SubIFDs: a raw photo
-                    raise StripError(_refusal("RAW", None))
-                animated = bool(getattr(im, "is_animated", False))
-                ImageOps.exif_transpose(im, in_place=True)  # decodes the first frame
-                clean = Image.new(im.mode, im.size)
-                clean.paste(im)
-                if im.palette is not None:
-                    rawmode = im.palette.mode
-                    palette = im.getpalette(rawmode)
-                    if palette is not None:
-                        clean.putpalette(palette, rawmode)
-                transparency = im.info.get("transparency")
-        except StripError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise _too_large("far too large (Pillow refused it as a decompression bomb)") from e
-        except Exception as e:  # hostile input can make a decoder raise anything
-            raise StripError(
-                f"this {kind} image is damaged or truncated and cannot be read, so no stripped "
-                f"copy was made; the original is kept as it is"
-            ) from e
-    options: dict[str, object] = {}
-    if kind in ("JPEG", "WEBP", "AVIF"):
-        options["quality"] = QUALITY
-    if transparency is not None and kind in ("PNG", "GIF"):
-        options["transparency"] = transparency
-    return clean, options, animated
+            value = json.loads(line)
+        except ValueError:
+            continue
+        return value if isinstance(value, dict) else {}
+    return {}
 
 
-def _save_atomically(clean: Image.Image, kind: str, options: dict[str, object], dest: Path) -> None:
+def _save(data: bytes | bytearray, kind: str, dest: Path, limits: Limits) -> bool:
+    """Decode ``data`` and write its pixels into ``dest + ".partial"`` (new, mode 0600),
+    then give it the name ``dest``, never replacing a file that exists; whether the
+    picture had more than one frame."""
     partial = dest.with_name(dest.name + ".partial")
     try:
-        out = partial.open("xb")
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                     | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError as e:
         raise StripError(
             f"{partial} already exists (left by an interrupted run?); delete it and try again"
@@ -276,15 +377,33 @@ def _save_atomically(clean: Image.Image, kind: str, options: dict[str, object], 
     except OSError as e:
         raise StripError(f"cannot write {partial}: {e.strerror or e}") from e
     try:
-        with out:
-            clean.save(out, format=kind, **options)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, dest)
+        try:
+            animated = _decode(data, kind, fd, limits)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _publish(partial, dest)
+        return animated
     except BaseException as e:
         partial.unlink(missing_ok=True)
-        if isinstance(e, OSError | ValueError | KeyError | TypeError):
-            raise StripError(
-                f"could not write the stripped copy {dest}: {e}; the original is kept as it is"
-            ) from e
+        if isinstance(e, OSError):
+            raise StripError(f"could not write the stripped copy {dest}: "
+                             f"{e.strerror or e}; the original is kept as it is") from e
         raise
+
+
+def _publish(partial: Path, dest: Path) -> None:
+    try:
+        os.link(partial, dest)  # fails if ``dest`` exists, atomically
+    except FileExistsError as e:
+        raise StripError(f"{dest} already exists; choose another name for the stripped "
+                         "copy") from e
+    except OSError:
+        # No hard links here (FAT or exFAT on a USB stick): check, then rename.
+        if dest.exists() or dest.is_symlink():
+            raise StripError(f"{dest} already exists; choose another name for the stripped "
+                             "copy") from None
+        os.replace(partial, dest)
+    else:
+        partial.unlink()
+    fsync_dir(dest.parent)

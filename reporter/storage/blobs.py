@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 import queue
 import threading
 import time
@@ -93,6 +94,16 @@ def blobs_path(instance: Path) -> Path:
 
 def blobs_key(db_key: bytes) -> bytes:
     return subkey(db_key, CTX_KEY)
+
+
+def _create_private(path: Path) -> None:
+    """Create the empty database file with mode 0600 before SQLite does: SQLite
+    would follow the umask (0644 on most systems), and gives its journal the
+    database's mode. An empty file is an empty database."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except OSError:
+        pass  # it exists (another connection made it first), or sqlc.connect says why not
 
 
 @dataclass(frozen=True)
@@ -358,6 +369,8 @@ class BlobStore:
         """A blob database at an explicit ``path`` under an explicit (already derived)
         ``key``: the reviewer's copy of attachment ciphertext uses the same storage."""
         create = not path.exists()
+        if create:
+            _create_private(path)
         db = sqlc.connect(path, key, create=create, owner=owner,
                           page_size=PAGE_SIZE, hmac_sha256=True, journal="DELETE")
         try:

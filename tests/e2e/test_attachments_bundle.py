@@ -50,9 +50,8 @@ from reporter.formats.crypto import (
     subkey,
 )
 from reporter.formats.manifest import Manifest
-from reporter.formats.report import AttachmentInfo
 from reporter.review.db import ReviewDB
-from reporter.review.files import Outcome, Written, clean_file_name, extract, file_name
+from reporter.review.files import Outcome, Written, clean_file_name, extract
 from reporter.review.importer import import_bundle, verify_bundle
 from reporter.station.export import ExportResult, export_bundle
 from reporter.station.instance import load_identity
@@ -593,18 +592,8 @@ def test_ciphertext_altered_in_the_review_store_is_refused_on_extraction(
     ("  spaced  ", "spaced"),
 ])
 def test_file_names_are_cleaned_again(raw: str, expected: str) -> None:
+    # The whole name written is in tests/review/test_files.py.
     assert clean_file_name(raw, "attachment-3") == expected
-    info = AttachmentInfo(2, raw, "image/jpeg", 1, bytes(32), 1, bytes(32))
-    assert file_name(info) == f"3-{expected}"
-    assert file_name(info, stripped=True) == f"3-stripped-{expected}"
-
-
-def test_long_file_names_fit_the_file_system_and_keep_their_extension() -> None:
-    info = AttachmentInfo(254, "é" * 250 + ".jpeg", "image/jpeg", 1, bytes(32), 1, bytes(32))
-    for stripped in (False, True):
-        name = file_name(info, stripped=stripped)
-        assert len((name + ".partial").encode("utf-8")) <= 255
-        assert name.startswith("255-") and name.endswith("é.jpeg")
 
 
 # --- memory ------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_a_compressed_field_day(tmp_path: Path) -> None:
     print(result.summary())
     log = (tmp_path / "soak" / "server.log").read_text(errors="replace").splitlines()
     said = [line for line in log if line.startswith(("WARNING", "ERROR"))]
-    assert not result.problems, "\n".join(result.problems[:30] + ["server log:"] + said[-30:])
+    assert not result.problems, "\n".join([*result.problems[:30], "server log:", *said[-30:]])
     ledger = result.ledger
     assert result.kills >= 1, "the run never killed the server"
     assert len(ledger.acknowledged) >= 20, "too few reports went through to prove anything"

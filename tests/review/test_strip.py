@@ -9,6 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import subprocess
+import sys
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 from PIL import Image, ImageChops, ImageCms, ImageFile, PngImagePlugin
 from PIL.ExifTags import GPS, IFD, Base
 
-from reporter.review import strip
+from reporter.review import pixels, strip
 from reporter.review.strip import StripError, strip_copy
 
 SERIAL = "SN-4242-SECRET"
@@ -243,16 +246,21 @@ def png_claiming(tmp_path: Path, width: int, height: int) -> Path:
 def test_a_picture_claiming_huge_dimensions_is_refused_without_decoding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, width: int, height: int, expected: str
 ) -> None:
-    decoded: list[object] = []
-    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self))
     src = png_claiming(tmp_path, width, height)
     dest = tmp_path / "public.png"
 
     with pytest.raises(StripError, match=expected):
         strip_copy(src, dest)
-
-    assert decoded == []
     assert no_output(dest)
+
+    # The decoder's own check, run in this process where it can be watched: it
+    # refuses from the header, and no pixel is decoded.
+    decoded: list[object] = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(self))
+    with pytest.raises(StripError, match=expected):
+        pixels.clean_pixels(src.read_bytes(), "PNG", max_pixels=strip.MAX_IMAGE_PIXELS,
+                            max_scans=strip.LIMITS.jpeg_scans)
+    assert decoded == []
 
 
 def test_a_file_above_the_size_limit_is_refused_before_pillow_sees_it(
@@ -283,15 +291,12 @@ def test_a_truncated_jpeg_is_refused_and_leaves_nothing_behind(tmp_path: Path) -
 def test_a_failure_while_writing_leaves_no_partial_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def half_written(self: Image.Image, fp: io.BufferedWriter, *args: object, **kw: object) -> None:
-        fp.write(b"\xff\xd8\xff half")
-        raise OSError("disk full")
-
+    # The decoder's file-size limit as a disk that is full after 100 bytes.
+    monkeypatch.setattr(strip, "LIMITS", strip.Limits(output_bytes=100))
     src = phone_jpeg(tmp_path / "evidence.jpg")
-    monkeypatch.setattr(Image.Image, "save", half_written)
     dest = tmp_path / "public.jpg"
 
-    with pytest.raises(StripError, match="disk full"):
+    with pytest.raises(StripError, match="could not write the stripped copy: File too large"):
         strip_copy(src, dest)
     assert no_output(dest)
 
@@ -304,6 +309,144 @@ def test_an_existing_destination_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(StripError, match="already exists"):
         strip_copy(src, dest)
     assert dest.read_bytes() == b"someone else's file"
+
+
+# --- decoder bombs and crashes: one file fails, named; the reviewer's process is safe --
+
+
+def last_scan(jpeg: bytes) -> tuple[int, int]:
+    """Where the last scan (its SOS segment and entropy-coded data) of ``jpeg`` is."""
+    at, last = 2, (0, 0)
+    while jpeg[at + 1] != 0xD9:
+        assert jpeg[at] == 0xFF
+        end = at + 2 + struct.unpack(">H", jpeg[at + 2 : at + 4])[0]
+        if jpeg[at + 1] == 0xDA:
+            while not (jpeg[end] == 0xFF and jpeg[end + 1] not in (0, *range(0xD0, 0xD8))):
+                end += 1
+            last = (at, end)
+        at = end
+    return last
+
+
+def progressive_bomb(scans_added: int, size: int = 7000) -> bytes:
+    """A plain progressive JPEG (10 scans, ~0.4 MB) with its last scan repeated:
+    each scan is applied to every one of its 49 megapixels again."""
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), (90, 120, 60)).save(out, "JPEG", progressive=True)
+    jpeg = out.getvalue()
+    start, end = last_scan(jpeg)
+    return jpeg[:end] + jpeg[start:end] * scans_added + jpeg[end:]
+
+
+def test_a_jpeg_with_its_last_scan_repeated_1000_times_is_refused_before_decoding(
+        tmp_path: Path) -> None:
+    """The file from the field: 42 s of CPU and 307 MB to decode, 0.5 MB to send."""
+    src = tmp_path / "bomb.jpg"
+    src.write_bytes(progressive_bomb(1000))
+    dest = tmp_path / "public.jpg"
+    started = time.monotonic()
+
+    with pytest.raises(StripError, match=r"more than 100 scans \(101 counted"):
+        strip_copy(src, dest)
+
+    assert time.monotonic() - started < 20  # counted, not decoded (decoding: ~30 s here)
+    assert no_output(dest)
+    assert pixels.jpeg_scans(src.read_bytes(), 10_000) == 1010
+
+
+def test_the_processor_time_limit_stops_what_the_scan_count_lets_through(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(strip, "LIMITS", strip.Limits(cpu_seconds=1, jpeg_scans=10_000))
+    src = tmp_path / "bomb.jpg"
+    src.write_bytes(progressive_bomb(300))  # about 9 s of CPU here, if it were let run
+    dest = tmp_path / "public.jpg"
+
+    with pytest.raises(StripError, match="took more than 1 s of processor time"):
+        strip_copy(src, dest)
+    assert no_output(dest)
+
+
+def test_the_memory_limit_stops_a_picture_too_large_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(strip, "LIMITS", strip.Limits(memory_bytes=256 << 20))
+    src = tmp_path / "large.jpg"
+    Image.new("RGB", (7000, 7000), (90, 120, 60)).save(src, "JPEG")  # 147 MB of pixels
+    dest = tmp_path / "public.jpg"
+
+    with pytest.raises(StripError, match="needed more than 256 MB of memory"):
+        strip_copy(src, dest)
+    assert no_output(dest)
+
+
+def fuzzed_gif() -> bytes:
+    """A 17x8 GIF whose one frame sits at row 65535: Pillow decodes a 17x65536 picture,
+    which no GIF can hold (found by fuzzing: OverflowError, and the command crashed)."""
+    header = b"GIF89a" + struct.pack("<HHBBB", 17, 8, 0x80, 0, 0) + b"\x00" * 3 + b"\xff" * 3
+    frame = b"," + struct.pack("<HHHHB", 0, 65535, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    return header + frame + b";"
+
+
+def test_a_gif_that_decodes_to_an_impossible_picture_fails_with_a_message(
+        tmp_path: Path) -> None:
+    src = tmp_path / "fuzzed.gif"
+    src.write_bytes(fuzzed_gif())
+    dest = tmp_path / "public.gif"
+
+    with pytest.raises(StripError, match=r"cannot be written again \(OverflowError\)"):
+        strip_copy(src, dest)
+    assert no_output(dest)
+
+
+def fake_decoder(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
+    """Fault injection: the decoder's process replaced by ``python -c code``."""
+    monkeypatch.setattr(strip, "_decoder_command",
+                        lambda kind, limits: [sys.executable, "-c", code])
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
+     r"the picture decoder crashed \(SIGSEGV\) on this JPEG file"),
+    ("import sys; sys.stderr.write('Traceback (most recent call last): ...'); sys.exit(3)",
+     r"the picture decoder failed on this JPEG file \(exit status 3\)"),
+    ("import sys, json; sys.stdin.read(); print(json.dumps({'ok': True, 'bytes': 5}), "
+     "file=sys.stderr)", "was not written whole"),
+])
+def test_a_decoder_that_crashes_or_lies_is_named_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str, message: str) -> None:
+    fake_decoder(monkeypatch, code)
+    src = phone_jpeg(tmp_path / "evidence.jpg")
+    dest = tmp_path / "public.jpg"
+
+    with pytest.raises(StripError, match=message) as failed:
+        strip_copy(src, dest)
+    assert "Traceback" not in str(failed.value)
+    assert no_output(dest)
+
+
+def test_a_decoder_that_hangs_is_stopped(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_decoder(monkeypatch, "import time; time.sleep(60)")
+    monkeypatch.setattr(strip, "LIMITS", strip.Limits(wall_seconds=1))
+    src = phone_jpeg(tmp_path / "evidence.jpg")
+    dest = tmp_path / "public.jpg"
+    started = time.monotonic()
+
+    with pytest.raises(StripError, match="took more than 1 s"):
+        strip_copy(src, dest)
+    assert time.monotonic() - started < 10
+    assert no_output(dest)
+
+
+def test_pictures_are_never_decoded_in_the_reviewer_s_process(tmp_path: Path) -> None:
+    """``strip`` runs Pillow only in the decoder's process: not even imported here."""
+    src = phone_jpeg(tmp_path / "evidence.jpg")
+    script = ("import sys; from pathlib import Path; from reporter.review import strip; "
+              "strip.strip_copy(Path(sys.argv[1]), Path(sys.argv[2])); "
+              "print(sorted(m for m in sys.modules if m == 'PIL' or m.startswith('PIL.')))")
+    done = subprocess.run([sys.executable, "-c", script, str(src), str(tmp_path / "out.jpg")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert_clean(tmp_path / "out.jpg")
 
 
 # --- everything else is refused, and the message says what remains ------------------
