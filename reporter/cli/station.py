@@ -173,7 +173,7 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
     """Serve the report form. Refuses to start with no reviewer key."""
     from reporter.station.app import create_app
     from reporter.station.server import make_server
-    from reporter.station.web.attachments import recover
+    from reporter.station.web.attachments import delete_in_background, orphaned_uploads
 
     key = obj.key()
     # The passphrase has done its work: it must not stay readable in
@@ -187,10 +187,7 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
                 "'reporter keygen' on the reviewer's machine)"
             )
         check_recipient_count(len(store.recipients()))
-    dropped = recover(obj.instance, key)
-    if dropped:
-        click.echo(f"Deleted {dropped} unfinished upload(s) left by an interrupted "
-                   "submission (never acknowledged to a monitor).", err=True)
+    orphans = orphaned_uploads(obj.instance, key)
     config = load_config(obj.instance, key)
     if preview_languages:
         config = replace(config, preview_languages=True)
@@ -204,6 +201,8 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
         server = make_server(create_app(config), config, host, port, threads, **tuning)
     except OSError as exc:
         raise _bind_error(exc, host, port) from None
+    if orphans:
+        delete_in_background(obj.instance, key, orphans)
     click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
                "(Ctrl+C to stop)", err=True)
     sys.stdout.flush()

@@ -515,12 +515,16 @@ class BlobStore:
             self.delete(ids)
         return len(ids)
 
-    def sweep(self, held: Callable[[bytes], bool]) -> int:
-        """Delete every upload not linked to an envelope that ``held`` says is stored."""
+    def orphans(self, held: Callable[[bytes], bool]) -> list[int]:
+        """Every upload not linked to an envelope that ``held`` says is stored."""
         rows = self._run(lambda db: db.execute(
             "SELECT id, state, envelope FROM uploads").fetchall())
-        orphans = [int(r[0]) for r in rows
-                   if r[1] != "attached" or r[2] is None or not held(bytes(r[2]))]
+        return [int(r[0]) for r in rows
+                if r[1] != "attached" or r[2] is None or not held(bytes(r[2]))]
+
+    def sweep(self, held: Callable[[bytes], bool]) -> int:
+        """Delete every upload not linked to an envelope that ``held`` says is stored."""
+        orphans = self.orphans(held)
         if orphans:
             self.delete(orphans)
         return len(orphans)

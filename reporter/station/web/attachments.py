@@ -10,16 +10,20 @@ and the file key is forgotten.
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 from flask import Flask, g, request
 
+from reporter.errors import ReporterError
 from reporter.station.instance import open_store
 from reporter.station.submission import Draft, Limits
 from reporter.station.uploads import DRAFT
 from reporter.station.web.context import station
 from reporter.storage.blobs import BlobStore
 
+log = logging.getLogger("reporter")
 POST_ENDPOINTS = ("intake.submit_report", "intake.submit_follow_up")
 
 
@@ -56,12 +60,35 @@ def init_app(app: Flask) -> None:
             draft.blobs.close()
 
 
-def recover(instance_path: Path, db_key: bytes) -> int:
-    """At start-up: delete uploads cut off by a crash, or never linked to a stored report.
+def orphaned_uploads(instance_path: Path, db_key: bytes) -> list[int]:
+    """At start-up, before serving: uploads cut off by a crash, or never linked to a
+    stored report (or left by a purge that was cut off).
 
     Only while no server runs on this instance: an upload in progress would
-    look the same as one cut off.
+    look the same as one cut off. The list is taken before serving; deleting
+    it may take a while (erasure is paced, see ``blobs._delete``), so it runs
+    beside the server (``delete_in_background``): uploads that start after the
+    list was taken are not in it.
     """
     with open_store(instance_path, db_key) as store, \
             BlobStore.open(instance_path, db_key) as blobs:
-        return blobs.sweep(store.holds_envelope)
+        return blobs.orphans(store.holds_envelope)
+
+
+def delete_in_background(instance_path: Path, db_key: bytes, uploads: list[int]) -> (
+        threading.Thread):
+    """Erase ``uploads`` on a thread of their own; log how many when done."""
+    def erase() -> None:
+        try:
+            with BlobStore.open(instance_path, db_key) as blobs:
+                blobs.delete(uploads)
+        except ReporterError as exc:
+            log.warning("unfinished uploads could not be deleted now (%s); the next start "
+                        "tries again", exc)
+            return
+        log.info("Deleted %d unfinished upload(s) left by an interrupted submission (never "
+                 "acknowledged to a monitor).", len(uploads))
+
+    thread = threading.Thread(target=erase, name="reporter-sweep", daemon=True)
+    thread.start()
+    return thread
