@@ -189,7 +189,8 @@ def export_bundle(cli: Cli, out: Path, sent: list[Sent]) -> Path:
     code, text, err = cli("export", "--out", str(out))
     assert code == 0, err
     files = sum(len(s.files) for s in sent)
-    assert f"({len(sent)})" in text and f"{files} attachments" in text, text
+    assert f"({len(sent)})" in text, text
+    assert f"{files} attachments" in text if files else "attachments" not in text, text
     return out
 
 
@@ -355,8 +356,8 @@ def new_reviewer(cli: Cli, tmp_path: Path, name: str) -> Reviewer:
     return Reviewer(name, key_file, review_db_for(tmp_path, name), public=public)
 
 
-@pytest.fixture
-def field_station(tmp_path: Path) -> Field:
+def make_field_station(tmp_path: Path) -> Field:
+    """A station as an operator makes it, with the reviewers of ``ADDED``."""
     path = tmp_path / "field-instance"
     identity = init_instance(path, PASSPHRASE)
     key = unlock(path, PASSPHRASE)
@@ -372,6 +373,11 @@ def field_station(tmp_path: Path) -> Field:
     code, out, _ = cli("recipients", "list")
     assert [line.split("\t")[0] for line in out.splitlines()] == sorted(ADDED)
     return team
+
+
+@pytest.fixture
+def field_station(tmp_path: Path) -> Field:
+    return make_field_station(tmp_path)
 
 
 @pytest.fixture
