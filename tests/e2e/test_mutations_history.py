@@ -6,30 +6,36 @@ keys. In between, the station's history is changed the ways it will be: a
 disk restored from an old backup (bundle numbers used again), and someone
 with the station's passphrase (a coerced operator, or whoever seized the
 disk and the passphrase file) who plants a report in the log, with or
-without recomputing the hash chain. Each time the reviewer is told, and
-their review database keeps exactly what it had.
+without recomputing the hash chain; a reviewer who edits a bundle before
+passing it on; a station running modified software. Each time the reviewer
+is told, and their review database keeps exactly what it had.
 
 Each test here fails when one check is switched off (``tests/mutants.py``:
-``replay-conflict``, ``chain-head``, ``cross-bundle-chain``); before these
-tests, each of those was caught by a single unit test and by no test from
-the outside (``docs/testing.md``, "Mutation checks").
+``replay-conflict``, ``previous-bundle``, ``chain-head``,
+``cross-bundle-chain``, ``signature``, ``chain-genesis``); before these
+tests, each of those was caught by at most two unit tests, and two by none
+(``docs/testing.md``, "Mutation checks").
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import nacl.bindings as sodium
 import pytest
 
-from reporter.formats import envelope
+from reporter.formats import bundle, envelope, keyfile
 from reporter.formats.chain import chain_link_hashed, envelope_hash, genesis
-from reporter.formats.crypto import RecipientPublicKey
-from reporter.station.instance import db_path
+from reporter.formats.crypto import RecipientPublicKey, random_bytes, subkey
+from reporter.formats.manifest import Manifest, recipient_id
+from reporter.station.instance import db_path, load_identity
 from reporter.station.intake import build_report
 from reporter.storage import sqlc
 from tests.conftest import Station, start_server, valid_report
+from tests.e2e.test_attachments_bundle import bundle_plaintext, frames_of
 from tests.e2e.test_recipients import (
     Cli,
     Field,
@@ -41,6 +47,7 @@ from tests.e2e.test_recipients import (
     read_everything,
     send_all,
 )
+from tests.reviewing import KEY_PASSPHRASE
 
 pytestmark = pytest.mark.slow
 
@@ -130,6 +137,16 @@ def test_a_station_restored_from_a_backup_cannot_replace_an_imported_bundle(
     import_refused(cli, zawadi, again)
     assert reports_held(cli, zawadi) == [s.description for s in first]
 
+    # The restored station carries on with bundle 2, which follows its own bundle 1, not
+    # the one Zawadi holds: its reports (4 on) do not touch hers (1-2), so only the
+    # link to the previous bundle shows that it comes from another history.
+    more = [Sent("Thursday: a truck ran over a digger", [])]
+    serve_and_send(station, tmp_path, more)
+    code, out, err = cli("export", "--out", str(tmp_path / "bundle-2.rptr"))
+    assert code == 0 and "Bundle 2 " in out and "reports 4-4" in out, out + err
+    import_refused(cli, zawadi, tmp_path / "bundle-2.rptr")
+    assert reports_held(cli, zawadi) == [s.description for s in first]
+
 
 def test_a_report_planted_in_the_station_log_is_refused(
         field_station: Field, tmp_path: Path) -> None:
@@ -181,3 +198,93 @@ def test_a_log_rewritten_after_an_export_does_not_continue_the_imported_chain(
     assert code == 0, err
     import_refused(cli, amina, bundle_1)
     assert reports_held(cli, amina) == [s.description for s in later]
+
+
+def seal_frames(frames: list[tuple[int, bytes]], readers: list[RecipientPublicKey]) -> bytes:
+    """Frames padded and encrypted again as a bundle to ``readers``: what anyone who can
+    open a bundle can make of it (the station's signature is only copied)."""
+    plaintext = b"".join(bundle.FRAME_HEADER.pack(k, len(d)) + d for k, d in frames)
+    padded = bundle.padded_size(len(plaintext))
+    plaintext += bytes(padded - len(plaintext))
+    file_key = random_bytes(32)
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
+        state, subkey(file_key, bundle.CTX_PAYLOAD))
+    header = (bundle.FIXED_HEADER.pack(bundle.MAGIC, 2, len(readers), padded)
+              + b"".join(r.seal(file_key) for r in readers) + ss_header)
+    chunks = padded // bundle.CHUNK
+    return header + b"".join(sodium.crypto_secretstream_xchacha20poly1305_push(
+        state, plaintext[i * bundle.CHUNK : (i + 1) * bundle.CHUNK],
+        header if i == 0 else None,
+        bundle.TAG_FINAL if i == chunks - 1 else bundle.TAG_MESSAGE) for i in range(chunks))
+
+
+def test_a_bundle_a_reviewer_edited_before_passing_it_on_is_refused(
+        field_station: Field, tmp_path: Path) -> None:
+    """Amina, a reviewer, opens the bundle, swaps report 2 for one of her own (sealed to
+    everyone, listed in the manifest with its hash, the chain recomputed) and passes it
+    on to Zawadi. Everything is consistent but the station's signature."""
+    station, cli = field_station.station, field_station.cli
+    zawadi, amina, _mbuyi = field_station.reviewers
+    sent = [Sent("soldiers fired on diggers near the river", []),
+            Sent("the pit collapsed after blasting", [])]
+    serve_and_send(station, tmp_path, sent)
+    original = export_bundle(cli, tmp_path / "bundle-1.rptr", sent)
+
+    amina_key = keyfile.load(amina.key_file.read_bytes(), KEY_PASSPHRASE)
+    frames = frames_of(bundle_plaintext(original.read_bytes(), amina_key))
+    everyone = [RecipientPublicKey.from_text(r.public) for r in field_station.reviewers]
+    planted = envelope.seal(build_report(valid_report(
+        description="PLANTED: the monitors made it all up"), "en").to_body(), everyone)
+    positions = [i for i, (kind, _) in enumerate(frames) if kind == bundle.FRAME_ENVELOPE]
+    frames[positions[1]] = (bundle.FRAME_ENVELOPE, planted)
+    manifest = Manifest.from_json(frames[0][1])
+    entries = (manifest.envelopes[0], (2, len(planted), envelope_hash(planted)))
+    chain = manifest.chain_before
+    for seq, _size, hashed in entries:
+        chain = chain_link_hashed(chain, seq, hashed)
+    edited = replace(manifest, envelopes=entries, chain_head=chain)
+    frames[0] = (bundle.FRAME_MANIFEST, edited.to_json())  # frames[1]: the old signature
+    forged = tmp_path / "bundle-1-from-amina.rptr"
+    forged.write_bytes(seal_frames(frames, [everyone[0]]))
+
+    code, out, err = cli("verify", str(forged), "--key", str(zawadi.key_file))
+    assert code != 0, out
+    assert "signature" in err, err
+    import_refused(cli, zawadi, forged)
+    assert reports_held(cli, zawadi) == []
+    read_everything(cli, zawadi, original, sent, tmp_path / "out")  # the real one is fine
+
+
+def test_a_first_bundle_must_start_the_stations_hash_chain(
+        field_station: Field, tmp_path: Path) -> None:
+    """A station running modified software signs bundle 1 with a chain that starts from
+    some other value than its genesis (as if reports came before report 1): consistent
+    in itself and signed, it is still refused."""
+    station, cli = field_station.station, field_station.cli
+    zawadi = field_station.reviewers[0]
+    sent = [Sent("soldiers fired on diggers near the river", []),
+            Sent("the pit collapsed after blasting", [])]
+    serve_and_send(station, tmp_path, sent)
+    with station.store() as store:
+        identity = load_identity(store)
+        rows = [(r.seq, r.envelope) for r in store.reports() if r.envelope is not None]
+        recipients = [r.public_key for r in store.recipients()]
+    before = random_bytes(32)
+    chain = before
+    entries = []
+    for seq, sealed in rows:
+        chain = chain_link_hashed(chain, seq, envelope_hash(sealed))
+        entries.append((seq, len(sealed), envelope_hash(sealed)))
+    manifest = Manifest(
+        station_id=identity.station_id, station_key=identity.signing_key.verify_key,
+        number=1, previous=None, first_seq=1, last_seq=len(rows), chain_before=before,
+        chain_head=chain, envelopes=tuple(entries),
+        recipients=tuple(recipient_id(r) for r in recipients), created="2026-11-30")
+    path = tmp_path / "bundle-1.rptr"
+    with open(path, "wb") as out:
+        bundle.write_bundle(out, manifest, identity.signing_key,
+                            [sealed for _seq, sealed in rows], recipients)
+
+    import_refused(cli, zawadi, path)
+    assert reports_held(cli, zawadi) == []
