@@ -12,9 +12,10 @@ is told, and their review database keeps exactly what it had.
 
 Each test here fails when one check is switched off (``tests/mutants.py``:
 ``replay-conflict``, ``previous-bundle``, ``chain-head``,
-``cross-bundle-chain``, ``signature``, ``chain-genesis``); before these
-tests, each of those was caught by at most two unit tests, and two by none
-(``docs/testing.md``, "Mutation checks").
+``cross-bundle-chain``, ``report-conflict``, ``signature``,
+``chain-genesis``, ``key-pinning``); before these tests, each of those was
+caught by at most two unit tests, and three by none (``docs/testing.md``,
+"Mutation checks").
 """
 
 from __future__ import annotations
@@ -31,10 +32,17 @@ from reporter.formats import bundle, envelope, keyfile
 from reporter.formats.chain import chain_link_hashed, envelope_hash, genesis
 from reporter.formats.crypto import RecipientPublicKey, random_bytes, subkey
 from reporter.formats.manifest import Manifest, recipient_id
-from reporter.station.instance import db_path, load_identity
+from reporter.station.instance import (
+    SETTING_STATION_ID,
+    db_path,
+    init_instance,
+    load_identity,
+    open_store,
+    unlock,
+)
 from reporter.station.intake import build_report
 from reporter.storage import sqlc
-from tests.conftest import Station, start_server, valid_report
+from tests.conftest import PASSPHRASE, Station, start_server, valid_report
 from tests.e2e.test_attachments_bundle import bundle_plaintext, frames_of
 from tests.e2e.test_recipients import (
     Cli,
@@ -45,6 +53,7 @@ from tests.e2e.test_recipients import (
     make_field_station,
     post_over_http,
     read_everything,
+    real_cli,
     send_all,
 )
 from tests.reviewing import KEY_PASSPHRASE
@@ -288,3 +297,58 @@ def test_a_first_bundle_must_start_the_stations_hash_chain(
 
     import_refused(cli, zawadi, path)
     assert reports_held(cli, zawadi) == []
+
+
+def test_a_report_changed_after_it_was_imported_is_named_when_sent_again(
+        field_station: Field, tmp_path: Path) -> None:
+    """After bundle 1 went out, report 2 is rewritten (chain recomputed) and the
+    operator sends everything held again (``export --all``, as for a new reviewer):
+    the new bundle links to bundle 1 and starts at the genesis, so only the report
+    that differs from the copy already imported gives it away."""
+    station, cli = field_station.station, field_station.cli
+    zawadi = field_station.reviewers[0]
+    first = [Sent("a digger was beaten at the gate", []),
+             Sent("soldiers took phones at the checkpoint", [])]
+    serve_and_send(station, tmp_path, first)
+    bundle_1 = export_bundle(cli, tmp_path / "bundle-1.rptr", first)
+    read_everything(cli, zawadi, bundle_1, first, tmp_path / "out")
+
+    plant(station, 2, "PLANTED: nobody was at the checkpoint", recompute_chain=True)
+    code, out, err = cli("export", "--all", "--out", str(tmp_path / "bundle-2.rptr"))
+    assert code == 0 and "Bundle 2 " in out and "reports 1-2" in out, out + err
+    err = import_refused(cli, zawadi, tmp_path / "bundle-2.rptr")
+    assert "report 2" in err, err
+    assert reports_held(cli, zawadi) == [s.description for s in first]
+
+
+def test_another_key_cannot_speak_for_a_pinned_station(
+        field_station: Field, tmp_path: Path) -> None:
+    """Someone who learnt a station's id sets up a station of their own under that id,
+    with the coalition's reviewer keys (they are not secret), and sends its bundle 1.
+    Zawadi holds only the real station's bundle 3 (bundles arrive in any order), so
+    nothing but the pinned key tells the two apart."""
+    station, cli = field_station.station, field_station.cli
+    zawadi = field_station.reviewers[0]
+    for day in ("Monday", "Tuesday", "Wednesday"):
+        sent = [Sent(f"{day}: soldiers at the river", [])]
+        serve_and_send(station, tmp_path, sent)
+        last = export_bundle(cli, tmp_path / f"{day}.rptr", sent)
+    read_everything(cli, zawadi, last, sent, tmp_path / "out")
+
+    path = tmp_path / "impostor"
+    init_instance(path, PASSPHRASE)
+    key = unlock(path, PASSPHRASE)
+    with open_store(path, key) as store:
+        store.set_setting(SETTING_STATION_ID, station.station_id)
+        store.add_site("Marange")
+    fake_cli = real_cli(path)
+    for reviewer in field_station.reviewers:
+        code, _, err = fake_cli("recipients", "add", reviewer.name, reviewer.public)
+        assert code == 0, err
+    fake = [Sent("IMPOSTOR: all is calm at the river", [])]
+    serve_and_send(Station(path, key, station.station_id, station.reviewer), tmp_path, fake)
+    forged = export_bundle(fake_cli, tmp_path / "impostor-1.rptr", fake)
+
+    err = import_refused(cli, zawadi, forged)
+    assert "SECURITY WARNING" in err, err
+    assert reports_held(cli, zawadi) == [s.description for s in sent]
