@@ -5,14 +5,19 @@
   what the monitor typed, and the next good report is accepted.
 * Low-order reviewer keys: ``reporter recipients add`` refuses every one,
   and the station keeps sealing to its real reviewers only.
+* Purge: after ``reporter purge`` (run while the server serves, then once
+  more after it stops, as its note says), no page of ``station.db`` or
+  ``attachments.db``, decrypted with the key as a forensic examiner would,
+  holds a piece of a purged report or attachment.
 
 Each test fails when one check is switched off (``tests/mutants.py``:
-``csrf``, ``low-order-points``); before them, each was caught by unit tests
-only (``docs/testing.md``, "Mutation checks").
+``csrf``, ``low-order-points``, ``secure-delete``); before them, each was
+caught by unit tests only (``docs/testing.md``, "Mutation checks").
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -20,11 +25,23 @@ import pytest
 import requests
 
 from reporter.formats import bech32, envelope
+from reporter.formats.chain import envelope_hash
 from reporter.formats.crypto import PUBLIC_KEY_HRP, RecipientPrivateKey
-from reporter.station.instance import init_instance, open_store, unlock
+from reporter.station.instance import db_path, init_instance, open_store, unlock
+from reporter.storage.blobs import BlobStore
 from tests.conftest import PASSPHRASE, Station, csrf_token, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE
-from tests.e2e.test_recipients import Field, make_field_station
+from tests.e2e.test_recipients import (
+    UNDER_A_SEGMENT,
+    Field,
+    Sent,
+    export_bundle,
+    make_field_station,
+    phone_files,
+    post_over_http,
+    send_all,
+)
+from tests.station.test_purge import attachment_pages, decrypted_pages
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +158,59 @@ def test_no_low_order_point_is_accepted_as_a_reviewer_key(
     assert row.envelope is not None
     assert envelope.inspect(row.envelope).recipients == len(field_station.reviewers)
     assert re.search(r"\bMallory\b", after) is None
+
+
+def pieces(station: Station) -> dict[int, tuple[list[bytes], list[bytes]]]:
+    """Per report: 64-byte pieces of its envelope, and of each of its attachments'
+    stored ciphertext (from its second segment too, when it has one)."""
+    out: dict[int, tuple[list[bytes], list[bytes]]] = {}
+    with station.store() as store, BlobStore.open(station.path, station.key) as blobs:
+        for row in store.reports():
+            assert row.envelope is not None
+            env = row.envelope
+            found = []
+            for upload in blobs.uploads_for(envelope_hash(env)):
+                for segment in blobs.read(upload.id):
+                    found.append(segment[5000:5064])
+            out[row.seq] = ([env[i : i + 64] for i in (200, len(env) // 2, len(env) - 64)],
+                            found)
+    return out
+
+
+def test_purge_leaves_no_page_holding_a_purged_report_or_attachment(
+        field_station: Field, tmp_path: Path) -> None:
+    station, cli = field_station.station, field_station.cli
+    first = [Sent("report with a video, to be purged", [
+                  ("VID_0009.mp4", b"\x00\x00\x00\x18ftypmp42" + os.urandom(3_000_000))]),
+             Sent("report with files, to be purged", phone_files(
+                  "purged", largest=UNDER_A_SEGMENT)[:2]),
+             Sent("report without files, to be purged", [])]
+    later = [Sent("report held after the purge", phone_files(
+                  "kept", largest=UNDER_A_SEGMENT)[1:2])]
+    server = start_server(station, tmp_path)
+    try:
+        send_all(first, lambda item, receipt: post_over_http(server.url, item, receipt))
+        export_bundle(cli, tmp_path / "bundle-1.rptr", first)
+        send_all(later, lambda item, receipt: post_over_http(server.url, item, receipt))
+        stored = pieces(station)
+        assert [len(stored[seq][1]) for seq in (1, 2, 3, 4)] == [3, 2, 0, 1]
+        code, _, err = cli("purge", "--through", "1", "--yes")  # while it serves
+        assert code == 0, err
+    finally:
+        server.stop()
+    code, _, err = cli("purge", "--through", "1", "--yes")  # again, as the note says
+    assert code == 0, err
+
+    station_pages = b"".join(decrypted_pages(db_path(station.path), station.key))
+    blob_pages = attachment_pages(station)
+    for seq in (1, 2, 3):
+        envelopes, files = stored[seq]
+        assert not any(p in station_pages for p in envelopes), f"report {seq} is still there"
+        assert not any(p in blob_pages for p in files), f"an attachment of {seq} is still there"
+    envelopes, files = stored[4]
+    assert all(p in station_pages for p in envelopes)  # control: the scan sees what is held
+    assert all(p in blob_pages for p in files)
+    for journal in ("-wal", "-journal"):
+        for db in (db_path(station.path), station.path / "attachments.db"):
+            leftover = Path(str(db) + journal)
+            assert not leftover.exists() or leftover.stat().st_size == 0, leftover
