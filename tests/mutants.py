@@ -187,6 +187,11 @@ MUTANTS: tuple[Mutant, ...] = (
       ("        factory: Any = current_app.extensions.get(DRAFT)\n",
        "        return super()._get_file_stream(total_content_length, content_type, filename,"
        " content_length)\n        factory: Any = current_app.extensions.get(DRAFT)\n")),
+    m("plain-request-class", "web",
+      "the app uses Flask's own Request class (Werkzeug's stream factory: spooled, unsealed)",
+      "reporter/station/app.py",
+      ("    request_class = MemoryOnlyRequest\n",
+       "    request_class = __import__('flask').Request\n")),
     m("spool-copy", "web",
       "each file part is sealed as before but also copied, in plaintext, to a temp file",
       "reporter/station/uploads.py",
