@@ -8,8 +8,13 @@ padding must be zero), stores the envelope in its log as any other, and the
 real ``reporter export`` signs it into a bundle; the reviewer's real
 ``review import`` refuses the bundle and imports nothing.
 
-Fails when ``tests/mutants.py``'s ``envelope-padding`` is applied; before,
-only one test vector caught it (``docs/testing.md``, "Mutation checks").
+And a courier's change to the length of a bundle is named before anything is
+decrypted: ``reporter verify`` says the file has bytes after its end, with
+any key, even one the bundle is not addressed to.
+
+Fail when ``tests/mutants.py``'s ``envelope-padding`` or
+``bundle-trailing-bytes`` is applied; before, one test vector caught the
+first and no test the second (``docs/testing.md``, "Mutation checks").
 """
 
 from __future__ import annotations
@@ -78,3 +83,26 @@ def test_bytes_hidden_in_an_envelopes_padding_are_refused_at_import(
     code, out, err = cli(*review, "export", "--format", "jsonl")
     assert code == 0, err
     assert [json.loads(line) for line in out.splitlines()] == []
+
+
+def test_bytes_a_courier_appended_are_named_before_anything_is_decrypted(
+        field_station: Field, tmp_path: Path) -> None:
+    """With a key the bundle is not addressed to, nothing can be decrypted: that the
+    error names the extra bytes shows the length was checked first."""
+    station, cli = field_station.station, field_station.cli
+    with station.store() as store:
+        recipients = [r.public_key for r in store.recipients()]
+        body = build_report(valid_report(), "en").to_body()
+        store.append_report(envelope.seal(body, recipients), station.station_id)
+    bundle = tmp_path / "bundle-1.rptr"
+    code, _, err = cli("export", "--out", str(bundle))
+    assert code == 0, err
+    bundle.write_bytes(bundle.read_bytes() + b"appended by the courier")
+
+    outsider = tmp_path / "outsider.key"
+    code, _, err = cli("keygen", "--out", str(outsider), "--kdf", "interactive")
+    assert code == 0, err
+    for key in (outsider, field_station.reviewers[0].key_file):
+        code, out, err = cli("verify", str(bundle), "--key", str(key))
+        assert code != 0, out
+        assert "after its end" in err, err
