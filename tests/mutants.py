@@ -9,7 +9,8 @@
 A mutant is an exact text replacement in a file under ``reporter/`` (each
 ``old`` must occur exactly once, else the mutant is reported as stale: the
 code moved, update it). The tool applies it, runs pytest, lists the tests
-that failed, and writes the file back in a ``finally`` (Ctrl+C included). It
+that failed, and writes the file back in a ``finally`` (Ctrl+C, SIGTERM and
+SIGHUP included; not SIGKILL: then run ``git checkout reporter/``). It
 refuses to start while ``reporter/`` has uncommitted changes, so restoring
 can never lose work, and checks ``git diff reporter/`` is empty after each
 mutant. A mutant no test catches is a check the suite would let vanish.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -242,6 +244,10 @@ MUTANTS: tuple[Mutant, ...] = (
 )
 
 
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}; the mutated file was written back")
+
+
 def _git_clean() -> bool:
     done = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "reporter/"],
                           cwd=ROOT, check=False)
@@ -288,14 +294,27 @@ def run_mutant(mutant: Mutant, pytest_args: list[str]) -> dict[str, object]:
         junit = Path(tmp) / "junit.xml"
         try:
             target.write_text(text, encoding="utf-8")
-            subprocess.run(
+            tests = subprocess.Popen(
                 [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                  f"--junitxml={junit}", *(pytest_args or DEFAULT_TESTS)],
-                cwd=ROOT, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 # PYTHONPATH: servers and CLIs the tests start import this tree's
                 # (mutated) reporter, whatever their working folder or install.
                 env={**os.environ, "PYTHONPATH": str(ROOT),
                      "REPORTER_CI": os.environ.get("REPORTER_CI", "1")})
+            try:
+                tests.wait()
+            except BaseException as stop:
+                # pytest stops on Ctrl+C (and runs its teardown: the servers it started
+                # are stopped); a terminal's Ctrl+C reached it already, a kill did not.
+                if not isinstance(stop, KeyboardInterrupt):
+                    tests.send_signal(signal.SIGINT)
+                try:
+                    tests.wait(30)
+                except subprocess.TimeoutExpired:
+                    tests.kill()
+                    tests.wait()
+                raise
         finally:
             target.write_bytes(original)
         failed, ran = _failed(junit)
@@ -338,6 +357,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name mutants, a --group or --all")
     if not _git_clean():
         parser.error("reporter/ has uncommitted changes: commit or stash them first")
+    # A plain `kill` would skip the `finally` that writes the mutated file back.
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
     results = []
     for mutant in chosen:
         result = run_mutant(mutant, pytest_args)
