@@ -177,6 +177,15 @@ def test_a_low_order_public_key_is_refused_when_parsed(point: bytes) -> None:
         RecipientPublicKey(point)
 
 
+@pytest.mark.parametrize("size", [0, 31, 33, 64])
+def test_a_public_key_of_another_length_is_refused_when_made(size: int) -> None:
+    """The text form and the station's store check the length first, so nothing from
+    outside reaches this check (tests/mutants.py: public-key-length); the type refuses
+    all the same, so no caller can seal to a key of another length."""
+    with pytest.raises(InvalidPublicKey, match="32 bytes"):
+        RecipientPublicKey(bytes(range(1, size + 1)))
+
+
 # --- the station's signing key (Ed25519) ------------------------------------
 
 

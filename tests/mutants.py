@@ -1,0 +1,381 @@
+"""Mutation checks: switch off one security check at a time and see which tests fail.
+
+    .venv/bin/python -m tests.mutants --list                  # every mutant, one line each
+    .venv/bin/python -m tests.mutants seal-first-only ...     # these mutants
+    .venv/bin/python -m tests.mutants --group recipients      # one group
+    .venv/bin/python -m tests.mutants --all --json out.json   # all of them (an hour or more)
+    .venv/bin/python -m tests.mutants NAME -- -x tests/e2e    # pytest options and paths
+
+A mutant is an exact text replacement in a file under ``reporter/`` (each
+``old`` must occur exactly once, else the mutant is reported as stale: the
+code moved, update it). The tool applies it, runs pytest, lists the tests
+that failed, and writes the file back in a ``finally`` (Ctrl+C, SIGTERM and
+SIGHUP included; not SIGKILL: then run ``git checkout reporter/``). It
+refuses to start while ``reporter/`` has uncommitted changes, so restoring
+can never lose work, and checks ``git diff reporter/`` is empty after each
+mutant. A mutant no test catches is a check the suite would let vanish.
+Results and the reasons for each mutant: ``docs/testing.md`` ("Mutation checks").
+
+Not part of ``make test``: each mutant runs the suite (about two minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Everything but the browser, accessibility, packaging and translation tests, which
+# check no security property mutated here and take a third of the time.
+DEFAULT_TESTS = ("tests", "--ignore=tests/e2e/test_browser.py",
+                 "--ignore=tests/e2e/test_accessibility.py",
+                 "--ignore=tests/e2e/test_packaging.py", "--ignore=tests/i18n")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    group: str
+    check: str  # what is switched off, in words
+    path: str  # under ROOT
+    edits: tuple[tuple[str, str], ...]  # (old, new), each old exactly once
+
+
+def m(name: str, group: str, check: str, path: str, *edits: tuple[str, str]) -> Mutant:
+    return Mutant(name, group, check, path, edits)
+
+
+INTAKE = "reporter/station/intake.py"
+ACCEPT_BRANCH = "    if draft is not None:\n        report = replace(report, attachments="
+SEAL_STANZAS = "        *(r.seal(file_key) for r in recipients),\n"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- who reports are sealed to ---------------------------------------------------------
+    m("seal-first-only", "recipients",
+      "accept seals each report to the first recipient only (recipients[:1])", INTAKE,
+      (ACCEPT_BRANCH, "    recipients = list(recipients)[:1]\n" + ACCEPT_BRANCH)),
+    m("seal-sorted-truncated", "recipients",
+      "accept seals to the recipients sorted by key, cut to two", INTAKE,
+      (ACCEPT_BRANCH,
+       "    recipients = sorted(recipients, key=lambda r: r.raw)[:2]\n" + ACCEPT_BRANCH)),
+    m("seal-drop-last", "recipients",
+      "accept drops the last recipient (unless it is the only one)", INTAKE,
+      (ACCEPT_BRANCH,
+       "    recipients = list(recipients)[:-1] or list(recipients)\n" + ACCEPT_BRANCH)),
+    m("seal-first-only-without-files", "recipients",
+      "a report without attachments is sealed to the first recipient only", INTAKE,
+      ("return append(envelope.seal(report.to_body(), list(recipients)))",
+       "return append(envelope.seal(report.to_body(), list(recipients)[:1]))")),
+    m("seal-first-only-with-files", "recipients",
+      "a report with attachments (their file key) is sealed to one stanza only",
+      "reporter/station/submission.py",
+      ("envelope.seal(report.to_body(), list(recipients), self.file_key)",
+       "envelope.seal(report.to_body(), list(recipients)[:1], self.file_key)")),
+    m("view-first-only", "recipients",
+      "the web view passes only the first recipient to accept",
+      "reporter/station/web/intake.py",
+      ("recipients = [r.public_key for r in get_store().recipients()]",
+       "recipients = [r.public_key for r in get_store().recipients()][:1]")),
+    m("view-caches-recipients", "recipients",
+      "the web view reads the recipient list once and keeps it (changes need a restart)",
+      "reporter/station/web/intake.py",
+      ("recipients = [r.public_key for r in get_store().recipients()]",
+       "recipients = _accept.__dict__.setdefault(\n"
+       "        'cached', [r.public_key for r in get_store().recipients()])")),
+    m("store-lists-one-recipient", "recipients",
+      "the store's recipient list stops after the first name",
+      "reporter/station/store.py",
+      ('"SELECT name, public_key FROM recipients ORDER BY name"',
+       '"SELECT name, public_key FROM recipients ORDER BY name LIMIT 1"')),
+    m("envelope-first-stanza-only", "recipients",
+      "envelope.seal writes a stanza for the first recipient only",
+      "reporter/formats/envelope.py",
+      ("    padded = padded_size(len(body))\n    if file_key is None:",
+       "    recipients = list(recipients)[:1]\n"
+       "    padded = padded_size(len(body))\n    if file_key is None:")),
+    m("bundle-first-stanza-only", "recipients",
+      "export seals the bundle to the first recipient only", "reporter/station/export.py",
+      ("write_bundle(fh, manifest, identity.signing_key, reports(), recipients)",
+       "write_bundle(fh, manifest, identity.signing_key, reports(), recipients[:1])")),
+    m("manifest-lists-one-recipient", "recipients",
+      "the signed manifest lists the first recipient only", "reporter/station/export.py",
+      ("recipients=tuple(recipient_id(r) for r in recipients),",
+       "recipients=tuple(recipient_id(r) for r in recipients[:1]),")),
+    m("manifest-recipient-check", "recipients",
+      "a reader does not check that its key is among the manifest's recipients",
+      "reporter/formats/bundle.py",
+      ("if recipient_id(key.public_key) not in self.manifest.recipients:", "if False:")),
+    # --- bundles -----------------------------------------------------------------------
+    m("signature", "bundles", "the bundle's signature is not verified",
+      "reporter/formats/bundle.py",
+      ("            station_key.verify(CTX_SIGNATURE, manifest_json, signature)\n",
+       "            pass\n")),
+    m("chain-head", "bundles", "the recomputed hash chain is not compared with the signed head",
+      "reporter/formats/bundle.py", ("if chain != m.chain_head:", "if False:")),
+    m("cross-bundle-chain", "bundles",
+      "import does not check that a bundle continues the chain of its neighbours",
+      "reporter/review/importer.py",
+      ("if other.last_seq == manifest.first_seq - 1 and other.chain_head != "
+       "manifest.chain_before:", "if False:"),
+      ("if manifest.last_seq == other.first_seq - 1 and manifest.chain_head != "
+       "other.chain_before:", "if False:")),
+    m("chain-genesis", "bundles", "bundle 1 need not start from the station's genesis value",
+      "reporter/review/importer.py",
+      ("if manifest.first_seq == 1 and manifest.chain_before != genesis(sid):", "if False:")),
+    m("previous-bundle", "bundles",
+      "import does not check the previous bundle's hash (or the next one's link)",
+      "reporter/review/importer.py",
+      ("if before is not None and before.hash != manifest.previous:", "if False:"),
+      ("if after is not None and after.previous != manifest_hash:", "if False:")),
+    m("replay-conflict", "bundles",
+      "a bundle number already imported with other contents is taken as a repeat",
+      "reporter/review/importer.py",
+      ("if existing.hash != reader.manifest_hash:", "if False:")),
+    m("report-conflict", "bundles",
+      "a report already imported with other contents is counted as already present",
+      "reporter/review/importer.py", ("if known != h:", "if False:")),
+    m("key-pinning", "bundles", "import accepts another signing key for a pinned station",
+      "reporter/review/importer.py", ("elif pinned != m.station_key.raw:", "elif False:")),
+    m("verify-station-key", "bundles", "verify --station-key is not compared",
+      "reporter/review/importer.py",
+      ("if station_key is not None and reader.manifest.station_key != station_key:",
+       "if False:")),
+    # --- lengths, points, key files ------------------------------------------------------
+    m("envelope-trailing-bytes", "lengths", "an envelope may have bytes after its end",
+      "reporter/formats/envelope.py", ("    if len(envelope) > total:\n",
+                                        "    if False:\n")),
+    m("envelope-truncated", "lengths", "an envelope shorter than its header says is read",
+      "reporter/formats/envelope.py", ("    if len(envelope) < total:\n",
+                                        "    if False:\n")),
+    m("envelope-recipient-count", "lengths", "an envelope's recipient count is not bounded",
+      "reporter/formats/envelope.py", ("    if not 1 <= count <= MAX_RECIPIENTS:\n"
+                                        "        raise Malformed(f\"the envelope",
+                                        "    if False:\n        raise Malformed(f\"the envelope")),
+    m("envelope-padding", "lengths", "an envelope's padding need not be zero",
+      "reporter/formats/envelope.py",
+      ("if padding.count(0) != len(padding):", "if False:")),
+    m("bundle-trailing-bytes", "lengths", "a bundle file may have bytes after its end",
+      "reporter/formats/bundle.py", ("    if file_size > total:\n", "    if False:\n")),
+    m("bundle-truncated", "lengths", "a bundle file shorter than its header says is read",
+      "reporter/formats/bundle.py", ("    if file_size < total:\n", "    if False:\n")),
+    m("public-key-length", "lengths", "a public key of the wrong length is accepted",
+      "reporter/formats/crypto.py",
+      ("        if len(self.raw) != KEY_BYTES:\n            raise InvalidPublicKey(f\"a public",
+       "        if False:\n            raise InvalidPublicKey(f\"a public")),
+    m("low-order-points", "keys", "a low-order X25519 point is accepted as a reviewer key",
+      "reporter/formats/crypto.py", ("        if not _usable_point(self.raw):\n",
+                                      "        if False:\n")),
+    m("key-file-aad", "keys", "a key file's header is not bound to its ciphertext",
+      "reporter/formats/keyfile.py",
+      ('    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")',
+       '    return b""')),
+    # --- the station's web side -----------------------------------------------------------
+    m("csrf", "web", "forms accept a POST without a valid CSRF token",
+      "reporter/station/app.py",
+      ("        WTF_CSRF_CHECK_DEFAULT=False,\n",
+       "        WTF_CSRF_CHECK_DEFAULT=False,\n        WTF_CSRF_ENABLED=False,\n")),
+    m("no-spool-factory", "web",
+      "Werkzeug's own stream factory: file parts over 500 KB spooled to disk, unsealed",
+      "reporter/station/uploads.py",
+      ("        factory: Any = current_app.extensions.get(DRAFT)\n",
+       "        return super()._get_file_stream(total_content_length, content_type, filename,"
+       " content_length)\n        factory: Any = current_app.extensions.get(DRAFT)\n")),
+    m("plain-request-class", "web",
+      "the app uses Flask's own Request class (Werkzeug's stream factory: spooled, unsealed)",
+      "reporter/station/app.py",
+      ("    request_class = MemoryOnlyRequest\n",
+       "    request_class = __import__('flask').Request\n")),
+    m("spool-copy", "web",
+      "each file part is sealed as before but also copied, in plaintext, to a temp file",
+      "reporter/station/uploads.py",
+      ("        return target  # type: ignore[no-any-return]",
+       "        import tempfile\n"
+       "        spool = tempfile.NamedTemporaryFile(prefix='spool-')  # noqa: SIM115\n"
+       "        write = target.write\n"
+       "        def tee(data, write=write, spool=spool):\n"
+       "            spool.write(data)\n"
+       "            spool.flush()\n"
+       "            return write(data)\n"
+       "        target.write = tee\n"
+       "        target.spool = spool\n"
+       "        return target  # type: ignore[no-any-return]")),
+    m("secure-delete", "storage", "SQLCipher's secure_delete is off",
+      "reporter/storage/sqlc.py",
+      ('db.execute("PRAGMA secure_delete = ON")', 'db.execute("PRAGMA secure_delete = OFF")')),
+    m("station-file-name-folders", "names", "the station keeps the folders of a file name",
+      "reporter/station/submission.py",
+      ('    text = (name or "").replace("\\\\", "/").rsplit("/", 1)[-1]\n',
+       '    text = name or ""\n')),
+    m("station-file-name-controls", "names",
+      "the station keeps control characters in a file name",
+      "reporter/station/submission.py",
+      ('    text = "".join(c for c in text if unicodedata.category(c)[0] != "C").strip(" .")\n',
+       '    text = text.strip(" .")\n')),
+    m("review-file-name", "names",
+      "the reviewer's side writes a file under the name it came with",
+      "reporter/review/files.py",
+      ('    text = unicodedata.normalize("NFC", name)\n',
+       '    return name or fallback\n    text = unicodedata.normalize("NFC", name)\n')),
+    m("csv-guard", "review", "CSV cells starting with = + - @ are written as they are",
+      "reporter/review/query.py",
+      ("""    return "'" + text if text.startswith(FORMULA_START) else text""",
+       "    return text")),
+    m("terminal-cleaning", "review", "report text reaches the terminal with its controls",
+      "reporter/cli/review.py",
+      ('        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:\n',
+       "        elif False:\n")),
+    m("terminal-c1", "review", "only C0 controls are cleaned (C1, e.g. U+009B CSI, pass)",
+      "reporter/cli/review.py",
+      ('        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:\n',
+       '        elif ord(ch) < 0x20 or ch == "\\x7f" or ch in _BIDI_CONTROLS:\n')),
+    m("terminal-bidi", "review", "bidi overrides reach the terminal",
+      "reporter/cli/review.py",
+      ('        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:\n',
+       '        elif unicodedata.category(ch) == "Cc":\n')),
+)
+
+
+def _terminated(signum: int, _frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}; the mutated file was written back")
+
+
+def _git_clean() -> bool:
+    done = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "reporter/"],
+                          cwd=ROOT, check=False)
+    return done.returncode == 0
+
+
+def _failed(junit: Path) -> tuple[list[str], int]:
+    """(ids of failed or erroring tests, tests run) from pytest's junit XML."""
+    if not junit.exists():
+        return ["(pytest wrote no report)"], 0
+    failed, total = [], 0
+    for case in ET.parse(junit).iter("testcase"):  # noqa: S314 (our own file)
+        total += 1
+        if case.find("failure") is not None or case.find("error") is not None:
+            module = case.get("classname", "").replace(".", "/")
+            failed.append(f"{module}.py::{case.get('name')}")
+    return failed, total
+
+
+def applies(mutant: Mutant) -> bool:
+    """Each ``old`` is there exactly once, and the mutated file still compiles."""
+    text = (ROOT / mutant.path).read_text(encoding="utf-8")
+    if not all(text.count(old) == 1 for old, _new in mutant.edits):
+        return False
+    for old, new in mutant.edits:
+        text = text.replace(old, new)
+    try:
+        compile(text, mutant.path, "exec")
+    except SyntaxError:
+        return False
+    return True
+
+
+def run_mutant(mutant: Mutant, pytest_args: list[str]) -> dict[str, object]:
+    target = ROOT / mutant.path
+    original = target.read_bytes()
+    text = original.decode("utf-8")
+    if not applies(mutant):
+        return {"name": mutant.name, "stale": True, "failed": [], "ran": 0}
+    for old, new in mutant.edits:
+        text = text.replace(old, new)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        junit = Path(tmp) / "junit.xml"
+        try:
+            target.write_text(text, encoding="utf-8")
+            tests = subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                 f"--junitxml={junit}", *(pytest_args or DEFAULT_TESTS)],
+                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                # PYTHONPATH: servers and CLIs the tests start import this tree's
+                # (mutated) reporter, whatever their working folder or install.
+                env={**os.environ, "PYTHONPATH": str(ROOT),
+                     "REPORTER_CI": os.environ.get("REPORTER_CI", "1")})
+            try:
+                tests.wait()
+            except BaseException as stop:
+                # pytest stops on Ctrl+C (and runs its teardown: the servers it started
+                # are stopped); a terminal's Ctrl+C reached it already, a kill did not.
+                if not isinstance(stop, KeyboardInterrupt):
+                    tests.send_signal(signal.SIGINT)
+                try:
+                    tests.wait(30)
+                except subprocess.TimeoutExpired:
+                    tests.kill()
+                    tests.wait()
+                raise
+        finally:
+            target.write_bytes(original)
+        failed, ran = _failed(junit)
+    if not _git_clean():
+        raise SystemExit(f"{mutant.path} differs from HEAD after restoring it: check "
+                         "'git diff reporter/'")
+    return {"name": mutant.name, "stale": False, "failed": failed, "ran": ran,
+            "seconds": round(time.monotonic() - started)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutants", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help="mutants to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the mutants")
+    parser.add_argument("--all", action="store_true", help="run every mutant")
+    parser.add_argument("--group", action="append", default=[], help="run a group")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--check", action="store_true",
+                        help="only check that every mutant still applies")
+    argv = sys.argv[1:] if argv is None else argv
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    pytest_args = argv[split + 1:]
+    by_name = {mutant.name: mutant for mutant in MUTANTS}
+    if args.list:
+        for mutant in MUTANTS:
+            print(f"{mutant.name:32} {mutant.group:11} {mutant.check}")
+        return 0
+    if args.check:
+        stale = [mu.name for mu in MUTANTS if not applies(mu)]
+        print("stale: " + ", ".join(stale) if stale else f"all {len(MUTANTS)} mutants apply")
+        return 1 if stale else 0
+    unknown = [n for n in args.names if n not in by_name]
+    if unknown:
+        parser.error(f"unknown mutants: {', '.join(unknown)} (see --list)")
+    chosen = [mu for mu in MUTANTS if args.all or mu.name in args.names
+              or mu.group in args.group]
+    if not chosen:
+        parser.error("name mutants, a --group or --all")
+    if not _git_clean():
+        parser.error("reporter/ has uncommitted changes: commit or stash them first")
+    # A plain `kill` would skip the `finally` that writes the mutated file back.
+    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGHUP, _terminated)
+    results = []
+    for mutant in chosen:
+        result = run_mutant(mutant, pytest_args)
+        results.append(result)
+        failed = result["failed"]
+        assert isinstance(failed, list)
+        verdict = ("STALE (the code changed: update the mutant)" if result["stale"]
+                   else f"caught by {len(failed)} of {result['ran']}" if failed
+                   else f"NOT CAUGHT ({result['ran']} tests passed)")
+        print(f"{mutant.name}: {verdict}", flush=True)
+        for test in failed:
+            print(f"    {test}", flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return 0 if all(r["failed"] and not r["stale"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
