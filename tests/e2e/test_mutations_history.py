@@ -31,7 +31,7 @@ import pytest
 from reporter.formats import bundle, envelope, keyfile
 from reporter.formats.chain import chain_link_hashed, envelope_hash, genesis
 from reporter.formats.crypto import RecipientPublicKey, random_bytes, subkey
-from reporter.formats.manifest import Manifest, recipient_id
+from reporter.formats.manifest import Manifest, NamedRecipient
 from reporter.station.instance import (
     SETTING_STATION_ID,
     db_path,
@@ -278,7 +278,8 @@ def test_a_first_bundle_must_start_the_stations_hash_chain(
     with station.store() as store:
         identity = load_identity(store)
         rows = [(r.seq, r.envelope) for r in store.reports() if r.envelope is not None]
-        recipients = [r.public_key for r in store.recipients()]
+        listed = store.recipients()
+        recipients = [r.public_key for r in listed]
     before = random_bytes(32)
     chain = before
     entries = []
@@ -289,7 +290,8 @@ def test_a_first_bundle_must_start_the_stations_hash_chain(
         station_id=identity.station_id, station_key=identity.signing_key.verify_key,
         number=1, previous=None, first_seq=1, last_seq=len(rows), chain_before=before,
         chain_head=chain, envelopes=tuple(entries),
-        recipients=tuple(recipient_id(r) for r in recipients), created="2026-11-30")
+        recipients=(), named=tuple(NamedRecipient(r.public_key, r.name) for r in listed),
+        created="2026-11-30")
     path = tmp_path / "bundle-1.rptr"
     with open(path, "wb") as out:
         bundle.write_bundle(out, manifest, identity.signing_key,
