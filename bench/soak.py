@@ -90,6 +90,7 @@ class Ledger:
     form_seconds: list[float] = field(default_factory=list)
     server_errors: list[str] = field(default_factory=list)
     operator_seconds: list[float] = field(default_factory=list)
+    harness_errors: list[str] = field(default_factory=list)
 
     def note(self, kind: str) -> None:
         with self.lock:
@@ -457,6 +458,17 @@ def operate(station: Station, bundles: Path, until: float, every: float, ledger:
             ledger.fail("export: " + result.stderr.strip()[-120:])
 
 
+def guarded(target: Callable[..., None], ledger: Ledger) -> Callable[..., None]:
+    """A thread's target whose failure is a problem of the run, never a silent hang."""
+    def run(*args: Any) -> None:
+        try:
+            target(*args)
+        except Exception as exc:
+            with ledger.lock:
+                ledger.harness_errors.append(f"{target.__name__}: {type(exc).__name__}: {exc}")
+    return run
+
+
 def chaos(station: Station, until: float, every: float, ledger: Ledger) -> None:
     while True:
         pause = random.uniform(0.6 * every, 1.4 * every)
@@ -658,13 +670,16 @@ def run(minutes: float, *, monitors: int = 5, threads: int = 8, big: int = 30 * 
         threads_ = [threading.Thread(target=Monitor(station, ledger,
                                                     random.Random(rng.random()), big).run,
                                      args=(until,), daemon=True) for _ in range(monitors)]
-        threads_.append(threading.Thread(target=pester, args=(station, until, idle, trickling,
-                                                              ledger), daemon=True))
-        threads_.append(threading.Thread(target=operate, args=(station, bundles, until,
-                                                               export_every, ledger), daemon=True))
+        threads_.append(threading.Thread(target=guarded(pester, ledger),
+                                         args=(station, until, idle, trickling, ledger),
+                                         daemon=True))
+        threads_.append(threading.Thread(target=guarded(operate, ledger),
+                                         args=(station, bundles, until, export_every, ledger),
+                                         daemon=True))
         if kill_every > 0:
-            threads_.append(threading.Thread(target=chaos, args=(station, until, kill_every,
-                                                                 ledger), daemon=True))
+            threads_.append(threading.Thread(target=guarded(chaos, ledger),
+                                             args=(station, until, kill_every, ledger),
+                                             daemon=True))
         for t in threads_:
             t.start()
         while any(t.is_alive() for t in threads_) and time.monotonic() < until + 600:
@@ -675,7 +690,7 @@ def run(minutes: float, *, monitors: int = 5, threads: int = 8, big: int = 30 * 
                              str(bundles / "bundle-final.rptr"))
         if final.returncode != 0 and "nothing" not in final.stderr.lower():
             ledger.fail("final export: " + final.stderr.strip()[-200:])
-        problems: list[str] = []
+        problems: list[str] = [f"the run itself failed: {e}" for e in ledger.harness_errors]
         review_db, rows = review(work, bundles, keys[0], "review-zawadi")
         problems += verify(ledger, rows, review_db, work, extract)
         review_db2, rows2 = review(work, bundles, keys[1], "review-amina")
