@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import click
 
-from reporter.cli.common import read_passphrase
+from reporter.cli.common import noun, plural, read_passphrase
 from reporter.cli.terminal import clean as _clean
 from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
@@ -63,7 +63,7 @@ def remind(db: ReviewDB) -> None:
     the change is not accepted yet (``reporter/review/recipients.py``)."""
     for station_id, numbers in pending_recipient_changes(db).items():
         many = len(numbers) > 1
-        echo(f"WARNING: station {station_id.hex()[:8]}: bundle{'s' if many else ''} "
+        echo(f"WARNING: station {station_id.hex()[:8]}: {noun(len(numbers), 'bundle')} "
              f"{', '.join(map(str, numbers))} {'are' if many else 'is'} sealed to other keys "
              "than the pinned ones, and the change is not accepted: 'reporter review "
              "recipients' shows it", err=True)
@@ -304,8 +304,8 @@ def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | 
                      label: str = "SHA-256") -> str:
     """Name, type, size and SHA-256 of one attachment, on one line (terminal-safe)."""
     shown = name if name is not None else f"{info.index + 1}. {info.name}"
-    return _clean(f"{shown}  {info.type}  {size if size is not None else info.size:,} bytes  "
-                  f"{label} {info.sha256.hex()}")
+    bytes_ = plural(size if size is not None else info.size, "byte", grouped=True)
+    return _clean(f"{shown}  {info.type}  {bytes_}  {label} {info.sha256.hex()}")
 
 
 def _heading(record: rq.Record, noun: str = "report") -> str:
@@ -421,8 +421,9 @@ def review_attachments(obj: ReviewContext, report_id: int, out_dir: Path,
     if total == 0:
         click.echo(f"Report {report_id} has no attachments.")
     elif failures:
-        raise ReporterError(f"{failures} of {total} attachments of report {report_id} were "
-                            "not written (see above)")
+        raise ReporterError(f"{failures} of {plural(total, 'attachment')} of report "
+                            f"{report_id} {'was' if failures == 1 else 'were'} not written "
+                            "(see above)")
 
 
 # --- export ----------------------------------------------------------------------------
@@ -489,8 +490,7 @@ def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: 
                 count = write(progress, stream)
         else:
             count = write(rows, stream)
-    noun = "report" if count == 1 else "reports"
-    echo(f"Exported {count} {noun}" + (f" to {out}." if out else "."), err=True)
+    echo(f"Exported {plural(count, 'report')}" + (f" to {out}." if out else "."), err=True)
     if out is not None:
         click.echo("The file is not encrypted: keep it on an encrypted disk and delete it "
                    "when you no longer need it.", err=True)

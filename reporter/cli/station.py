@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from reporter.cli.common import read_passphrase
+from reporter.cli.common import plural, read_passphrase
 from reporter.cli.process import forget_environment_variable
 from reporter.cli.terminal import echo
 from reporter.errors import ConfigError, NoRecipients
@@ -189,7 +189,7 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
         check_recipient_count(len(store.recipients()))
     dropped = recover(obj.instance, key)
     if dropped:
-        click.echo(f"Deleted {dropped} unfinished upload(s) left by an interrupted "
+        click.echo(f"Deleted {plural(dropped, 'unfinished upload')} left by an interrupted "
                    "submission (never acknowledged to a monitor).", err=True)
     config = load_config(obj.instance, key)
     if preview_languages:
@@ -248,7 +248,7 @@ def status(obj: Context) -> None:
         if blobs_path(obj.instance).exists():
             with BlobStore.open(obj.instance, obj.key()) as blobs:
                 click.echo(f"Attachments:      {blobs.upload_count()} "
-                           f"({blobs.total_bytes()} bytes of ciphertext)")
+                           f"({plural(blobs.total_bytes(), 'byte')} of ciphertext)")
         click.echo(f"Recipients:       {len(store.recipients())}")
         click.echo(f"Mine sites:       {len(store.sites())}")
         click.echo(f"Schema version:   {store.schema_version}")

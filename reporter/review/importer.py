@@ -250,7 +250,8 @@ def check_attachment_list(seq: int, sealed: tuple[AttachmentInfo, ...],
     """The report's own list (sealed by the station with the report) must be the signed
     manifest's: same count, and for each attachment the same ciphertext size and hash."""
     if len(sealed) != len(listed):
-        raise Tampered(f"report {seq}: the sealed report lists {len(sealed)} attachments, "
+        many = "" if len(sealed) == 1 else "s"
+        raise Tampered(f"report {seq}: the sealed report lists {len(sealed)} attachment{many}, "
                        f"the signed manifest {len(listed)}. Nothing was imported.")
     for info, stream in zip(sealed, listed, strict=True):
         if (info.ciphertext_size != stream.size

@@ -51,7 +51,7 @@ def test_a_look_alike_key_is_shown_loudly_until_accepted(run, station: Station, 
 
     code, out, err = run("review", "import", str(second), *key)
     assert code == 3  # imported, but a decision is waiting
-    assert "bundle 2 of station" in out and "1 reports added" in out
+    assert "bundle 2 of station" in out and "1 report added" in out
     short = station.station_id.hex()[:8]
     assert (f"SECURITY WARNING: bundle 2 of station {short} is sealed to other keys than the "
             "ones pinned for it (from bundle 1):") in err
@@ -78,7 +78,7 @@ def test_a_look_alike_key_is_shown_loudly_until_accepted(run, station: Station, 
     code, out, err = run("review", "recipients", "accept", short, "--yes")
     assert code == 0, err
     assert f"Pinned the recipients of bundle 2 for station {short}" in out
-    assert "The same set settles bundles 3." in out
+    assert "The same set settles bundle 3." in out
     code, out, err = run("review", "import", str(export(run, station, tmp_path, 4)), *key)
     assert code == 0 and "WARNING" not in err
     assert "WARNING" not in run("review", "gaps")[2]
@@ -103,7 +103,7 @@ def test_a_refused_bundle_and_a_change_together_exit_1(run, station: Station,  #
     code, _, err = run("review", "import", str(export(run, station, tmp_path, 2)),
                        str(tmp_path / "missing.rptr"), *key)
     assert code == 1
-    assert "1 of 2 bundles were refused (see above); the recipients changed in bundle 2" in err
+    assert "1 of 2 bundles was refused (see above); the recipients changed in bundle 2" in err
 
 
 def test_a_key_added_and_removed_between_two_bundles_still_shows(  # type: ignore[no-untyped-def]
