@@ -153,8 +153,27 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
                    f"({plural(result.attachment_bytes, 'byte')} sealed), each matching its "
                    "signed size and hash")
     click.echo("  signature, every report's hash and the hash chain verified")
+    click.echo("  " + sealed_to_key(m.first_seq, result.reports, list(result.not_sealed_to_key)))
     for line in sealed_to(of_manifest(m), recipient_id(key.public_key)):
         echo(line)
+
+
+def sealed_to_key(first_seq: int, total: int, not_sealed: list[int]) -> str:
+    """How many of a bundle's reports the reviewer's key opens (``verify``)."""
+    opened = total - len(not_sealed)
+    if not not_sealed:
+        return ("the report is sealed to your key" if total == 1
+                else f"all {total} reports are sealed to your key")
+    them = "it" if len(not_sealed) == 1 else "them"
+    why = (f"sealed before your key was on the station's list; the keys on it then "
+           f"open {them}")
+    if opened == 0:
+        if total == 1:
+            return f"report {first_seq} is not sealed to your key ({why})"
+        return f"none of the {total} reports is sealed to your key ({why})"
+    return (f"{opened} of {plural(total, 'report')} {'is' if opened == 1 else 'are'} sealed "
+            f"to your key; not {noun(len(not_sealed), 'report')} {compress(not_sealed)} "
+            f"({why})")
 
 
 @click.command("import")

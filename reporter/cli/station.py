@@ -81,8 +81,32 @@ def recipients_add(obj: Context, name: str, public_key: str) -> None:
     key = RecipientPublicKey.from_text(public_key)
     with obj.store() as store:
         store.add_recipient(name, key)
+        held, unexported = store.report_count(), store.unexported_count()
     echo(f"Added {name}. Fingerprint: {key.fingerprint()}")
     click.echo("Check this fingerprint with the reviewer over another channel.")
+    click.echo(sealed_before(held, unexported))
+
+
+def sealed_before(held: int, unexported: int) -> str:
+    """What a key just added cannot open: every report already held was sealed on
+    arrival to the list of that moment. Envelopes name no recipient, so the station
+    counts the envelopes it holds; it cannot check them for a key that was on the
+    list before, removed and added again."""
+    if held == 0:
+        return "The station holds no report: every report from now on is sealed to it."
+    one = held == 1
+    text = (f"The station holds {plural(held, 'report')} sealed before this key was added: "
+            f"this key will not open {'it' if one else 'them'} (unless it was on the list "
+            f"when {'it' if one else 'they'} arrived); the reviewers already on the list can. "
+            "Reports from now on are sealed to it.")
+    if unexported:
+        if one:
+            text += " That report is not exported yet: the next bundle carries it."
+        else:
+            few = unexported == 1
+            text += (f" {unexported} of them {'is' if few else 'are'} not exported yet: the "
+                     f"next bundle carries {'it' if few else 'them'}.")
+    return text
 
 
 @recipients.command("list")

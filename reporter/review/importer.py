@@ -79,6 +79,9 @@ class VerifyResult:
     manifest_hash: bytes
     attachments: int = 0
     attachment_bytes: int = 0
+    # Reports (seq) whose envelope the key given does not open: sealed before it was
+    # on the station's list. The others were opened (and authenticated) in memory.
+    not_sealed_to_key: tuple[int, ...] = ()
 
 
 @contextmanager
@@ -93,16 +96,25 @@ def _opened(path: Path) -> Iterator[BinaryIO]:
 
 def verify_bundle(path: Path, key: RecipientPrivateKey,
                   station_key: StationVerifyKey | None = None) -> VerifyResult:
-    """Check everything a bundle promises, without importing it."""
+    """Check everything a bundle promises, without importing it; and which of its
+    reports ``key`` opens (each one's envelope is opened and authenticated in memory,
+    as import would, and nothing is kept)."""
+    not_sealed: list[int] = []
+    count = 0
     with _opened(path) as fh:
         reader = BundleReader(fh, key)
         if station_key is not None and reader.manifest.station_key != station_key:
             raise ForeignStation(
                 f"{path} is signed by station key {reader.manifest.station_key.fingerprint()}"
                 f", not the expected {station_key.fingerprint()}")
-        count = reader.verify_all()
+        for item in reader.reports():
+            count += 1
+            try:
+                open_envelope_with_key(item.envelope, key)
+            except NotARecipient:
+                not_sealed.append(item.seq)
     return VerifyResult(reader.manifest, count, reader.manifest_hash,
-                        reader.attachments_read, reader.attachment_bytes)
+                        reader.attachments_read, reader.attachment_bytes, tuple(not_sealed))
 
 
 def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) -> None:
