@@ -210,15 +210,23 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
             if result.new_station:
                 echo(f"{path}: new {station}, signing key pinned: "
                      f"{result.station_key.fingerprint()} (check it with the operator)")
-            if result.already_imported:
-                echo(f"{path}: bundle {result.number} of {station} was already "
-                     "imported; nothing added")
-                continue
             files = (f" ({plural(result.attachments, 'attachment')})"
                      if result.attachments else "")
-            echo(f"{path}: bundle {result.number} of {station}: "
-                 f"{plural(result.added, 'report')} added{files}, "
-                 f"{result.already_present} already present")
+            if result.already_imported and not result.added:
+                echo(f"{path}: bundle {result.number} of {station} was already "
+                     "imported; nothing added")
+            elif result.already_imported:
+                echo(f"{path}: bundle {result.number} of {station} was already imported; "
+                     f"this key opens {plural(result.added, 'report')} that no key imported "
+                     f"with before could: {compress(result.filled)}, added{files}")
+            else:
+                echo(f"{path}: bundle {result.number} of {station}: "
+                     f"{plural(result.added, 'report')} added{files}, "
+                     f"{result.already_present} already present")
+                if result.filled:
+                    click.echo(f"  of which {noun(len(result.filled), 'report')} "
+                               f"{compress(result.filled)}: no key imported with before "
+                               f"opened {'it' if len(result.filled) == 1 else 'them'}")
             for seq, report_id, others in result.shared_codes:
                 echo(f"  WARNING: report {seq} (id {report_id}) has the receipt code of first "
                      f"report{'s' if len(others) > 1 else ''} "
@@ -228,8 +236,10 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
             if result.unreadable:
                 many = len(result.unreadable) != 1
                 click.echo(f"  {plural(len(result.unreadable), 'report')} "
-                           f"{'are' if many else 'is'} not sealed to your key (sealed before "
-                           f"it was added): {compress(result.unreadable)}")
+                           f"{'are' if many else 'is'} not sealed to this key (sealed before "
+                           f"it was added): {compress(result.unreadable)}; importing this "
+                           f"bundle again with a key that opens {'them' if many else 'it'} "
+                           f"adds {'them' if many else 'it'}")
             if result.oversealed:
                 counts = sorted({n for _seq, n in result.oversealed})
                 many = len(result.oversealed) != 1
@@ -277,4 +287,5 @@ def review_gaps(ctx: ReviewContext) -> None:
         click.echo(f"  missing bundles: {format_ranges(g.missing_bundles) or 'none'}")
         click.echo(f"  missing reports: {format_ranges(g.missing_reports) or 'none'}")
         if g.unreadable_reports:
-            click.echo(f"  not sealed to your key: {compress(g.unreadable_reports)}")
+            click.echo(f"  not readable (no key imported with opens them): "
+                       f"{compress(g.unreadable_reports)}")

@@ -53,7 +53,7 @@ def test_one_of_everything_is_said_in_the_singular(run, station: Station, key_fi
     assert "\n  1 attachment (" in out
     out = said("review", "import", str(first), "--key", str(newcomer_key))
     assert "1 report added (1 attachment), 0 already present" in out
-    assert "  1 report is not sealed to your key" in out
+    assert "  1 report is not sealed to this key" in out
     out = said("review", "gaps")
     assert "1 bundle, reports up to 2" in out
 
