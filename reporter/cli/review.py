@@ -188,7 +188,8 @@ def _station(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 
 _FILTER_OPTIONS = (
-    click.option("--site", default=None, help="Only this mine site (whole name, any case)."),
+    click.option("--site", default=None,
+                 help="Only mine sites whose name contains this text (any case)."),
     click.option("--type", "incident_type", type=click.Choice(INCIDENT_TYPES), default=None,
                  metavar="CODE", help="Only reports that ticked this incident type "
                                       f"({', '.join(INCIDENT_TYPES)})."),

@@ -8,7 +8,10 @@ Unicode-aware matching (``reviewquery_fold``, ``reviewquery_text``).
 Filtering rules (``Filters``):
 
 * **site**: the report's site (the chosen site, else the monitor's own
-  "other site" text), whole name, case-insensitive (Unicode case folding).
+  "other site" text) contains the given text, case-insensitive (Unicode case
+  folding): ``marange`` finds "Marange (Chiadzwa), Zimbabwe", as a person
+  expects of a search box. Sites are named by operators and typed by monitors,
+  so nobody remembers a whole name exactly.
 * **incident type**: one code of ``report.INCIDENT_TYPES``; a report matches if
   it ticked that type among others.
 * **dates**: ``date_from`` and ``date_to`` (``YYYY-MM-DD``, both inclusive)
@@ -138,8 +141,8 @@ class Filters:
         """A ``WHERE`` clause over ``reports AS r`` (constant text) and its parameters."""
         clauses: list[str] = []
         params: list[Any] = []
-        if self.site:
-            clauses.append("reviewquery_fold(r.site) = ?")
+        if self.site and self.site.strip():
+            clauses.append("instr(reviewquery_fold(r.site), ?) > 0")
             params.append(fold(self.site.strip()))
         if self.incident_type:
             clauses.append("EXISTS (SELECT 1 FROM json_each(r.types) AS t WHERE t.value = ?)")
