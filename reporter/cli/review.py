@@ -234,7 +234,8 @@ def _filters(options: dict[str, Any]) -> rq.Filters:
               help="Show at most this many reports.")
 @pass_review
 def review_list(obj: ReviewContext, /, limit: int | None, **options: Any) -> None:
-    """List matching reports, newest first (for a follow-up, RECEIPT is the code it follows)."""
+    """List matching reports, newest first (RECEIPT is the monitor's code: for a follow-up,
+    the code of the report it follows)."""
     filters = _filters(options)
     with obj.open() as db:
         found = list(rq.list_reports(db, filters, limit))
@@ -243,7 +244,7 @@ def review_list(obj: ReviewContext, /, limit: int | None, **options: Any) -> Non
         return
     rows = [[str(s.id), f"{s.station_short}#{s.seq}", s.kind, s.submitted,
              s.incident_date or "-", _cut(s.site, 24) or "-", _cut(",".join(s.types), 40) or "-",
-             (s.follows or "") if s.kind == "follow-up" else s.receipt,
+             s.receipt,
              str(s.follow_ups), str(s.attachments), s.excerpt] for s in found]
     _table(["ID", "STATION#SEQ", "KIND", "RECEIVED", "INCIDENT", "SITE", "TYPES", "RECEIPT",
             "FOLLOW-UPS", "FILES", "DESCRIPTION"], rows, right=frozenset({0, 8, 9}))
@@ -270,10 +271,11 @@ def _indented(text: str, prefix: str = "    ") -> None:
 
 def _show_record(record: rq.Record) -> None:
     report = record.report
+    receipt = rq.receipt_code(report)
+    if report.kind == "follow-up":
+        receipt += " (the code of the report it follows: the monitor's)"
     lines = [("Station", record.station), ("Sequence", str(record.seq)),
-             ("Kind", KIND_LABELS.get(report.kind, report.kind)), ("Receipt", report.receipt)]
-    if report.follows is not None:
-        lines.append(("Follows receipt", report.follows))
+             ("Kind", KIND_LABELS.get(report.kind, report.kind)), ("Receipt", receipt)]
     lines += [("Received", f"{report.submitted} (date the station received it, UTC)"),
               ("Language", report.locale or NOT_GIVEN), ("Form", report.form or NOT_GIVEN)]
     fields = report.fields
@@ -288,17 +290,24 @@ def _show_record(record: rq.Record) -> None:
         click.echo(f"{label}:{' ' * (width - _width(label))}{value}")
     click.echo("Description:")
     _indented(str(fields.get("description") or NOT_GIVEN))
-    if report.attachments:
-        click.echo(f"Attachments: {len(report.attachments)} "
-                   f"('reporter review attachments {record.id} --out DIR' writes them)")
-        for info in report.attachments:
-            click.echo("  " + _attachment_line(info))
-            claimed = reviewfiles.name_disagrees(info, info.type)
-            if claimed is not None:
-                click.echo("     " + _clean(
-                    f"warning: the name says {claimed}, but the file is {info.type}; "
-                    "'review attachments' writes it as "
-                    f"{reviewfiles.file_name(info, info.type)}"))
+    _attachments(record)
+
+
+def _attachments(record: rq.Record, indent: str = "") -> None:
+    """The attachments a report lists, one per line, and how to write them out."""
+    report = record.report
+    if not report.attachments:
+        return
+    click.echo(f"{indent}Attachments: {len(report.attachments)} "
+               f"('reporter review attachments {record.id} --out DIR' writes them)")
+    for info in report.attachments:
+        click.echo(f"{indent}  " + _attachment_line(info))
+        claimed = reviewfiles.name_disagrees(info, info.type)
+        if claimed is not None:
+            click.echo(f"{indent}     " + _clean(
+                f"warning: the name says {claimed}, but the file is {info.type}; "
+                "'review attachments' writes it as "
+                f"{reviewfiles.file_name(info, info.type)}"))
 
 
 def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | None = None,
@@ -344,6 +353,7 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
         for follow_up in detail.follow_ups:
             click.echo(f"  {_heading(follow_up, 'Report')}{_elsewhere(follow_up, record)}:")
             _indented(str(follow_up.report.fields.get("description") or NOT_GIVEN), "      ")
+            _attachments(follow_up, "    ")
 
 
 def _elsewhere(linked: rq.Record, record: rq.Record) -> str:
