@@ -256,13 +256,18 @@ def _bind_error(exc: OSError, host: str, port: int) -> ConfigError:
 @click.command()
 @pass_ctx
 def status(obj: Context) -> None:
-    """Counts, never contents: reports held, recipients, sites, chain check."""
+    """Counts, never contents: reports held (follow-ups included), recipients, sites,
+    chain check."""
     with obj.store() as store:
         identity = load_identity(store)
         head = store.verify_chain(identity.station_id)
         click.echo(f"Station id:       {identity.station_id_text}")
         click.echo(f"Signing key:      {identity.signing_key.verify_key.fingerprint()}")
-        click.echo(f"Reports held:     {store.report_count()}")
+        # First reports and follow-ups together: the station cannot tell them apart
+        # and keeps no count of either (SECURITY.md, "The station database").
+        click.echo(f"Reports held:     {store.report_count()} (first reports and follow-ups "
+                   "together: the station cannot tell them apart; reviewers' 'review stats' "
+                   "counts them apart)")
         click.echo(f"Reports purged:   {store.purged_count()}")
         written = [b for b in store.bundles() if b.written]
         click.echo(f"Bundles exported: {len(written)}"
