@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from reporter.cli.common import read_passphrase
+from reporter.cli.common import noun, plural, read_passphrase
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.review_recipients import sealed_to, warn_change
 from reporter.cli.terminal import clean, echo
@@ -24,6 +24,13 @@ from reporter.review.recipients import PINNED, RecipientsChanged, of_manifest
 from reporter.station.export import export_bundle
 from reporter.station.instance import load_identity
 from reporter.storage.blobs import BlobStore
+
+
+def report_range(first: int, last: int, count: int) -> str:
+    """``reports 1-3 (3)``, or ``report 4`` for one."""
+    if count == 1 and first == last:
+        return f"report {first}"
+    return f"reports {first}-{last} ({count})"
 
 
 @contextmanager
@@ -73,11 +80,11 @@ def export(obj: Any, out: Path, all_held: bool) -> None:
         except NothingToExport as nothing:
             click.echo(str(nothing), err=True)
             return
-    files = (f", {result.attachments} attachments ({result.attachment_bytes} bytes sealed)"
-             if result.attachments else "")
-    echo(f"Bundle {result.number} written to {result.path}: reports "
-         f"{result.first_seq}-{result.last_seq} ({result.reports}){files}, "
-         f"{result.size} bytes.")
+    files = (f", {plural(result.attachments, 'attachment')} "
+             f"({plural(result.attachment_bytes, 'byte')} sealed)" if result.attachments else "")
+    echo(f"Bundle {result.number} written to {result.path}: "
+         f"{report_range(result.first_seq, result.last_seq, result.reports)}{files}, "
+         f"{plural(result.size, 'byte')}.")
     click.echo("Give it to the reviewers. Nobody can read it on the way.", err=True)
 
 
@@ -100,9 +107,9 @@ def purge(obj: Any, number: int, yes: bool) -> None:
     with obj.store() as store, BlobStore.open(obj.instance, obj.key()) as blobs:
         result = store.purge_through(number)
         attachments = blobs.delete_for(list(result.envelope_hashes))
-    click.echo(f"Erased {result.erased} reports (up to report {result.through_seq}, "
-               f"bundle {result.through_bundle}) and {attachments} attachments; the "
-               "database file was rewritten.")
+    click.echo(f"Erased {plural(result.erased, 'report')} (up to report "
+               f"{result.through_seq}, bundle {result.through_bundle}) and "
+               f"{plural(attachments, 'attachment')}; the database file was rewritten.")
     if not result.wal_truncated:
         click.echo("Note: a running 'reporter serve' kept the write-ahead log open; run "
                    "purge again after stopping it to empty the log as well.", err=True)
@@ -139,14 +146,34 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
     m = result.manifest
     echo(f"{bundle}: OK")
     click.echo(f"  station {m.station_id.hex()} signed by {m.station_key.fingerprint()}")
-    click.echo(f"  bundle {m.number}, reports {m.first_seq}-{m.last_seq} "
-               f"({result.reports}), created {m.created}")
+    click.echo(f"  bundle {m.number}, {report_range(m.first_seq, m.last_seq, result.reports)}, "
+               f"created {m.created}")
     if result.attachments:
-        click.echo(f"  {result.attachments} attachments ({result.attachment_bytes} bytes "
-                   "sealed), each matching its signed size and hash")
+        click.echo(f"  {plural(result.attachments, 'attachment')} "
+                   f"({plural(result.attachment_bytes, 'byte')} sealed), each matching its "
+                   "signed size and hash")
     click.echo("  signature, every report's hash and the hash chain verified")
+    click.echo("  " + sealed_to_key(m.first_seq, result.reports, list(result.not_sealed_to_key)))
     for line in sealed_to(of_manifest(m), recipient_id(key.public_key)):
         echo(line)
+
+
+def sealed_to_key(first_seq: int, total: int, not_sealed: list[int]) -> str:
+    """How many of a bundle's reports the reviewer's key opens (``verify``)."""
+    opened = total - len(not_sealed)
+    if not not_sealed:
+        return ("the report is sealed to your key" if total == 1
+                else f"all {total} reports are sealed to your key")
+    them = "it" if len(not_sealed) == 1 else "them"
+    why = (f"sealed before your key was on the station's list; the keys on it then "
+           f"open {them}")
+    if opened == 0:
+        if total == 1:
+            return f"report {first_seq} is not sealed to your key ({why})"
+        return f"none of the {total} reports is sealed to your key ({why})"
+    return (f"{opened} of {plural(total, 'report')} {'is' if opened == 1 else 'are'} sealed "
+            f"to your key; not {noun(len(not_sealed), 'report')} {compress(not_sealed)} "
+            f"({why})")
 
 
 @click.command("import")
@@ -183,13 +210,23 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
             if result.new_station:
                 echo(f"{path}: new {station}, signing key pinned: "
                      f"{result.station_key.fingerprint()} (check it with the operator)")
-            if result.already_imported:
+            files = (f" ({plural(result.attachments, 'attachment')})"
+                     if result.attachments else "")
+            if result.already_imported and not result.added:
                 echo(f"{path}: bundle {result.number} of {station} was already "
                      "imported; nothing added")
-                continue
-            files = f" ({result.attachments} attachments)" if result.attachments else ""
-            echo(f"{path}: bundle {result.number} of {station}: {result.added} reports "
-                 f"added{files}, {result.already_present} already present")
+            elif result.already_imported:
+                echo(f"{path}: bundle {result.number} of {station} was already imported; "
+                     f"this key opens {plural(result.added, 'report')} that no key imported "
+                     f"with before could: {compress(result.filled)}, added{files}")
+            else:
+                echo(f"{path}: bundle {result.number} of {station}: "
+                     f"{plural(result.added, 'report')} added{files}, "
+                     f"{result.already_present} already present")
+                if result.filled:
+                    click.echo(f"  of which {noun(len(result.filled), 'report')} "
+                               f"{compress(result.filled)}: no key imported with before "
+                               f"opened {'it' if len(result.filled) == 1 else 'them'}")
             for seq, report_id, others in result.shared_codes:
                 echo(f"  WARNING: report {seq} (id {report_id}) has the receipt code of first "
                      f"report{'s' if len(others) > 1 else ''} "
@@ -197,14 +234,21 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                      "reused a monitor's code (a forged station, or a replay). "
                      f"'reporter review show {report_id}' shows both", err=True)
             if result.unreadable:
-                click.echo(f"  {len(result.unreadable)} reports are not sealed to your key "
-                           f"(sealed before it was added): {compress(result.unreadable)}")
+                many = len(result.unreadable) != 1
+                click.echo(f"  {plural(len(result.unreadable), 'report')} "
+                           f"{'are' if many else 'is'} not sealed to this key (sealed before "
+                           f"it was added): {compress(result.unreadable)}; importing this "
+                           f"bundle again with a key that opens {'them' if many else 'it'} "
+                           f"adds {'them' if many else 'it'}")
             if result.oversealed:
                 counts = sorted({n for _seq, n in result.oversealed})
-                echo(f"  WARNING: reports {compress([seq for seq, _n in result.oversealed])} "
-                     f"are sealed to {' or '.join(map(str, counts))} keys, more than the "
-                     f"{result.sealed_to} this bundle is sealed to: a key was on the "
-                     "station's list when they arrived and is not now (removed since, or "
+                many = len(result.oversealed) != 1
+                echo(f"  WARNING: {noun(len(result.oversealed), 'report')} "
+                     f"{compress([seq for seq, _n in result.oversealed])} "
+                     f"{'are' if many else 'is'} sealed to {' or '.join(map(str, counts))} "
+                     f"keys, more than the {result.sealed_to} this bundle is sealed to: a key "
+                     f"was on the station's list when {'they' if many else 'it'} arrived and "
+                     "is not now (removed since, or "
                      "added and removed between two bundles). If nobody removed a reviewer, "
                      "ask the operator.", err=True)
             outcome = result.recipients
@@ -217,8 +261,8 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                 if outcome.change is not None:
                     warn_change(result.station_id, result.number, outcome.change, own)
                     changed.append(f"bundle {result.number} of {station}")
-    refused = (f"{failures} of {len(bundles)} bundles were refused (see above)"
-               if failures else "")
+    refused = (f"{failures} of {plural(len(bundles), 'bundle')} "
+               f"{'was' if failures == 1 else 'were'} refused (see above)" if failures else "")
     if changed:
         news = (f"the recipients changed in {', '.join(changed)}: nothing is pinned until you "
                 "accept the change ('reporter review recipients')")
@@ -239,8 +283,9 @@ def review_gaps(ctx: ReviewContext) -> None:
         click.echo("No bundle imported yet.")
     for g in found:
         click.echo(f"Station {g.station_id.hex()} ({g.station_key.fingerprint()}): "
-                   f"{g.bundles} bundles, reports up to {g.last_seq}")
+                   f"{plural(g.bundles, 'bundle')}, reports up to {g.last_seq}")
         click.echo(f"  missing bundles: {format_ranges(g.missing_bundles) or 'none'}")
         click.echo(f"  missing reports: {format_ranges(g.missing_reports) or 'none'}")
         if g.unreadable_reports:
-            click.echo(f"  not sealed to your key: {compress(g.unreadable_reports)}")
+            click.echo(f"  not readable (no key imported with opens them): "
+                       f"{compress(g.unreadable_reports)}")

@@ -32,3 +32,16 @@ def read_passphrase(*, file: Path | None, env: str, prompt: str, confirm: bool,
         )
     entered: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
     return entered
+
+
+def noun(count: int, singular: str, many: str | None = None) -> str:
+    """The English noun for ``count`` things: ``singular`` for exactly one, else
+    ``many`` (by default ``singular + "s"``). Reviewer and operator CLI messages are
+    English; a monitor's page never uses this (pages are translated with gettext)."""
+    return singular if count == 1 else (many or singular + "s")
+
+
+def plural(count: int, singular: str, many: str | None = None, *, grouped: bool = False) -> str:
+    """``1 report``, ``3 reports``, ``0 reports`` (``grouped``: ``1,024 bytes``)."""
+    shown = f"{count:,}" if grouped else str(count)
+    return f"{shown} {noun(count, singular, many)}"

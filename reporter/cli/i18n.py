@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from babel.messages.frontend import CommandLineInterface
 
+from reporter.cli.common import plural
 from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.i18n import languages as i18n_config
@@ -58,7 +59,8 @@ def check_cmd(language: str, verbose: bool, quiet: bool) -> None:
     for problem in shown:
         echo(str(problem))  # it may quote a catalogue's text
     if result.unfinished and not verbose and not quiet:
-        click.echo(f"{len(result.unfinished)} entries still to translate or review: "
+        click.echo(f"{plural(len(result.unfinished), 'entry', 'entries')} still to "
+                   "translate or review: "
                    f"'reporter i18n check {language} --verbose' lists them with their lines.")
     if not result.ok:
         raise TranslationError(f"{result.path} has errors (see above); the station shows "
@@ -122,9 +124,8 @@ def ship_cmd(language: str) -> None:
                "restarts, and 'make test' now holds it at 100 %.")
     warnings = [p for p in result.others if p.severity == "warning"]
     if warnings:
-        count = (f"{len(warnings)} warnings remain" if len(warnings) != 1
-                 else "1 warning remains")
-        click.echo(f"{count} "
+        remain = "remains" if len(warnings) == 1 else "remain"
+        click.echo(f"{plural(len(warnings), 'warning')} {remain} "
                    f"(for you to judge, they do not stop shipping): 'reporter i18n check "
                    f"{language}' lists them.")
     else:
@@ -160,5 +161,5 @@ def update_cmd() -> None:
                  "--ignore-obsolete", "--ignore-pot-creation-date")
     _pybabel("compile", "-d", str(_root()))
     count = len(languages(_root()))
-    click.echo(f"Updated {pot} and {count} catalogues; new or changed strings are "
+    click.echo(f"Updated {pot} and {plural(count, 'catalogue')}; new or changed strings are "
                "untranslated or fuzzy: 'reporter i18n stats' shows where.")

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import click
 
-from reporter.cli.common import read_passphrase
+from reporter.cli.common import noun, plural, read_passphrase
 from reporter.cli.terminal import clean as _clean
 from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
@@ -63,7 +63,7 @@ def remind(db: ReviewDB) -> None:
     the change is not accepted yet (``reporter/review/recipients.py``)."""
     for station_id, numbers in pending_recipient_changes(db).items():
         many = len(numbers) > 1
-        echo(f"WARNING: station {station_id.hex()[:8]}: bundle{'s' if many else ''} "
+        echo(f"WARNING: station {station_id.hex()[:8]}: {noun(len(numbers), 'bundle')} "
              f"{', '.join(map(str, numbers))} {'are' if many else 'is'} sealed to other keys "
              "than the pinned ones, and the change is not accepted: 'reporter review "
              "recipients' shows it", err=True)
@@ -188,7 +188,8 @@ def _station(ctx: click.Context, param: click.Parameter, value: str | None) -> s
 
 
 _FILTER_OPTIONS = (
-    click.option("--site", default=None, help="Only this mine site (whole name, any case)."),
+    click.option("--site", default=None,
+                 help="Only mine sites whose name contains this text (any case)."),
     click.option("--type", "incident_type", type=click.Choice(INCIDENT_TYPES), default=None,
                  metavar="CODE", help="Only reports that ticked this incident type "
                                       f"({', '.join(INCIDENT_TYPES)})."),
@@ -233,7 +234,8 @@ def _filters(options: dict[str, Any]) -> rq.Filters:
               help="Show at most this many reports.")
 @pass_review
 def review_list(obj: ReviewContext, /, limit: int | None, **options: Any) -> None:
-    """List matching reports, newest first (for a follow-up, RECEIPT is the code it follows)."""
+    """List matching reports, newest first (RECEIPT is the monitor's code: for a follow-up,
+    the code of the report it follows)."""
     filters = _filters(options)
     with obj.open() as db:
         found = list(rq.list_reports(db, filters, limit))
@@ -242,7 +244,7 @@ def review_list(obj: ReviewContext, /, limit: int | None, **options: Any) -> Non
         return
     rows = [[str(s.id), f"{s.station_short}#{s.seq}", s.kind, s.submitted,
              s.incident_date or "-", _cut(s.site, 24) or "-", _cut(",".join(s.types), 40) or "-",
-             (s.follows or "") if s.kind == "follow-up" else s.receipt,
+             s.receipt,
              str(s.follow_ups), str(s.attachments), s.excerpt] for s in found]
     _table(["ID", "STATION#SEQ", "KIND", "RECEIVED", "INCIDENT", "SITE", "TYPES", "RECEIPT",
             "FOLLOW-UPS", "FILES", "DESCRIPTION"], rows, right=frozenset({0, 8, 9}))
@@ -269,10 +271,11 @@ def _indented(text: str, prefix: str = "    ") -> None:
 
 def _show_record(record: rq.Record) -> None:
     report = record.report
+    receipt = rq.receipt_code(report)
+    if report.kind == "follow-up":
+        receipt += " (the code of the report it follows: the monitor's)"
     lines = [("Station", record.station), ("Sequence", str(record.seq)),
-             ("Kind", KIND_LABELS.get(report.kind, report.kind)), ("Receipt", report.receipt)]
-    if report.follows is not None:
-        lines.append(("Follows receipt", report.follows))
+             ("Kind", KIND_LABELS.get(report.kind, report.kind)), ("Receipt", receipt)]
     lines += [("Received", f"{report.submitted} (date the station received it, UTC)"),
               ("Language", report.locale or NOT_GIVEN), ("Form", report.form or NOT_GIVEN)]
     fields = report.fields
@@ -287,25 +290,32 @@ def _show_record(record: rq.Record) -> None:
         click.echo(f"{label}:{' ' * (width - _width(label))}{value}")
     click.echo("Description:")
     _indented(str(fields.get("description") or NOT_GIVEN))
-    if report.attachments:
-        click.echo(f"Attachments: {len(report.attachments)} "
-                   f"('reporter review attachments {record.id} --out DIR' writes them)")
-        for info in report.attachments:
-            click.echo("  " + _attachment_line(info))
-            claimed = reviewfiles.name_disagrees(info, info.type)
-            if claimed is not None:
-                click.echo("     " + _clean(
-                    f"warning: the name says {claimed}, but the file is {info.type}; "
-                    "'review attachments' writes it as "
-                    f"{reviewfiles.file_name(info, info.type)}"))
+    _attachments(record)
+
+
+def _attachments(record: rq.Record, indent: str = "") -> None:
+    """The attachments a report lists, one per line, and how to write them out."""
+    report = record.report
+    if not report.attachments:
+        return
+    click.echo(f"{indent}Attachments: {len(report.attachments)} "
+               f"('reporter review attachments {record.id} --out DIR' writes them)")
+    for info in report.attachments:
+        click.echo(f"{indent}  " + _attachment_line(info))
+        claimed = reviewfiles.name_disagrees(info, info.type)
+        if claimed is not None:
+            click.echo(f"{indent}     " + _clean(
+                f"warning: the name says {claimed}, but the file is {info.type}; "
+                "'review attachments' writes it as "
+                f"{reviewfiles.file_name(info, info.type)}"))
 
 
 def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | None = None,
                      label: str = "SHA-256") -> str:
     """Name, type, size and SHA-256 of one attachment, on one line (terminal-safe)."""
     shown = name if name is not None else f"{info.index + 1}. {info.name}"
-    return _clean(f"{shown}  {info.type}  {size if size is not None else info.size:,} bytes  "
-                  f"{label} {info.sha256.hex()}")
+    bytes_ = plural(size if size is not None else info.size, "byte", grouped=True)
+    return _clean(f"{shown}  {info.type}  {bytes_}  {label} {info.sha256.hex()}")
 
 
 def _heading(record: rq.Record, noun: str = "report") -> str:
@@ -343,6 +353,7 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
         for follow_up in detail.follow_ups:
             click.echo(f"  {_heading(follow_up, 'Report')}{_elsewhere(follow_up, record)}:")
             _indented(str(follow_up.report.fields.get("description") or NOT_GIVEN), "      ")
+            _attachments(follow_up, "    ")
 
 
 def _elsewhere(linked: rq.Record, record: rq.Record) -> str:
@@ -421,8 +432,9 @@ def review_attachments(obj: ReviewContext, report_id: int, out_dir: Path,
     if total == 0:
         click.echo(f"Report {report_id} has no attachments.")
     elif failures:
-        raise ReporterError(f"{failures} of {total} attachments of report {report_id} were "
-                            "not written (see above)")
+        raise ReporterError(f"{failures} of {plural(total, 'attachment')} of report "
+                            f"{report_id} {'was' if failures == 1 else 'were'} not written "
+                            "(see above)")
 
 
 # --- export ----------------------------------------------------------------------------
@@ -489,8 +501,7 @@ def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: 
                 count = write(progress, stream)
         else:
             count = write(rows, stream)
-    noun = "report" if count == 1 else "reports"
-    echo(f"Exported {count} {noun}" + (f" to {out}." if out else "."), err=True)
+    echo(f"Exported {plural(count, 'report')}" + (f" to {out}." if out else "."), err=True)
     if out is not None:
         click.echo("The file is not encrypted: keep it on an encrypted disk and delete it "
                    "when you no longer need it.", err=True)

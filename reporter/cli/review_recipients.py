@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import click
 
+from reporter.cli.common import noun
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.terminal import clean, echo
 from reporter.errors import ReporterError
@@ -35,7 +36,7 @@ def recipient_lines(recipients: Iterable[Recipient], own: bytes | None = None,
 def sealed_to(recipients: Iterable[Recipient], own: bytes | None = None) -> list[str]:
     listed = list(recipients)
     named = all(r.name is not None for r in listed)
-    return [f"  sealed to {len(listed)} recipient{'s' if len(listed) != 1 else ''}"
+    return [f"  sealed to {len(listed)} {noun(len(listed), 'recipient')}"
             + (" (names as the station's list gives them):" if named
                else " (this bundle's format lists key ids only):"),
             *recipient_lines(listed, own)]
@@ -136,7 +137,9 @@ def review_recipients_accept(obj: ReviewContext, station: str, number: int | Non
     click.echo(f"Pinned the recipients of bundle {done.number} for station {short} from "
                f"bundle {done.number} on.")
     if done.settled:
-        click.echo(f"The same set settles bundles {', '.join(map(str, done.settled))}.")
+        click.echo(f"The same set settles {noun(len(done.settled), 'bundle')} "
+                   f"{', '.join(map(str, done.settled))}.")
     if done.remaining:
-        click.echo(f"Still not accepted: bundles {', '.join(map(str, done.remaining))} "
+        click.echo(f"Still not accepted: {noun(len(done.remaining), 'bundle')} "
+                   f"{', '.join(map(str, done.remaining))} "
                    "(another change; 'reporter review recipients' shows them).")

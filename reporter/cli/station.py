@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from reporter.cli.common import read_passphrase
+from reporter.cli.common import plural, read_passphrase
 from reporter.cli.process import forget_environment_variable
 from reporter.cli.terminal import echo
 from reporter.errors import ConfigError, NoRecipients
@@ -81,8 +81,32 @@ def recipients_add(obj: Context, name: str, public_key: str) -> None:
     key = RecipientPublicKey.from_text(public_key)
     with obj.store() as store:
         store.add_recipient(name, key)
+        held, unexported = store.report_count(), store.unexported_count()
     echo(f"Added {name}. Fingerprint: {key.fingerprint()}")
     click.echo("Check this fingerprint with the reviewer over another channel.")
+    click.echo(sealed_before(held, unexported))
+
+
+def sealed_before(held: int, unexported: int) -> str:
+    """What a key just added cannot open: every report already held was sealed on
+    arrival to the list of that moment. Envelopes name no recipient, so the station
+    counts the envelopes it holds; it cannot check them for a key that was on the
+    list before, removed and added again."""
+    if held == 0:
+        return "The station holds no report: every report from now on is sealed to it."
+    one = held == 1
+    text = (f"The station holds {plural(held, 'report')} sealed before this key was added: "
+            f"this key will not open {'it' if one else 'them'} (unless it was on the list "
+            f"when {'it' if one else 'they'} arrived); the reviewers already on the list can. "
+            "Reports from now on are sealed to it.")
+    if unexported:
+        if one:
+            text += " That report is not exported yet: the next bundle carries it."
+        else:
+            few = unexported == 1
+            text += (f" {unexported} of them {'is' if few else 'are'} not exported yet: the "
+                     f"next bundle carries {'it' if few else 'them'}.")
+    return text
 
 
 @recipients.command("list")
@@ -231,13 +255,18 @@ def _bind_error(exc: OSError, host: str, port: int) -> ConfigError:
 @click.command()
 @pass_ctx
 def status(obj: Context) -> None:
-    """Counts, never contents: reports held, recipients, sites, chain check."""
+    """Counts, never contents: reports held (follow-ups included), recipients, sites,
+    chain check."""
     with obj.store() as store:
         identity = load_identity(store)
         head = store.verify_chain(identity.station_id)
         click.echo(f"Station id:       {identity.station_id_text}")
         click.echo(f"Signing key:      {identity.signing_key.verify_key.fingerprint()}")
-        click.echo(f"Reports held:     {store.report_count()}")
+        # First reports and follow-ups together: the station cannot tell them apart
+        # and keeps no count of either (SECURITY.md, "The station database").
+        click.echo(f"Reports held:     {store.report_count()} (first reports and follow-ups "
+                   "together: the station cannot tell them apart; reviewers' 'review stats' "
+                   "counts them apart)")
         click.echo(f"Reports purged:   {store.purged_count()}")
         written = [b for b in store.bundles() if b.written]
         click.echo(f"Bundles exported: {len(written)}"
@@ -247,7 +276,7 @@ def status(obj: Context) -> None:
         if blobs_path(obj.instance).exists():
             with BlobStore.open(obj.instance, obj.key()) as blobs:
                 click.echo(f"Attachments:      {blobs.upload_count()} "
-                           f"({blobs.total_bytes()} bytes of ciphertext)")
+                           f"({plural(blobs.total_bytes(), 'byte')} of ciphertext)")
         click.echo(f"Recipients:       {len(store.recipients())}")
         click.echo(f"Mine sites:       {len(store.sites())}")
         click.echo(f"Schema version:   {store.schema_version}")

@@ -81,8 +81,9 @@ _MIGRATION_1 = (
         body          TEXT NOT NULL,
         UNIQUE (station_id, seq)
     )""",
-    # Reports a bundle carried that were not sealed to this reviewer's key
-    # (sealed before the key was added to the station): known, not readable.
+    # Reports a bundle carried that were not sealed to the reviewer's key (sealed
+    # before the key was added to the station): known, not readable. A later import
+    # of a bundle carrying them, with a key that opens them, moves them to reports.
     """CREATE TABLE unreadable (
         station_id    BLOB NOT NULL REFERENCES stations (station_id),
         seq           INTEGER NOT NULL,
@@ -477,6 +478,16 @@ class ReviewDB:
         self._db.execute(
             "INSERT INTO unreadable (station_id, seq, envelope_hash) VALUES (?, ?, ?)",
             (station_id, seq, envelope_hash))
+
+    def unreadable_between(self, station_id: bytes, first: int, last: int) -> set[int]:
+        return {int(r[0]) for r in self._db.execute(
+            "SELECT seq FROM unreadable WHERE station_id = ? AND seq BETWEEN ? AND ?",
+            (station_id, first, last))}
+
+    def forget_unreadable(self, station_id: bytes, seq: int) -> None:
+        """A key imported since opens it: it becomes a report (``add_report``)."""
+        self._db.execute("DELETE FROM unreadable WHERE station_id = ? AND seq = ?",
+                         (station_id, seq))
 
     def unreadable_seqs(self, station_id: bytes) -> list[int]:
         return [int(r[0]) for r in self._db.execute(

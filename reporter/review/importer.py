@@ -56,7 +56,10 @@ class ImportResult:
     last_seq: int
     added: int = 0
     already_present: int = 0
-    unreadable: list[int] = field(default_factory=list)
+    unreadable: list[int] = field(default_factory=list)  # seqs this key does not open
+    # Of the reports added, those that an earlier import could not read (its key did
+    # not open them) and this key opens: seqs.
+    filled: list[int] = field(default_factory=list)
     already_imported: bool = False
     new_station: bool = False
     attachments: int = 0  # stored
@@ -79,6 +82,9 @@ class VerifyResult:
     manifest_hash: bytes
     attachments: int = 0
     attachment_bytes: int = 0
+    # Reports (seq) whose envelope the key given does not open: sealed before it was
+    # on the station's list. The others were opened (and authenticated) in memory.
+    not_sealed_to_key: tuple[int, ...] = ()
 
 
 @contextmanager
@@ -93,16 +99,25 @@ def _opened(path: Path) -> Iterator[BinaryIO]:
 
 def verify_bundle(path: Path, key: RecipientPrivateKey,
                   station_key: StationVerifyKey | None = None) -> VerifyResult:
-    """Check everything a bundle promises, without importing it."""
+    """Check everything a bundle promises, without importing it; and which of its
+    reports ``key`` opens (each one's envelope is opened and authenticated in memory,
+    as import would, and nothing is kept)."""
+    not_sealed: list[int] = []
+    count = 0
     with _opened(path) as fh:
         reader = BundleReader(fh, key)
         if station_key is not None and reader.manifest.station_key != station_key:
             raise ForeignStation(
                 f"{path} is signed by station key {reader.manifest.station_key.fingerprint()}"
                 f", not the expected {station_key.fingerprint()}")
-        count = reader.verify_all()
+        for item in reader.reports():
+            count += 1
+            try:
+                open_envelope_with_key(item.envelope, key)
+            except NotARecipient:
+                not_sealed.append(item.seq)
     return VerifyResult(reader.manifest, count, reader.manifest_hash,
-                        reader.attachments_read, reader.attachment_bytes)
+                        reader.attachments_read, reader.attachment_bytes, tuple(not_sealed))
 
 
 def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) -> None:
@@ -178,15 +193,18 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
                     f"bundle {m.number} of station {m.station_id.hex()[:8]} was already "
                     f"imported with different contents: {path} is a forgery or a replay "
                     "from a restored station. Nothing was imported.")
-            reader.verify_all()
+            # The same bundle again, perhaps with another reviewer's key: it is read
+            # and checked whole again, and the reports no key could read before that
+            # this key opens are added (``_import_report``).
             result.already_imported = True
-            return
-        _check_neighbours(db, m, reader.manifest_hash)
+        else:
+            _check_neighbours(db, m, reader.manifest_hash)
         total = len(m.envelopes)
         known = db.known_hashes(m.station_id, m.first_seq, m.last_seq)
+        unreadable = db.unreadable_between(m.station_id, m.first_seq, m.last_seq)
         for done, item in enumerate(reader.reports(), 1):
-            _import_report(db, key, m.station_id, item, known.get(item.seq), result,
-                           blobs, written)
+            _import_report(db, key, m.station_id, item, known.get(item.seq),
+                           item.seq in unreadable, result, blobs, written)
             if item.seq not in known:
                 # Stanzas name no key, but their number is in the envelope's clear
                 # header: more than the bundle's recipients means a key that read it
@@ -197,6 +215,8 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
                     result.oversealed.append((item.seq, stanzas))
             if progress is not None:
                 progress(done, total)
+        if existing is not None:
+            return
         db.add_bundle(BundleRecord(
             station_id=m.station_id, number=m.number, hash=reader.manifest_hash,
             previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
@@ -206,24 +226,34 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
 
 
 def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
-                   item: BundledReport, known: bytes | None, result: ImportResult,
-                   blobs: BlobStore | None, written: list[int]) -> None:
+                   item: BundledReport, known: bytes | None, was_unreadable: bool,
+                   result: ImportResult, blobs: BlobStore | None, written: list[int]) -> None:
     """Add one report. Attachments of a report that is skipped (already present, or
-    not sealed to this key) are still read and checked by the reader, not stored."""
+    not sealed to this key) are still read and checked by the reader, not stored.
+
+    A report already known as not readable (``was_unreadable``: no key imported
+    before opened it) is added if this key opens it; its envelope must be the one
+    recorded then, byte for byte (same hash), like any report seen twice.
+    """
     seq, h = item.seq, item.hash
     if known is not None:
         if known != h:
             raise BundleConflict(
                 f"report {seq} of station {station_id.hex()[:8]} differs from the copy "
                 "already imported (different history). Nothing was imported.")
-        result.already_present += 1
-        return
+        if not was_unreadable:
+            result.already_present += 1
+            return
     try:
         body, file_key = open_envelope_with_key(item.envelope, key)
     except NotARecipient:
-        db.add_unreadable(station_id, seq, h)
+        if not was_unreadable:
+            db.add_unreadable(station_id, seq, h)
         result.unreadable.append(seq)
         return
+    if was_unreadable:
+        db.forget_unreadable(station_id, seq)
+        result.filled.append(seq)
     report = Report.from_body(body)
     check_attachment_list(seq, report.attachments, item.attachments)
     report_id = db.add_report(station_id, seq, h, report, body,
@@ -250,7 +280,8 @@ def check_attachment_list(seq: int, sealed: tuple[AttachmentInfo, ...],
     """The report's own list (sealed by the station with the report) must be the signed
     manifest's: same count, and for each attachment the same ciphertext size and hash."""
     if len(sealed) != len(listed):
-        raise Tampered(f"report {seq}: the sealed report lists {len(sealed)} attachments, "
+        many = "" if len(sealed) == 1 else "s"
+        raise Tampered(f"report {seq}: the sealed report lists {len(sealed)} attachment{many}, "
                        f"the signed manifest {len(listed)}. Nothing was imported.")
     for info, stream in zip(sealed, listed, strict=True):
         if (info.ciphertext_size != stream.size

@@ -8,7 +8,10 @@ Unicode-aware matching (``reviewquery_fold``, ``reviewquery_text``).
 Filtering rules (``Filters``):
 
 * **site**: the report's site (the chosen site, else the monitor's own
-  "other site" text), whole name, case-insensitive (Unicode case folding).
+  "other site" text) contains the given text, case-insensitive (Unicode case
+  folding): ``marange`` finds "Marange (Chiadzwa), Zimbabwe", as a person
+  expects of a search box. Sites are named by operators and typed by monitors,
+  so nobody remembers a whole name exactly.
 * **incident type**: one code of ``report.INCIDENT_TYPES``; a report matches if
   it ticked that type among others.
 * **dates**: ``date_from`` and ``date_to`` (``YYYY-MM-DD``, both inclusive)
@@ -41,6 +44,14 @@ reverse, oldest first.
 
 Attachment counts come from the report's own sealed list (schema 2 bodies;
 0 for schema 1), so they say what the monitor sent, not what was stored.
+
+One receipt code per report (``receipt_code``): the one the monitor holds.
+A follow-up's body also carries a code of its own, made by the station when
+it arrived; the receipt page shows the monitor the code they followed, never
+that one, so no monitor knows it. ``list``, ``show``, the CSV and spreadsheet
+exports and the JSON Lines wrapper show the monitor's code (for a follow-up,
+the code of the report it follows), and ``--search`` does not look at the
+follow-up's own; JSON Lines keeps the sealed report whole, that code included.
 """
 
 from __future__ import annotations
@@ -138,8 +149,8 @@ class Filters:
         """A ``WHERE`` clause over ``reports AS r`` (constant text) and its parameters."""
         clauses: list[str] = []
         params: list[Any] = []
-        if self.site:
-            clauses.append("reviewquery_fold(r.site) = ?")
+        if self.site and self.site.strip():
+            clauses.append("instr(reviewquery_fold(r.site), ?) > 0")
             params.append(fold(self.site.strip()))
         if self.incident_type:
             clauses.append("EXISTS (SELECT 1 FROM json_each(r.types) AS t WHERE t.value = ?)")
@@ -164,15 +175,25 @@ class Filters:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def receipt_code(report: Report) -> str:
+    """The report's one identity: the receipt code the monitor holds (for a follow-up,
+    the code of the report it follows; see the module's docstring)."""
+    return report.follows if report.kind == "follow-up" and report.follows else report.receipt
+
+
 def _body_text(body: str | None) -> str | None:
-    """Every value in a report body, folded, one per line. Never raises: it runs
-    inside SQLite, on bodies a station sent (iterative, so depth cannot hurt)."""
+    """Every value in a report body, folded, one per line, but a follow-up's own
+    receipt code (no monitor knows it). Never raises: it runs inside SQLite, on
+    bodies a station sent (iterative, so depth cannot hurt)."""
     if body is None:
         return None
     try:
-        pending: list[Any] = [json.loads(body)]
+        document = json.loads(body)
     except (ValueError, RecursionError):
         return fold(body)
+    if isinstance(document, dict) and document.get("kind") == "follow-up":
+        document = {k: v for k, v in document.items() if k != "receipt"}
+    pending: list[Any] = [document]
     values: list[str] = []
     while pending:
         value = pending.pop()
@@ -215,7 +236,7 @@ class Summary:
     incident_date: str | None
     site: str | None
     types: tuple[str, ...]
-    receipt: str
+    receipt: str  # the monitor's code: for a follow-up, the one it follows
     follows: str | None
     excerpt: str
     follow_ups: int
@@ -256,7 +277,9 @@ _OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq"
 def list_reports(db: ReviewDB, filters: Filters, limit: int | None = None) -> Iterator[Summary]:
     """Summaries of the matching reports, newest first, at most ``limit`` of them."""
     what = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.site, "
-            "r.types, r.receipt, r.follows, r.description, " + _FOLLOW_UP_COUNT + ", "
+            "r.types, CASE WHEN r.kind = 'follow-up' AND r.follows IS NOT NULL "
+            "THEN r.follows ELSE r.receipt END, r.follows, r.description, "
+            + _FOLLOW_UP_COUNT + ", "
             "coalesce(json_array_length(r.body, '$.attachments'), 0) FROM reports AS r")
     tail, extra = (_NEWEST_FIRST, ()) if limit is None else (_NEWEST_FIRST + " LIMIT ?", (limit,))
     for row in _select(db, what, filters, tail, extra):
@@ -351,7 +374,9 @@ FIELD_COLUMNS = (
     "perpetrator_other", "description", "source", "monitor_code", "contact",
     "contact_details",
 )
-CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "follows", "locale", "submitted",
+# ``receipt`` is the monitor's code (``receipt_code``): a follow-up and its first
+# report share it, so sorting on it groups them.
+CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "locale", "submitted",
                *FIELD_COLUMNS, "attachments")
 
 
@@ -419,7 +444,7 @@ def export_values(row: ExportRow) -> list[str | int | float]:
     report = Report.from_body(row.body.encode("utf-8"))
     header: dict[str, Any] = {
         "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
-        "receipt": report.receipt, "follows": report.follows, "locale": report.locale,
+        "receipt": receipt_code(report), "locale": report.locale,
         "submitted": report.submitted, "attachments": len(report.attachments),
     }
     return [_value(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
@@ -432,11 +457,15 @@ def csv_cells(row: ExportRow) -> list[str | int | float]:
 
 
 def jsonl_line(row: ExportRow) -> str:
-    """``{"id", "station", "seq", "attachments", "report": <the stored body, as JSON>}``
-    on one line; ``attachments`` is how many the report lists (their details are in
+    """``{"id", "station", "seq", "receipt", "attachments", "report": <the stored body,
+    as JSON>}`` on one line; ``receipt`` is the monitor's code (``receipt_code``),
+    ``attachments`` how many the report lists (their details are in
     ``report.attachments``)."""
+    report = json.loads(row.body)  # stored by import: a checked report (report.py)
+    receipt = (report["follows"] if report.get("kind") == "follow-up" and report.get("follows")
+               else report["receipt"])
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
-                       "attachments": row.attachments, "report": json.loads(row.body)},
+                       "receipt": receipt, "attachments": row.attachments, "report": report},
                       ensure_ascii=False, separators=(",", ":"))
     # JSON allows these raw in strings, but tools that split lines on them would break
     # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls

@@ -310,6 +310,12 @@ class Store:
         return int(self._db.execute(
             "SELECT count(*) FROM reports WHERE envelope IS NOT NULL").fetchone()[0])
 
+    def unexported_count(self) -> int:
+        """Reports held that no written bundle has carried yet (the next bundle's)."""
+        return int(self._db.execute(
+            "SELECT count(*) FROM reports WHERE envelope IS NOT NULL AND seq > "
+            "(SELECT coalesce(max(last_seq), 0) FROM bundles WHERE written = 1)").fetchone()[0])
+
     def purged_count(self) -> int:
         return int(self._db.execute(
             "SELECT count(*) FROM reports WHERE envelope IS NULL").fetchone()[0])

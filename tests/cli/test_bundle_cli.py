@@ -47,7 +47,8 @@ def test_a_tampered_bundle_is_named_and_refused(run, station: Station, key_file:
     code, _, err = run("verify", str(path), "--key", str(key_file))
     assert code == 1 and err.startswith(f"error: {path}: the bundle was altered")
     code, _, err = run("review", "import", str(path), "--key", str(key_file))
-    assert code == 1 and str(path) in err and "altered" in err and "1 of 1 bundles" in err
+    assert code == 1 and str(path) in err and "altered" in err
+    assert "1 of 1 bundle was refused" in err
 
 
 def test_a_key_that_is_not_a_recipient_gets_its_fingerprint(run, station: Station,  # type: ignore[no-untyped-def]
@@ -142,3 +143,59 @@ def test_a_damaged_attachment_store_is_named(run, station: Station, key_file: Pa
     code, _, err = run("review", "attachments", "1", "--out", str(tmp_path / "out"))
     assert code == 1 and "unexpected" not in err
     assert str(store) in err and "is damaged or was altered" in err
+
+
+def test_a_second_reviewer_key_fills_in_what_the_first_could_not_read(  # type: ignore[no-untyped-def]
+        run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    """Issue 11, section 4: one review database, two reviewer keys. Importing a bundle
+    again with another key adds the reports that key opens, every check made again."""
+    from tests.conftest import add_report_with_attachments
+    from tests.reviewing import snapshot
+
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 40
+    add_report_with_attachments(station, [("statement.pdf", pdf)], text="first, sealed to A")
+    add_reports(station, 1, text="second, sealed to A")
+    late = RecipientPrivateKey.generate()
+    late_key = tmp_path / "late.key"
+    late_key.write_bytes(keyfile.dump(late, KEY_PASSPHRASE, KdfParams.new()))
+    assert run("recipients", "add", "late", late.public_key.to_text())[0] == 0
+    add_reports(station, 1, text="third, sealed to A and late")
+    bundle = tmp_path / "1.rptr"
+    assert run("export", "--out", str(bundle))[0] == 0
+
+    code, out, err = run("review", "import", str(bundle), "--key", str(late_key))
+    assert code == 0, err
+    assert "1 report added, 0 already present" in out
+    assert "2 reports are not sealed to this key (sealed before it was added): 1-2" in out
+    assert "not readable (no key imported with opens them): 1-2" in run("review", "gaps")[1]
+
+    # An altered copy of the same bundle is refused, and changes nothing.
+    altered = tmp_path / "altered.rptr"
+    data = bytearray(bundle.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    altered.write_bytes(bytes(data))
+    from reporter.review.db import ReviewDB
+    from tests.reviewing import REVIEW_PASSPHRASE
+
+    with ReviewDB.open(tmp_path / "review.db", REVIEW_PASSPHRASE) as db:
+        before = snapshot(db)
+    code, _, err = run("review", "import", str(altered), "--key", str(key_file))
+    assert code == 1 and "altered" in err
+    with ReviewDB.open(tmp_path / "review.db", REVIEW_PASSPHRASE) as db:
+        assert snapshot(db) == before
+
+    code, out, err = run("review", "import", str(bundle), "--key", str(key_file))
+    assert code == 0, err
+    assert ("bundle 1 of station " in out and "was already imported; this key opens 2 reports "
+            "that no key imported with before could: 1-2, added (1 attachment)") in out
+    code, out, _ = run("review", "gaps")
+    assert "not readable" not in out and "missing reports: none" in out
+    code, out, _ = run("review", "list")
+    assert "first, sealed to A" in out and "second, sealed to A" in out and "third" in out
+    first_id = next(line.split()[0] for line in out.splitlines() if "first, sealed" in line)
+    code, out, err = run("review", "attachments", first_id, "--out", str(tmp_path / "files"))
+    assert code == 0, err
+    assert (tmp_path / "files" / "1-statement.pdf").read_bytes() == pdf
+
+    code, out, _ = run("review", "import", str(bundle), "--key", str(key_file))
+    assert code == 0 and "already imported; nothing added" in out

@@ -189,6 +189,39 @@ def test_status_counts_attachments_never_shows_them(run, station: Station,  # ty
     assert "a.pdf" not in out
 
 
+def test_status_does_not_count_follow_ups_as_reports(run, station: Station,  # type: ignore[no-untyped-def]
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 11, section 4: status said "Reports held: 2" for a report and its follow-up.
+    It says both kinds are counted together, and why it cannot count them apart: a
+    follow-up leaves nothing in the station database but its row, same as a first
+    report (a per-kind counter would mark each row's kind; SECURITY.md)."""
+    from reporter.station.intake import accept, build_report
+
+    monkeypatch.setenv("REPORTER_INSTANCE", str(station.path))
+
+    def tables() -> dict[str, list[object]]:
+        with station.store() as store:
+            db = store._db
+            names = [r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+            return {n: db.execute(f"SELECT * FROM {n}").fetchall()  # noqa: S608
+                    for n in names if n != "reports"}
+
+    def send(report):  # type: ignore[no-untyped-def]
+        with station.store() as store:
+            accept(report, [r.public_key for r in store.recipients()],
+                   lambda e: store.append_report(e, station.station_id))
+
+    first = build_report({"description": "first", "incident_types": ["other"]}, "en")
+    send(first)
+    before = tables()
+    send(build_report({"description": "more"}, "en", follows=first.receipt))
+    assert tables() == before
+    out = run("status").out
+    assert ("Reports held:     2 (first reports and follow-ups together: the station cannot "
+            "tell them apart; reviewers' 'review stats' counts them apart)") in out
+
+
 def _fill_recipients(station: Station, total: int) -> None:
     with station.store() as store:
         for i in range(len(store.recipients()), total):

@@ -98,3 +98,66 @@ def test_a_follow_up_through_another_station_says_so(  # type: ignore[no-untyped
     assert f"[from another station: {there}, not {here}]" in shown
     _, shown, _ = run("review", "show", str(ids["travelled-follow-up"]))
     assert f"[from another station: {here}, not {there}]" in shown and "WARNING" not in shown
+
+
+def submit_with_file(station: Station, description: str, follows: str,
+                     name: str, data: bytes) -> str:
+    """A follow-up with one attachment, sealed as the web form seals it; its own code."""
+    from reporter.station.submission import Draft, Limits
+    from reporter.storage.blobs import BlobStore
+
+    with station.store() as store, BlobStore.open(station.path, station.key) as blobs:
+        recipients = [r.public_key for r in store.recipients()]
+        draft = Draft(blobs, Limits(max_bytes=1 << 30, max_count=20))
+        assert draft.add(name, data).problem is None
+        report = build_report({"description": description}, "en", follows)
+        report = dataclasses.replace(report, attachments=draft.attachments())
+        store.append_report(draft.seal(report, recipients), station.station_id)
+        draft.close()
+    return report.receipt
+
+
+def test_the_monitors_code_is_the_one_identity_everywhere(  # type: ignore[no-untyped-def]
+        run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    """Issue 11, section 4: ``list``, ``show`` and the exports agree on the receipt code,
+    the one the monitor holds; a follow-up's own code (no monitor saw it) is shown
+    nowhere; ``show`` of a first report lists its follow-ups' attachments."""
+    import csv
+    import hashlib
+    import io
+    import json
+
+    code = submit(station, "first-report")
+    photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 20
+    own = submit_with_file(station, "follow-up-with-photo", code, "photo.jpg", photo)
+    assert own != code
+    assert run("export", "--out", str(tmp_path / "1.rptr"))[0] == 0
+    assert run("review", "import", str(tmp_path / "1.rptr"), "--key", str(key_file))[0] == 0
+
+    _, listed, _ = run("review", "list")
+    ids = report_ids(listed)
+    receipts = {int(line.split()[0]): line.split()[7] for line in listed.splitlines()[1:]}
+    assert receipts == {ids["first-report"]: code, ids["follow-up-with-photo"]: code}
+
+    _, exported, _ = run("review", "export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(exported, newline="")))
+    assert {int(r["id"]): r["receipt"] for r in rows} == receipts
+    assert own not in exported
+    # JSON Lines keeps the sealed report whole (the follow-up's own code inside it),
+    # and names the monitor's code beside it.
+    _, exported, _ = run("review", "export", "--format", "jsonl")
+    lines = [json.loads(line) for line in exported.splitlines()]
+    assert {r["id"]: r["receipt"] for r in lines} == receipts
+
+    _, shown, _ = run("review", "show", str(ids["follow-up-with-photo"]))
+    assert re.search(rf"\nReceipt: +{code} \(the code of the report it follows", shown)
+    assert own not in shown
+
+    _, shown, _ = run("review", "show", str(ids["first-report"]))
+    assert own not in shown
+    follow_ups = shown[shown.index("Follow-ups: 1"):]
+    assert "follow-up-with-photo" in follow_ups
+    assert (f"    Attachments: 1 ('reporter review attachments {ids['follow-up-with-photo']} "
+            "--out DIR' writes them)") in follow_ups
+    assert (f"      1. photo.jpg  image/jpeg  {len(photo):,} bytes  SHA-256 "
+            f"{hashlib.sha256(photo).hexdigest()}") in follow_ups

@@ -51,7 +51,7 @@ def test_a_look_alike_key_is_shown_loudly_until_accepted(run, station: Station, 
 
     code, out, err = run("review", "import", str(second), *key)
     assert code == 3  # imported, but a decision is waiting
-    assert "bundle 2 of station" in out and "1 reports added" in out
+    assert "bundle 2 of station" in out and "1 report added" in out
     short = station.station_id.hex()[:8]
     assert (f"SECURITY WARNING: bundle 2 of station {short} is sealed to other keys than the "
             "ones pinned for it (from bundle 1):") in err
@@ -78,7 +78,7 @@ def test_a_look_alike_key_is_shown_loudly_until_accepted(run, station: Station, 
     code, out, err = run("review", "recipients", "accept", short, "--yes")
     assert code == 0, err
     assert f"Pinned the recipients of bundle 2 for station {short}" in out
-    assert "The same set settles bundles 3." in out
+    assert "The same set settles bundle 3." in out
     code, out, err = run("review", "import", str(export(run, station, tmp_path, 4)), *key)
     assert code == 0 and "WARNING" not in err
     assert "WARNING" not in run("review", "gaps")[2]
@@ -103,7 +103,7 @@ def test_a_refused_bundle_and_a_change_together_exit_1(run, station: Station,  #
     code, _, err = run("review", "import", str(export(run, station, tmp_path, 2)),
                        str(tmp_path / "missing.rptr"), *key)
     assert code == 1
-    assert "1 of 2 bundles were refused (see above); the recipients changed in bundle 2" in err
+    assert "1 of 2 bundles was refused (see above); the recipients changed in bundle 2" in err
 
 
 def test_a_key_added_and_removed_between_two_bundles_still_shows(  # type: ignore[no-untyped-def]
@@ -122,3 +122,41 @@ def test_a_key_added_and_removed_between_two_bundles_still_shows(  # type: ignor
     assert ("WARNING: reports 2-3 are sealed to 2 keys, more than the 1 this bundle is "
             "sealed to") in err
     assert "report 4" not in err and "reports 2-4" not in err
+
+
+def test_a_key_added_late_is_told_what_it_will_not_open(run, station: Station,  # type: ignore[no-untyped-def]
+                                                         key_file: Path,
+                                                         tmp_path: Path) -> None:
+    """Issue 11, section 4: the operator learns at ``recipients add`` how many reports
+    the new key will not open, and the reviewer at ``verify``, before any import."""
+    from reporter.formats import keyfile
+    from reporter.formats.crypto import KdfParams
+    from tests.reviewing import KEY_PASSPHRASE
+
+    add_reports(station, 2)
+    assert run("export", "--out", str(tmp_path / "1.rptr"))[0] == 0
+    add_reports(station, 3)  # held, not exported yet
+    late = RecipientPrivateKey.generate()
+    code, out, err = run("recipients", "add", "Late reviewer", late.public_key.to_text())
+    assert code == 0, err
+    assert ("The station holds 5 reports sealed before this key was added: this key will "
+            "not open them") in out
+    assert "3 of them are not exported yet: the next bundle carries them." in out
+
+    add_reports(station, 1)
+    bundle = tmp_path / "2.rptr"
+    assert run("export", "--out", str(bundle))[0] == 0  # reports 3-6, sealed to both keys
+    late_key = tmp_path / "late.key"
+    late_key.write_bytes(keyfile.dump(late, KEY_PASSPHRASE, KdfParams.new()))
+    code, out, err = run("verify", str(bundle), "--key", str(late_key))
+    assert code == 0, err
+    assert ("  1 of 4 reports is sealed to your key; not reports 3-5 (sealed before your "
+            "key was on the station's list; the keys on it then open them)") in out
+    code, out, _ = run("verify", str(bundle), "--key", str(key_file))
+    assert code == 0 and "  all 4 reports are sealed to your key\n" in out
+
+    # Purged reports are no longer held: they are not counted.
+    assert run("purge", "--through", "2", "--yes")[0] == 0
+    code, out, _ = run("recipients", "add", "Later", RecipientPrivateKey.generate()
+                       .public_key.to_text())
+    assert "The station holds no report: every report from now on" in out

@@ -173,7 +173,9 @@ def test_show_a_first_report_with_labels_and_follow_ups(run, sample: Sample) -> 
 def test_show_a_follow_up_with_the_report_it_follows(run, sample: Sample) -> None:  # type: ignore[no-untyped-def]
     result = run("show", str(sample.ids["died"]))
     assert result.code == 0, result.err
-    assert f"Follows receipt: {sample.reports['shooting'].receipt}" in result.out
+    assert (f"Receipt:  {sample.reports['shooting'].receipt} (the code of the report "
+            "it follows: the monitor's)\n") in result.out
+    assert sample.reports["died"].receipt not in result.out  # no monitor ever saw it
     assert "What happened" not in result.out  # a follow-up has only its text
     assert (f"Follows report {sample.ids['shooting']} (first report, station aa110000 #1, "
             "received 2026-03-01, site Marange) [from another station: aa110000, not "

@@ -204,7 +204,7 @@ def test_a_station_restored_from_a_backup_cannot_replace_what_was_imported(
     assert done.returncode == 1
     assert "does not follow the bundle 1 already imported (different history)" in text(done)
     summary = imported(tmp_path, review_db)
-    assert "1 bundles, reports up to 2" in summary
+    assert "1 bundle, reports up to 2" in summary
     listed = text(run("review", "list", cwd=tmp_path, review_db=review_db))
     assert "after the backup" in listed and "different second" not in listed
     # The real bundle again: the same bundle, nothing added.

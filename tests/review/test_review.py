@@ -154,6 +154,62 @@ def test_a_reviewer_added_later_sees_what_is_not_sealed_to_them(station: Station
     assert g.missing_reports == [] and g.unreadable_reports == [1, 2]
 
 
+def test_a_later_bundle_carrying_unreadable_reports_fills_them_in(station: Station,
+                                                                  db: ReviewDB,
+                                                                  tmp_path: Path) -> None:
+    """A report that no key imported with could open, carried again by a later bundle
+    (``export --all``), is added when the key of that import opens it."""
+    add_reports(station, 2)
+    newcomer = RecipientPrivateKey.generate()
+    with station.store() as store:
+        store.add_recipient("newcomer", newcomer.public_key)
+    add_reports(station, 1)
+    first = import_bundle(db, export(station, tmp_path / "1.rptr"), newcomer)
+    assert (first.added, first.unreadable) == (1, [1, 2])
+    add_reports(station, 1)
+    second = import_bundle(db, export(station, tmp_path / "2.rptr", all_held=True),
+                           station.reviewer)
+    assert (second.added, second.filled, second.already_present) == (3, [1, 2], 1)
+    assert second.unreadable == [] and not second.already_imported
+    assert db.unreadable_seqs(station.station_id) == []
+    assert list(db.seqs(station.station_id)) == [1, 2, 3, 4]
+    [g] = gaps(db)
+    assert g.missing_reports == [] and g.unreadable_reports == []
+
+
+def test_a_reimport_with_another_key_is_one_transaction(station: Station, db: ReviewDB,
+                                                        tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """If filling in fails half way, nothing of it stays: the reports are still
+    known as not readable, and the next try adds them."""
+    from reporter.review import importer
+
+    add_reports(station, 2)
+    newcomer = RecipientPrivateKey.generate()
+    with station.store() as store:
+        store.add_recipient("newcomer", newcomer.public_key)
+    add_reports(station, 1)
+    path = export(station, tmp_path / "1.rptr")
+    import_bundle(db, path, newcomer)
+    before = snapshot(db)
+    real = importer.Report.from_body
+    calls = []
+
+    def fail_on_second(body: bytes) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise FormatError("injected")
+        return real(body)
+
+    monkeypatch.setattr(importer.Report, "from_body", staticmethod(fail_on_second))
+    with pytest.raises(FormatError, match="injected"):
+        import_bundle(db, path, station.reviewer)
+    assert snapshot(db) == before
+    monkeypatch.undo()
+    again = import_bundle(db, path, station.reviewer)
+    assert again.filled == [1, 2] and again.added == 2
+
+
 def test_verify_checks_everything_without_a_database(station: Station,
                                                      tmp_path: Path) -> None:
     add_reports(station, 2)

@@ -86,8 +86,9 @@ def delete_in_background(instance_path: Path, db_key: bytes, uploads: list[int])
             log.warning("unfinished uploads could not be deleted now (%s); the next start "
                         "tries again", exc)
             return
-        log.info("Deleted %d unfinished upload(s) left by an interrupted submission (never "
-                 "acknowledged to a monitor).", len(uploads))
+        count = len(uploads)
+        log.info("Deleted %d unfinished upload%s left by an interrupted submission (never "
+                 "acknowledged to a monitor).", count, "" if count == 1 else "s")
 
     thread = threading.Thread(target=erase, name="reporter-sweep", daemon=True)
     thread.start()
