@@ -74,12 +74,13 @@ def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+FORM_TOKEN_RE = re.compile(r'<input type="hidden" name="form_token" value="([^"]+)">')
 
 
-def csrf_token(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no CSRF token in the page"
+def form_token(html: str) -> str:
+    """The token of a form page (station/formtoken.py): send it back with the form."""
+    match = FORM_TOKEN_RE.search(html)
+    assert match, "no form token in the page"
     return match.group(1)
 
 

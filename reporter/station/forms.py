@@ -14,10 +14,10 @@ from typing import Any
 import flask_babel
 from flask import request
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     Field,
+    Form,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -165,11 +165,11 @@ def attachment_problem(problem: str, name: str, limits: submission.Limits) -> st
 def _text_fields() -> Any:
     """What a submitted form is read from: the body's text fields, and nothing else.
 
-    Flask-WTF would also read ``request.files`` (so a text field sent as a
-    file part reached a validator as a ``FileStorage``: a 500) and a JSON
-    body (whose values may be numbers, lists or objects: a 500 too). A
-    browser sends neither; both now leave the field empty, and the form says
-    so beside it. Files are read by the request's stream factory instead
+    Flask-WTF (used until the form tokens) read ``request.files`` too (so a
+    text field sent as a file part reached a validator as a ``FileStorage``:
+    a 500) and a JSON body (whose values may be numbers, lists or objects: a
+    500 too). A browser sends neither; both leave the field empty, and the
+    form says so beside it. Files are read by the request's stream factory instead
     (``uploads.py``), never by WTForms.
     """
     if request.method != "POST":
@@ -177,7 +177,7 @@ def _text_fields() -> Any:
     return request.form
 
 
-class _Form(FlaskForm):  # type: ignore[misc]
+class _Form(Form):  # type: ignore[misc]
     class Meta:
         def get_translations(self, form: Any) -> _CatalogueTranslations:
             return _CatalogueTranslations()
@@ -188,6 +188,8 @@ class _Form(FlaskForm):  # type: ignore[misc]
 
     # Carries the chosen language through a submission without a cookie.
     lang = HiddenField()
+    # This form page's token (formtoken.py): checked by the view, never by WTForms.
+    form_token = HiddenField()
     # Read by the request's stream factory, not by WTForms: the files go
     # through encryption as they arrive (uploads.py, submission.py), and
     # ``check_attachments`` reports what was refused. Its name is
@@ -213,15 +215,17 @@ class _Form(FlaskForm):  # type: ignore[misc]
         return not messages
 
     def files_dropped(self, draft: submission.Draft | None) -> None:
-        """The form failed: say that the files that were accepted must be chosen again."""
+        """The form failed: say that the files that were accepted must be chosen again.
+
+        Beside the field, and in the banner at the top (``dropped_files``).
+        """
         if draft is not None and draft.accepted():
+            self.dropped_files = True
             self.attachments.errors = [*self.attachments.errors, _l(
                 "Your files were not kept because of the problems marked on this page. "
                 "Please choose them again.")]
 
-    @property
-    def csrf_failed(self) -> bool:
-        return bool(getattr(self, "csrf_token", None) is not None and self.csrf_token.errors)
+    dropped_files = False
 
 
 class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Server, Station, csrf_token
+from tests.conftest import Server, Station, form_token
 from tests.e2e.test_e2e import RECEIPT_RE
 from tests.station.test_web_attachments import stored
 
@@ -59,7 +59,7 @@ def _form_names(page: str) -> list[str]:
 def browser_body(page: str, answers: dict[str, str],
                  files: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:
     """A multipart body with ``answers`` and ``files`` (raw name, data) in page order."""
-    fields = {"csrf_token": csrf_token(page), **answers}
+    fields = {"form_token": form_token(page), **answers}
     parts = []
     for name in _form_names(page):
         if name == "attachments":

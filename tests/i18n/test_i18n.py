@@ -44,7 +44,7 @@ from reporter.i18n.languages import (
 )
 from reporter.i18n.tools import EXAMPLE_RECEIPT
 from reporter.station.forms import MAX_DESCRIPTION, MAX_PEOPLE
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 from tests.i18n.folder import TRANSLATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -419,8 +419,8 @@ RECEIPT_RE = re.compile(r'<p class="receipt"[^>]*>([^<]+)</p>')
 
 def _form_post(client: Any, path: str, lang: str, data: dict[str, Any]) -> Any:
     """Post like a browser would: the form's action has no ?lang, only the hidden field."""
-    token = csrf_token(client.get(f"{path}?lang={lang}").get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, "lang": lang, **data})
+    token = form_token(client.get(f"{path}?lang={lang}").get_data(as_text=True))
+    return client.post(path, data={"form_token": token, "lang": lang, **data})
 
 
 def _reports(station: Station) -> list[Report]:
@@ -507,6 +507,9 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     }))
     keep("no date", _form_post(client, "/", lang, valid_report(incident_date="")))
     keep("expired form", client.post("/", data={"lang": lang, **valid_report()}))
+    keep("cross-site", client.post("/", data={"lang": lang, **valid_report()},
+                                   headers={"Sec-Fetch-Site": "cross-site"}))
+    keep("busy", _busy_post(client, lang))
     first = _form_post(client, "/", lang, valid_report())
     keep("receipt", first)
     receipt = RECEIPT_RE.search(pages["receipt"][1])
@@ -528,8 +531,27 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     return pages
 
 
+def _busy_post(client: Any, lang: str) -> Any:
+    """A form sent while an earlier send of the same form is still being stored."""
+    from reporter.station.web.context import station
+
+    token = form_token(client.get(f"/?lang={lang}").get_data(as_text=True))
+    context = station(client.application)
+    verified = context.tokens.verify(token, context.config.form_token_lifetime)
+    assert verified is not None
+    name = context.tokens.ledger_name(verified)
+    context.ledger.claim(name, verified.issued)  # the first send, still being sealed
+    wait, context.ledger._wait = context.ledger._wait, 0.0
+    try:
+        return client.post("/", data={"form_token": token, "lang": lang, **valid_report()})
+    finally:
+        context.ledger._wait = wait
+        context.ledger.release(name)
+
+
 EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
                    "inconsistent answers": 400, "no date": 400, "expired form": 400,
+                   "cross-site": 403, "busy": 503,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
                    "404": 404, "405": 405, "413": 413, "refused file": 400,
                    "files dropped": 400}
@@ -613,7 +635,12 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
                   "This is more than the number of people affected.", "This date is in the future.",
                   "Please write the name of the site.", "Please say how we can reach you.",
                   "This receipt code is not right: please check each character.",
-                  "This form had expired.", "Thank you: your report was received",
+                  "This form had expired, or the station was restarted.",
+                  "If you already saw a receipt code for this report, it was received: do "
+                  "not send it again.",
+                  "This form was sent from another website",
+                  "The station is still saving what you sent with this form.",
+                  "Thank you: your report was received",
                   "What you added is locked and kept with your report.",
                   "This station has no page at that address.",
                   "This page cannot be used that way. Please start again from the form.",
@@ -622,5 +649,8 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
                   "‘%(name)s’ was not accepted: only photos, sound, video, PDF and documents "
                   "can be sent.",
                   "Your files were not kept because of the problems marked on this page. "
-                  "Please choose them again."):
+                  "Please choose them again.",
+                  "Your files were not kept: please choose them again.",
+                  "For your safety, the station only takes what is sent from its own pages. "
+                  "Please open the form on this station and send it from there."):
         assert msgid in seen, msgid
