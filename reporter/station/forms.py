@@ -226,6 +226,22 @@ class _Form(Form):  # type: ignore[misc]
                 "Please choose them again.")]
 
     dropped_files = False
+    # The page was drawn again in another language (``switch_lang``): nothing
+    # was checked or sent; files chosen are not kept (``files_left_behind``).
+    switched = False
+
+    def files_left_behind(self, draft: submission.Draft | None, names: list[str]) -> None:
+        """The language changed: say that the files chosen must be chosen again.
+
+        The language buttons send the form URL-encoded (``formenctype``), so a
+        switch uploads no file, only its name (``names``); a browser that
+        sent the files anyway has them dropped by the request's teardown.
+        """
+        self.switched = True
+        if any(name.strip() for name in names) or (draft is not None and draft.accepted()):
+            self.dropped_files = True
+            self.attachments.errors = [_l(
+                "Files are not kept when the language changes. Please choose them again.")]
 
 
 class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]

@@ -352,13 +352,17 @@ def test_lang_in_the_url_chooses_the_language(client: Any, path: str, lang: str)
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_language_menu_lists_every_language_by_its_own_name(client: Any, lang: str) -> None:
-    page = client.get(f"/?lang={lang}").get_data(as_text=True)
+    form = client.get(f"/?lang={lang}").get_data(as_text=True)  # buttons of the form
+    other = client.get(f"/no-such-page?lang={lang}").get_data(as_text=True)  # links
     for code in LANGUAGES:
         name = str(escape(Locale.parse(code).get_display_name(code).capitalize()))
-        if code == lang:
-            assert f'<strong lang="{code}" aria-current="true">{name}</strong>' in page, code
-        else:
-            assert f'lang="{code}" hreflang="{code}">{name}</a>' in page, code
+        for page in (form, other):
+            if code == lang:
+                assert f'<strong lang="{code}" aria-current="true">{name}</strong>' in page, code
+        if code != lang:
+            assert re.search(rf'name="switch_lang" value="{code}" [^>]*lang="{code}">'
+                             rf"{re.escape(name)}</button>", form), code
+            assert f'lang="{code}" hreflang="{code}">{name}</a>' in other, code
 
 
 def test_english_is_the_default(client: Any) -> None:
@@ -517,6 +521,11 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     keep("follow-up errors", _form_post(client, "/follow-up", lang, {"receipt": "AAAA"}))
     keep("follow-up receipt", _form_post(client, "/follow-up", lang, {
         "receipt": receipt.group(1), "description": "x"}))
+    keep("language switched", client.post(f"/?lang={lang}", data={
+        "switch_lang": lang, "attachments": "IMG_0042.jpg", **valid_report()},
+        content_type="application/x-www-form-urlencoded"))
+    keep("receipt again", client.post("/receipt", data={
+        "receipt": receipt.group(1), "follow_up": "1", "lang": lang}))
     keep("404", client.get(f"/no-such-page?lang={lang}"))
     keep("405", client.put(f"/?lang={lang}"))
     keep("413", client.post(f"/?lang={lang}", data={
@@ -551,7 +560,8 @@ def _busy_post(client: Any, lang: str) -> Any:
 
 EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
                    "inconsistent answers": 400, "no date": 400, "expired form": 400,
-                   "cross-site": 403, "busy": 503,
+                   "cross-site": 403, "busy": 503, "language switched": 200,
+                   "receipt again": 200,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
                    "404": 404, "405": 405, "413": 413, "refused file": 400,
                    "files dropped": 400}
@@ -651,6 +661,7 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
                   "Your files were not kept because of the problems marked on this page. "
                   "Please choose them again.",
                   "Your files were not kept: please choose them again.",
+                  "Files are not kept when the language changes. Please choose them again.",
                   "For your safety, the station only takes what is sent from its own pages. "
                   "Please open the form on this station and send it from there."):
         assert msgid in seen, msgid

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import struct
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.wrappers import Response
 
 from reporter.errors import InvalidReceipt, NoRecipients, StoreError, TooManyRecipients
@@ -27,7 +27,7 @@ from reporter.station.forms import FollowUpForm, IncidentForm, megabytes
 from reporter.station.formtoken import Token
 from reporter.station.intake import accept, build_report
 from reporter.station.ledger import Claim
-from reporter.station.uploads import TOO_MANY_FILES, body_problems
+from reporter.station.uploads import ATTACHMENTS, TOO_MANY_FILES, body_problems
 from reporter.station.web.attachments import current_draft
 from reporter.station.web.context import station
 from reporter.station.web.db import connections, get_store
@@ -39,6 +39,9 @@ Page = str | tuple[str, int] | Response
 AnyForm = IncidentForm | FollowUpForm
 REPORT_PAGE = "report.html"
 FOLLOW_UP_PAGE = "follow_up.html"
+# The language menu of a form page: submit buttons of the form itself, so
+# the page comes back in the chosen language with everything typed.
+SWITCH = "switch_lang"
 
 
 def _accept(report: Report) -> int:
@@ -109,10 +112,20 @@ def _shown_receipt(form: AnyForm, token: Token) -> str | None:
         return None  # a resend whose code was edited: the page says only "received"
 
 
+def _switch_language(form: AnyForm, template: str, token: Token | None) -> Page:
+    """The same form in the language chosen (in the URL): nothing checked, stored or refused."""
+    if token is None:
+        _new_token(form)  # quietly: nothing was being sent
+    form.files_left_behind(current_draft(), request.form.getlist(ATTACHMENTS))
+    return _form_page(template, form)
+
+
 def _submit(form: AnyForm, template: str) -> Page:
     """Store what ``form`` carries once, however many times its page is sent."""
     context = station(current_app)
     token = _verified(form)
+    if SWITCH in request.form:
+        return _switch_language(form, template, token)
     claim = Claim.EXPIRED if token is None else \
         context.ledger.claim(context.tokens.ledger_name(token), token.issued)
     if token is None or claim is Claim.EXPIRED:
@@ -146,6 +159,21 @@ def _submit(form: AnyForm, template: str) -> Page:
         if not stored:
             context.ledger.release(name)
     return _receipt_page(_shown_receipt(form, token), isinstance(form, FollowUpForm))
+
+
+@bp.post("/receipt")
+def receipt_again() -> Page:
+    """The receipt page again, in the language chosen from its menu.
+
+    The menu is a small form carrying the code in a hidden field: a receipt
+    is never put in a URL (browser history). Nothing is stored or checked
+    against anything: the page only shows the code it was given.
+    """
+    try:
+        code = parse_receipt(request.form.get("receipt", "", type=str))
+    except InvalidReceipt:
+        abort(400)
+    return _receipt_page(code, request.form.get("follow_up", "", type=str) == "1")
 
 
 @bp.get("/")
