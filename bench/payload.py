@@ -55,7 +55,9 @@ def report_fields(rng: random.Random) -> list[tuple[str, str]]:
         ("lang", "en"),
         ("incident_types", "shooting"),
         ("incident_types", "beating-torture"),
-        ("incident_date", incident.isoformat()),
+        ("incident_day", str(incident.day)),
+        ("incident_month", str(incident.month)),
+        ("incident_year", str(incident.year)),
         ("date_approximate", ""),
         ("site", SITE),
         ("site_other", ""),
@@ -83,7 +85,8 @@ def report_fields_dict(rng: random.Random) -> dict[str, object]:
     fields = dict(report_fields(rng))
     return {
         "incident_types": ["shooting", "beating-torture"],
-        "incident_date": fields["incident_date"],
+        "incident_date": date(int(fields["incident_year"]), int(fields["incident_month"]),
+                              int(fields["incident_day"])).isoformat(),
         "date_approximate": "",
         "site": SITE,
         "site_other": "",

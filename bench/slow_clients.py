@@ -61,7 +61,8 @@ def monitor(url: str, timeout: float) -> tuple[str, str]:
     if page.status_code != 200 or not match:
         return f"{page.status_code}", "-"
     data = {"form_token": match.group(1), "incident_types": "shooting", "site": "Marange",
-            "incident_date": "2026-11-01", "description": "bench", "source": "witnessed",
+            "incident_day": "1", "incident_month": "11", "incident_year": "2026",
+            "description": "bench", "source": "witnessed",
             "contact": "none"}
     start = time.monotonic()
     try:

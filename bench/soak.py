@@ -180,7 +180,9 @@ def incident_fields(tag: str, token: str, rng: random.Random) -> dict[str, Any]:
     return {
         "form_token": token,
         "incident_types": rng.sample(list(INCIDENT_TYPES), rng.randint(1, 3)),
-        "incident_date": "2026-11-0" + str(rng.randint(1, 9)),
+        "incident_day": str(rng.randint(1, 9)),
+        "incident_month": "11",
+        "incident_year": "2026",
         "site": "Marange",
         "location": f"pit {rng.randint(1, 99)}",
         "description": f"{tag} soldiers at the river {CANARY.decode()}",
@@ -559,9 +561,14 @@ def verify(ledger: Ledger, rows: list[dict[str, Any]], review_db: Path, work: Pa
             if listed != sent.files:
                 problems.append(f"{tag}: attachment hashes differ")
             if sent.kind == "incident":
-                for name in ("description", "site", "location", "incident_date", "source"):
+                for name in ("description", "site", "location", "source"):
                     if report["fields"].get(name) != sent.fields.get(name):
                         problems.append(f"{tag}: field {name} differs")
+                sent_day = [sent.fields[k] for k in ("incident_year", "incident_month",
+                                                     "incident_day")]
+                day = "{}-{:0>2}-{:0>2}".format(*sent_day)
+                if report["fields"].get("incident_date") != day:
+                    problems.append(f"{tag}: field incident_date differs")
                 if sorted(report["fields"].get("incident_types", [])) != sorted(
                         sent.fields["incident_types"]):
                     problems.append(f"{tag}: incident types differ")

@@ -78,7 +78,8 @@ def _form(port: int) -> str:
 
 
 def _parts(token: str, size: int) -> tuple[bytes, bytes]:
-    fields = {"form_token": token, "incident_types": "shooting", "incident_date": "2026-11-01",
+    fields = {"form_token": token, "incident_types": "shooting", "incident_day": "1",
+              "incident_month": "11", "incident_year": "2026",
               "site": "Marange", "description": "A video of the shooting.",
               "source": "witnessed", "contact": "none"}
     head = b"".join(

@@ -87,7 +87,10 @@ def form_token(html: str) -> str:
 def valid_report(**overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
         "incident_types": ["shooting"],
-        "incident_date": "2026-11-01",
+        # The date as the form asks for it: day, month (1 to 12, from a list) and year.
+        "incident_day": "1",
+        "incident_month": "11",
+        "incident_year": "2026",
         "site": "Marange",
         "description": "Soldiers fired on diggers near the river.",
         "source": "witnessed",

@@ -40,7 +40,7 @@ def _violations(browser, url: str, submit_empty: bool = False) -> list[str]:  # 
     page = context.new_page()
     page.goto(url)
     if submit_empty:
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         page.wait_for_selector(".alert")
     page.evaluate(_axe_source())
     found = page.evaluate(

@@ -28,7 +28,9 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 2000
 BOUNDARY = "----browserlikeBoundary7MA4YWxkTrZu0gW"
 ANSWERS = {
     "incident_types": "shooting",
-    "incident_date": "2026-11-01",
+    "incident_day": "1",
+    "incident_month": "11",
+    "incident_year": "2026",
     "date_approximate": "",
     "site": "Marange",
     "site_other": "",

@@ -242,11 +242,13 @@ CONTENT_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data; boun
                  "text/plain", "multipart/mixed; boundary=B", "application/octet-stream",
                  "multipart/form-data; boundary=B; charset=utf-16",
                  "application/x-www-form-urlencoded; charset=latin-1", "*/*", ""]
-FIELDS = ["form_token", "lang", "description", "incident_types", "incident_date", "site",
+FIELDS = ["form_token", "lang", "description", "incident_types", "incident_day",
+          "incident_month", "incident_year", "site",
           "site_other", "people_affected", "children_affected", "source", "contact",
           "contact_details", "receipt", "attachments", "monitor_code", "perpetrators"]
 VALUES = st.one_of(TEXT, st.sampled_from(["shooting", "other", "witnessed", "none", "contact",
                                           "2026-11-01", "2999-99-99", "-1", "1e9", "Marange",
+                                          "11", "2026", "31", "0",
                                           "7KQM-3XHD-9TWA-R2PC", "", "\x00", "fr"]))
 
 

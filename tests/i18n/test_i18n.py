@@ -494,7 +494,9 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     # WTForms' built-in messages (through _CatalogueTranslations) and ours.
     keep("invalid values", _form_post(client, "/", lang, {
         "incident_types": ["not-a-type"],
-        "incident_date": "not-a-date",
+        "incident_day": "not-a-day",
+        "incident_month": "4",
+        "incident_year": "2026",
         "site": "not-a-site",
         "people_affected": "many",
         "source": "not-a-source",
@@ -503,13 +505,20 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
         "description": "x" * (MAX_DESCRIPTION + 1),
     }))
     keep("inconsistent answers", _form_post(client, "/", lang, {
-        "incident_date": "2999-01-01",
+        "incident_day": "1",
+        "incident_month": "1",
+        "incident_year": "2999",
         "site": "other",
         "people_affected": "2",
         "children_affected": "3",
         "women_affected": str(MAX_PEOPLE + 1),
     }))
-    keep("no date", _form_post(client, "/", lang, valid_report(incident_date="")))
+    keep("no date", _form_post(client, "/", lang, valid_report(
+        incident_day="", incident_month="", incident_year="")))
+    keep("part of a date", _form_post(client, "/", lang, valid_report(incident_day="")))
+    keep("no such date", _form_post(client, "/", lang, valid_report(
+        incident_day="31", incident_month="4")))
+    keep("odd year", _form_post(client, "/", lang, valid_report(incident_year="1850")))
     keep("expired form", client.post("/", data={"lang": lang, **valid_report()}))
     keep("cross-site", client.post("/", data={"lang": lang, **valid_report()},
                                    headers={"Sec-Fetch-Site": "cross-site"}))
@@ -559,7 +568,8 @@ def _busy_post(client: Any, lang: str) -> Any:
 
 
 EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
-                   "inconsistent answers": 400, "no date": 400, "expired form": 400,
+                   "inconsistent answers": 400, "no date": 400, "part of a date": 400,
+                   "no such date": 400, "odd year": 400, "expired form": 400,
                    "cross-site": 403, "busy": 503, "language switched": 200,
                    "receipt again": 200,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
@@ -635,7 +645,16 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
     # The rendering really reached WTForms' own messages, ours with a
     # placeholder, and every error page.
     for msgid in ("Please write a number, for example 3.",
-                  "Please write the date as year-month-day, for example 2026-03-14.",
+                  "Please write the day and the year in digits, for example 14 and 2026.",
+                  "Please give the day, the month and the year, or leave all three empty "
+                  "and say below roughly when.",
+                  "This date does not exist: please check the day and the month.",
+                  "Date of the incident",
+                  "Four answers are needed, marked (required). Everything else is optional.",
+                  "A photo or video may record where and when it was taken, and on which "
+                  "phone. Only the reviewers can see it; if that could put you in danger, do "
+                  "not send the file.",
+                  "Thank you: what you added was received",
                   "Not a valid choice.",
                   "Please use at most %(max)s characters.",
                   "Please enter a number between %(min)s and %(max)s.",

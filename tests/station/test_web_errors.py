@@ -52,9 +52,13 @@ def test_a_too_large_body_gets_a_page_not_a_crash(client, station: Station) -> N
 @pytest.mark.parametrize("overrides", [
     {"incident_types": ["not-a-type"]},
     {"incident_types": []},
-    {"incident_date": "yesterday-ish"},
-    {"incident_date": "2999-01-01"},
-    {"incident_date": "", "date_approximate": ""},
+    {"incident_day": "yesterday-ish"},
+    {"incident_day": "31", "incident_month": "2"},
+    {"incident_year": "26"},
+    {"incident_month": "13"},
+    {"incident_month": ""},
+    {"incident_year": "2999"},
+    {"incident_day": "", "incident_month": "", "incident_year": "", "date_approximate": ""},
     {"site": "a site the operator never added"},
     {"site": "other", "site_other": ""},
     {"people_affected": "-3"},
@@ -194,7 +198,8 @@ def test_a_json_body_is_an_empty_form_not_a_crash(client, station: Station, body
     assert _count(station) == 0
 
 
-INCIDENT_FIELDS = ["form_token", "lang", "incident_types", "incident_date", "date_approximate",
+INCIDENT_FIELDS = ["form_token", "lang", "incident_types", "incident_day", "incident_month",
+                   "incident_year", "date_approximate",
                    "site", "site_other", "location", "people_affected", "children_affected",
                    "women_affected", "perpetrators", "perpetrator_other", "description",
                    "source", "monitor_code", "contact", "contact_details"]

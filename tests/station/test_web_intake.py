@@ -20,7 +20,8 @@ def _reports(station: Station) -> list[Report]:
 
 def test_form_page_renders_every_field(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/").get_data(as_text=True)
-    for name in ("incident_types", "incident_date", "date_approximate", "site", "site_other",
+    for name in ("incident_types", "incident_day", "incident_month", "incident_year",
+                 "date_approximate", "site", "site_other",
                  "location", "people_affected", "children_affected", "women_affected",
                  "perpetrators", "perpetrator_other", "description", "source", "monitor_code",
                  "contact", "contact_details"):
