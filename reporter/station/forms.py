@@ -268,6 +268,10 @@ def _count(label: Any) -> CountField:
     return CountField(label, validators=[Optional()])
 
 
+# The form asks the date as three answers; the sealed report holds one ``incident_date``.
+DATE_PARTS = ("incident_day", "incident_month", "incident_year")
+
+
 class IncidentForm(_Form):
     incident_types = MultiCheckboxField(
         _l("What happened? Tick everything that applies."),

@@ -103,7 +103,13 @@ def _receipt_page(receipt: str | None, follow_up: bool) -> Page:
 
 
 def _shown_receipt(form: AnyForm, token: Token) -> str | None:
-    """The code the receipt page shows: a report's own, or the one a follow-up added to."""
+    """The code the receipt page shows: a report's own, or the one a follow-up added to.
+
+    For a follow-up sent again, that is the code in the body sent again: the
+    station keeps no code, not even in the ledger. A resend is the same body
+    (a double tap, a reload); a body edited under the same token after it
+    was stored would show its own code, which the monitor typed.
+    """
     if isinstance(form, IncidentForm):
         return station(current_app).tokens.receipt(token)
     try:
