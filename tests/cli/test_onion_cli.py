@@ -189,6 +189,7 @@ def tor_binary() -> str:
     return require("tor")["tor"]
 
 
+@pytest.mark.slow
 def test_serve_prints_the_stored_address_every_time(
         run: Run, station: Station, tmp_path: Path, offline: Path,  # noqa: F811
         tor_binary: str) -> None:
@@ -213,6 +214,7 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_a_killed_station_leaves_no_tor_behind(station: Station, tmp_path: Path,
                                                offline: Path, tor_binary: str) -> None:
     serving = serve(station, tmp_path, "--onion", "--tor-config", str(offline))
@@ -240,6 +242,7 @@ def test_a_killed_station_leaves_no_tor_behind(station: Station, tmp_path: Path,
         again.stop()
 
 
+@pytest.mark.slow
 def test_no_tor_installed_is_one_line_with_the_fix(station: Station, tmp_path: Path) -> None:
     serving = serve(station, tmp_path, "--onion", "--tor-binary", str(tmp_path / "tor"))
     line = failure(serving)
@@ -249,6 +252,7 @@ def test_no_tor_installed_is_one_line_with_the_fix(station: Station, tmp_path: P
     assert "tor is not installed" in failure(serving)
 
 
+@pytest.mark.slow
 def test_missing_bridge_transport_is_one_line(station: Station, tmp_path: Path) -> None:
     bridges = tmp_path / "bridges.txt"
     bridges.write_text("obfs4 192.0.2.10:443 0123456789ABCDEF0123456789ABCDEF01234567 "
@@ -258,6 +262,7 @@ def test_missing_bridge_transport_is_one_line(station: Station, tmp_path: Path) 
     assert "sudo apt-get install obfs4proxy" in failure(serving)
 
 
+@pytest.mark.slow
 def test_tor_accepts_the_bridge_configuration(station: Station, tmp_path: Path,
                                               offline: Path, tor_binary: str) -> None:
     folder = tmp_path / "bin"
@@ -276,6 +281,7 @@ def test_tor_accepts_the_bridge_configuration(station: Station, tmp_path: Path,
         serving.stop()
 
 
+@pytest.mark.slow
 def test_tor_control_options_cannot_mix_with_launch_options(station: Station,
                                                             tmp_path: Path) -> None:
     serving = serve(station, tmp_path, "--tor-control", "9051", "--tor-binary", "tor")
@@ -320,6 +326,7 @@ def hashed(tor_binary: str, password: str) -> str:
     return out.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_attach_with_the_cookie(station: Station, tmp_path: Path,
                                 system_tor: Callable[..., int]) -> None:
     port = system_tor("CookieAuthentication", "1")
@@ -334,6 +341,7 @@ def test_attach_with_the_cookie(station: Station, tmp_path: Path,
     assert key is not None and key.service_id == address
 
 
+@pytest.mark.slow
 def test_attach_with_a_password(station: Station, tmp_path: Path, tor_binary: str,
                                 system_tor: Callable[..., int]) -> None:
     port = system_tor("HashedControlPassword", hashed(tor_binary, "tor control secret"))
@@ -352,6 +360,7 @@ def test_attach_with_a_password(station: Station, tmp_path: Path, tor_binary: st
         serving.stop()
 
 
+@pytest.mark.slow
 def test_nothing_listening_on_the_control_port(station: Station, tmp_path: Path) -> None:
     port = free_port()
     line = failure(serve(station, tmp_path, "--tor-control", str(port)))
@@ -361,6 +370,7 @@ def test_nothing_listening_on_the_control_port(station: Station, tmp_path: Path)
     assert "cannot reach tor's control socket" in line
 
 
+@pytest.mark.slow
 def test_something_that_is_not_tor_on_the_port(station: Station, tmp_path: Path) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
