@@ -27,8 +27,10 @@ Run: ``python -m bench.onion [--size-mb 20 ...] [--repeat R] [--json FILE]``
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import os
+import random
 import re
 import socketserver
 import statistics
@@ -45,6 +47,7 @@ import stem.control
 from tests.tornet import TorNetwork
 
 from .markdown import table
+from .payload import report_fields
 from .procs import PASSPHRASE, ServerProcess, free_port, make_station
 
 MIB = 1024 * 1024
@@ -130,13 +133,22 @@ def get(socks_port: int, host: str, tries: int = 30) -> tuple[bytes, str]:
     raise RuntimeError(f"GET {host} never answered 200: {last}")
 
 
-def form_parts(token: str) -> tuple[bytes, bytes]:
-    fields = {"csrf_token": token, "incident_types": "shooting", "incident_date": "2026-11-01",
-              "site": "Marange", "description": "A document, through Tor.",
-              "source": "witnessed", "contact": "none"}
+def hidden_fields(page: bytes) -> list[tuple[str, str]]:
+    """The form's hidden inputs (its token), whatever their names, as a browser sends them."""
+    fields = []
+    for tag in re.findall(rb"<input\b[^>]*>", page):
+        attributes = dict(re.findall(rb'([a-z_-]+)="([^"]*)"', tag))
+        if attributes.get(b"type") == b"hidden" and b"name" in attributes:
+            fields.append((attributes[b"name"].decode(),
+                           html.unescape(attributes.get(b"value", b"").decode())))
+    return fields
+
+
+def form_parts(hidden: list[tuple[str, str]]) -> tuple[bytes, bytes]:
+    fields = [*hidden, *report_fields(random.Random(7))]
     head = b"".join(
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        .encode() for name, value in fields.items())
+        .encode() for name, value in fields)
     head += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="attachments"; '
              'filename="evidence.pdf"\r\nContent-Type: application/pdf\r\n\r\n').encode()
     return head, f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -145,16 +157,14 @@ def form_parts(token: str) -> tuple[bytes, bytes]:
 def post(socks_port: int, host: str, size: int, block: bytes, *,
          station: bool) -> tuple[float, float]:
     """One upload of ``size`` bytes as a report (station) or the same body (sink)."""
-    token, cookie = "x" * 40, ""
-    if station:
-        page, cookie = get(socks_port, host)
-        token = page.split(b'name="csrf_token" type="hidden" value="', 1)[1].split(b'"', 1)[0]\
-            .decode()
-    else:
-        get(socks_port, host)  # the same warm circuit as the station's upload
-    parts = form_parts(token)
+    page, cookie = get(socks_port, host)  # the sink's warms the circuit the same way
+    hidden = hidden_fields(page) if station else [("token", "x" * 40)]
+    if station and not hidden:
+        raise RuntimeError("the station's form has no hidden input (form token)")
+    parts = form_parts(hidden)
     length = len(parts[0]) + size + len(parts[1])
-    head = (f"POST / HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+    cookie_line = f"Cookie: {cookie}\r\n" if cookie else ""
+    head = (f"POST / HTTP/1.1\r\nHost: {host}\r\n{cookie_line}"
             f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
             f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode()
     seconds, waited, reply = exchange(socks_port, host, head, list(parts), size, block)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import os
 import re
 import subprocess
@@ -32,13 +33,27 @@ import stem.control
 
 from reporter.formats.crypto import random_bytes
 from reporter.station.onion import stored
-from tests.conftest import PASSPHRASE, Station, csrf_token, free_port, valid_report
+from tests.conftest import PASSPHRASE, Station, free_port, valid_report
 from tests.reviewing import reporter_process
 from tests.tornet import TorNetwork
 
 pytestmark = pytest.mark.slow
 RECEIPT_RE = re.compile(r'class="receipt"[^>]*>([0-9A-Z-]{19})<')
 PUBLISHED = "The onion service is published"
+_INPUT = re.compile(r"<input\b[^>]*>")
+_ATTRIBUTE = re.compile(r'([a-z_-]+)="([^"]*)"')
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    """The form's hidden inputs (its token), whatever their names: sent back as a browser
+    would."""
+    fields = {}
+    for tag in _INPUT.findall(page):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        if attributes.get("type") == "hidden" and "name" in attributes:
+            fields[attributes["name"]] = html.unescape(attributes.get("value", ""))
+    assert fields, "no hidden input (form token) in the page"
+    return fields
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +136,8 @@ def test_a_report_with_an_attachment_through_the_onion_reaches_the_reviewer(
         session = requests.Session()
         session.proxies = network.proxies()
         started = time.monotonic()
-        token = csrf_token(get_through_tor(session, serving.url))
-        data = {"csrf_token": token, **valid_report(description="Sent through Tor.")}
+        hidden = hidden_fields(get_through_tor(session, serving.url))
+        data = {**hidden, **valid_report(description="Sent through Tor.")}
         reply = session.post(serving.url, data=data, timeout=300,
                              files={"attachments": ("river.pdf", evidence, "application/pdf")})
         elapsed = time.monotonic() - started
@@ -175,6 +190,6 @@ def test_a_restricted_station_is_reached_only_with_its_key(
             # 252: "Registered client and decrypted desc": the key opens the descriptor.
             assert response.content()[0][0] == "252", str(response)
         form = get_through_tor(session, serving.url)
-        assert 'name="csrf_token"' in form
+        assert "<form" in form and hidden_fields(form)
     finally:
         serving.stop()

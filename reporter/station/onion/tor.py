@@ -35,6 +35,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,6 +236,9 @@ def launch(instance: Path, *, binary: str | None, bridges: Bridges | None,
     program = find_tor(binary)
     version = tor_version(program)
     data_dir = tor_data_dir(instance)
+    if not str(data_dir).isprintable():
+        raise ConfigError(f"tor cannot be given the folder {data_dir!r} (it has a line break "
+                          "or control character): move the station to a plainer path")
     (data_dir / CONTROL_PORT_FILE).unlink(missing_ok=True)
     config = "".join(f"{name} {value}\n" for name, value in
                      launch_config(data_dir, bridges, extra))
@@ -274,8 +278,12 @@ def launch(instance: Path, *, binary: str | None, bridges: Bridges | None,
 
 
 def _connect_launched(data_dir: Path) -> Any:
+    path = data_dir / CONTROL_PORT_FILE
+    deadline = time.monotonic() + 10  # tor writes it as it opens the port, before 0 %
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     try:
-        written = (data_dir / CONTROL_PORT_FILE).read_text(encoding="ascii").strip()
+        written = path.read_text(encoding="ascii").strip()
         host, _, port = written.removeprefix("PORT=").rpartition(":")
         controller = stem.control.Controller.from_port(address=host, port=int(port))
     except (OSError, ValueError, stem.SocketError) as exc:
