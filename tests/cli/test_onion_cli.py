@@ -243,6 +243,25 @@ def test_a_killed_station_leaves_no_tor_behind(station: Station, tmp_path: Path,
 
 
 @pytest.mark.slow
+def test_the_operator_is_told_when_tor_dies(station: Station, tmp_path: Path,
+                                            offline: Path, tor_binary: str) -> None:
+    serving = serve(station, tmp_path, "--onion", "--tor-config", str(offline))
+    try:
+        published_address(serving)
+        [tor] = _children(serving.process.pid)
+        os.kill(tor, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while "warning: tor stopped" not in serving.text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "warning: tor stopped (exit status -9): the onion service is gone" in \
+            serving.text()
+        assert serving.process.poll() is None  # the station still serves on loopback
+    finally:
+        serving.stop()
+    assert "warning: tor stopped" not in serving.text().split("exit status -9")[1]
+
+
+@pytest.mark.slow
 def test_no_tor_installed_is_one_line_with_the_fix(station: Station, tmp_path: Path) -> None:
     serving = serve(station, tmp_path, "--onion", "--tor-binary", str(tmp_path / "tor"))
     line = failure(serving)

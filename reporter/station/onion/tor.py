@@ -183,9 +183,11 @@ class Tor:
     process: subprocess.Popen[bytes] | None = None
     pow_module: bool | None = None  # None: unknown (an attached tor)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _closing: threading.Event = field(default_factory=threading.Event)
 
     def close(self) -> None:
         """Close the controller; a tor we launched exits with it (and is waited for)."""
+        self._closing.set()
         try:
             self.controller.close()
         finally:
@@ -219,8 +221,9 @@ def _problems(lines: list[str]) -> list[str]:
             if ("[warn]" in line or "[err]" in line) and not any(g in line for g in generic)]
 
 
-def _forward(stream: Any, say: Say) -> None:
-    """Read tor's output until it exits: a full pipe would stop tor."""
+def _forward(stream: Any, say: Say, tor: Tor | None = None) -> None:
+    """Read tor's output until it exits (a full pipe would stop tor); with ``tor``, say
+    so if it exits while the station still runs."""
     try:
         for raw in iter(stream.readline, b""):
             shown = _tor_line(raw.decode("utf-8", "replace"))
@@ -228,6 +231,11 @@ def _forward(stream: Any, say: Say) -> None:
                 say(shown)
     except (OSError, ValueError):
         pass
+    if tor is not None and tor.process is not None and not tor._closing.is_set():
+        code = tor.process.wait()
+        if not tor._closing.is_set():
+            say(f"warning: tor stopped (exit status {code}): the onion service is gone until "
+                "the station is restarted; the station still answers on its own address")
 
 
 def launch(instance: Path, *, binary: str | None, bridges: Bridges | None,
@@ -263,8 +271,8 @@ def launch(instance: Path, *, binary: str | None, bridges: Bridges | None,
         say(line)
     tor = Tor(None, version, f"tor {version} ({program})", process,
               pow_module=has_pow_module(program))
-    for stream in (process.stdout, process.stderr):
-        thread = threading.Thread(target=_forward, args=(stream, say), daemon=True,
+    for stream, watch in ((process.stdout, tor), (process.stderr, None)):
+        thread = threading.Thread(target=_forward, args=(stream, say, watch), daemon=True,
                                   name="tor-output")
         thread.start()
         tor._threads.append(thread)
