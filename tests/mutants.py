@@ -41,20 +41,49 @@ DEFAULT_TESTS = ("tests", "--ignore=tests/e2e/test_browser.py",
                  "--ignore=tests/e2e/test_packaging.py", "--ignore=tests/i18n")
 
 
+Edits = tuple[tuple[str, str], ...]  # (old, new), each old exactly once
+
+
 @dataclass(frozen=True)
 class Mutant:
+    """One check switched off. ``variants`` are (file, edits) for successive versions of
+    the code, tried in order: the first that applies is used, so one mutant outlives a
+    move of the code it edits (add a variant rather than replace the old one)."""
+
     name: str
     group: str
     check: str  # what is switched off, in words
-    path: str  # under ROOT
-    edits: tuple[tuple[str, str], ...]  # (old, new), each old exactly once
+    variants: tuple[tuple[str, Edits], ...]
+
+    def alt(self, path: str, *edits: tuple[str, str]) -> Mutant:
+        return Mutant(self.name, self.group, self.check, (*self.variants, (path, edits)))
+
+    def variant(self) -> tuple[str, Edits] | None:
+        """The first (file, edits) that applies here and compiles, else None (stale)."""
+        for path, edits in self.variants:
+            try:
+                text = (ROOT / path).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                continue
+            if not all(text.count(old) == 1 for old, _new in edits):
+                continue
+            for old, new in edits:
+                text = text.replace(old, new)
+            try:
+                compile(text, path, "exec")
+            except SyntaxError:
+                continue
+            return path, edits
+        return None
 
 
 def m(name: str, group: str, check: str, path: str, *edits: tuple[str, str]) -> Mutant:
-    return Mutant(name, group, check, path, edits)
+    return Mutant(name, group, check, ((path, edits),))
 
 
 INTAKE = "reporter/station/intake.py"
+TERMINAL = "reporter/cli/terminal.py"  # where the terminal cleaning moved (issue 10, item 13)
+TERMINAL_TEST = '        elif ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):\n'
 ACCEPT_BRANCH = "    if draft is not None:\n        report = replace(report, attachments="
 SEAL_STANZAS = "        *(r.seal(file_key) for r in recipients),\n"
 
@@ -109,7 +138,10 @@ MUTANTS: tuple[Mutant, ...] = (
     m("manifest-lists-one-recipient", "recipients",
       "the signed manifest lists the first recipient only", "reporter/station/export.py",
       ("recipients=tuple(recipient_id(r) for r in recipients),",
-       "recipients=tuple(recipient_id(r) for r in recipients[:1]),")),
+       "recipients=tuple(recipient_id(r) for r in recipients[:1]),"))
+    .alt("reporter/station/export.py",  # bundle version 3: recipients named
+         ("named=tuple(NamedRecipient(r.public_key, r.name) for r in listed),",
+          "named=tuple(NamedRecipient(r.public_key, r.name) for r in listed[:1]),")),
     m("manifest-recipient-check", "recipients",
       "a reader does not check that its key is among the manifest's recipients",
       "reporter/formats/bundle.py",
@@ -224,23 +256,34 @@ MUTANTS: tuple[Mutant, ...] = (
       "the reviewer's side writes a file under the name it came with",
       "reporter/review/files.py",
       ('    text = unicodedata.normalize("NFC", name)\n',
-       '    return name or fallback\n    text = unicodedata.normalize("NFC", name)\n')),
+       '    return name or fallback\n    text = unicodedata.normalize("NFC", name)\n'))
+    .alt("reporter/review/files.py",
+         ('    text = unicodedata.normalize("NFKC", name)\n',
+          '    return name or fallback\n    text = unicodedata.normalize("NFKC", name)\n')),
     m("csv-guard", "review", "CSV cells starting with = + - @ are written as they are",
       "reporter/review/query.py",
       ("""    return "'" + text if text.startswith(FORMULA_START) else text""",
-       "    return text")),
+       "    return text"))
+    .alt("reporter/review/query.py",  # every place a cell can start, any separator
+         (r"""    guarded = _CELL_STARTS.sub(r"\1\2'", text)""" + "\n",
+          "    return text\n")),
     m("terminal-cleaning", "review", "report text reaches the terminal with its controls",
       "reporter/cli/review.py",
       ('        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:\n',
-       "        elif False:\n")),
+       "        elif False:\n"))
+    .alt(TERMINAL, (TERMINAL_TEST, "        elif False:\n")),
     m("terminal-c1", "review", "only C0 controls are cleaned (C1, e.g. U+009B CSI, pass)",
       "reporter/cli/review.py",
       ('        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:\n',
-       '        elif ord(ch) < 0x20 or ch == "\\x7f" or ch in _BIDI_CONTROLS:\n')),
+       '        elif ord(ch) < 0x20 or ch == "\\x7f" or ch in _BIDI_CONTROLS:\n'))
+    .alt(TERMINAL, (TERMINAL_TEST,
+                    '        elif ch in BIDI_CONTROLS or ord(ch) < 0x20 or ch == "\\x7f"'
+                    ' or unicodedata.category(ch) == "Cs":\n')),
     m("terminal-bidi", "review", "bidi overrides reach the terminal",
       "reporter/cli/review.py",
       ('        elif unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS:\n',
-       '        elif unicodedata.category(ch) == "Cc":\n')),
+       '        elif unicodedata.category(ch) == "Cc":\n'))
+    .alt(TERMINAL, (TERMINAL_TEST, '        elif unicodedata.category(ch) in ("Cc", "Cs"):\n')),
 )
 
 
@@ -268,26 +311,19 @@ def _failed(junit: Path) -> tuple[list[str], int]:
 
 
 def applies(mutant: Mutant) -> bool:
-    """Each ``old`` is there exactly once, and the mutated file still compiles."""
-    text = (ROOT / mutant.path).read_text(encoding="utf-8")
-    if not all(text.count(old) == 1 for old, _new in mutant.edits):
-        return False
-    for old, new in mutant.edits:
-        text = text.replace(old, new)
-    try:
-        compile(text, mutant.path, "exec")
-    except SyntaxError:
-        return False
-    return True
+    """Some variant's ``old`` texts are each there once, and the result compiles."""
+    return mutant.variant() is not None
 
 
 def run_mutant(mutant: Mutant, pytest_args: list[str]) -> dict[str, object]:
-    target = ROOT / mutant.path
+    chosen = mutant.variant()
+    if chosen is None:
+        return {"name": mutant.name, "stale": True, "failed": [], "ran": 0}
+    path, edits = chosen
+    target = ROOT / path
     original = target.read_bytes()
     text = original.decode("utf-8")
-    if not applies(mutant):
-        return {"name": mutant.name, "stale": True, "failed": [], "ran": 0}
-    for old, new in mutant.edits:
+    for old, new in edits:
         text = text.replace(old, new)
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
@@ -319,7 +355,7 @@ def run_mutant(mutant: Mutant, pytest_args: list[str]) -> dict[str, object]:
             target.write_bytes(original)
         failed, ran = _failed(junit)
     if not _git_clean():
-        raise SystemExit(f"{mutant.path} differs from HEAD after restoring it: check "
+        raise SystemExit(f"{path} differs from HEAD after restoring it: check "
                          "'git diff reporter/'")
     return {"name": mutant.name, "stale": False, "failed": failed, "ran": ran,
             "seconds": round(time.monotonic() - started)}

@@ -12,9 +12,13 @@ And a courier's change to the length of a bundle is named before anything is
 decrypted: ``reporter verify`` says the file has bytes after its end, with
 any key, even one the bundle is not addressed to.
 
-Fail when ``tests/mutants.py``'s ``envelope-padding`` or
-``bundle-trailing-bytes`` is applied; before, one test vector caught the
-first and no test the second (``docs/testing.md``, "Mutation checks").
+And a reviewer's key file whose header was edited (its words, its public
+key) does not open, even with the right passphrase.
+
+Fail when ``tests/mutants.py``'s ``envelope-padding``,
+``bundle-trailing-bytes`` or ``key-file-aad`` is applied; before, one test
+vector caught the first, no test the second and unit tests only the third
+(``docs/testing.md``, "Mutation checks").
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from reporter.formats import envelope
 from reporter.formats.crypto import RecipientPublicKey, subkey
 from reporter.station.intake import build_report
 from tests.conftest import Station, valid_report
-from tests.e2e.test_recipients import Field, make_field_station
+from tests.e2e.test_recipients import Field, make_field_station, reports_named
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +79,7 @@ def test_bytes_hidden_in_an_envelopes_padding_are_refused_at_import(
 
     bundle = tmp_path / "bundle-1.rptr"
     code, out, err = cli("export", "--out", str(bundle))  # signed like any other
-    assert code == 0 and "report 1," in out, err
+    assert code == 0 and reports_named(out) == (1, 1), err
     review = ("review", "--review-db", str(zawadi.review_db))
     code, out, err = cli(*review, "import", str(bundle), "--key", str(zawadi.key_file))
     assert code != 0, out
@@ -106,3 +110,30 @@ def test_bytes_a_courier_appended_are_named_before_anything_is_decrypted(
         code, out, err = cli("verify", str(bundle), "--key", str(key))
         assert code != 0, out
         assert "after its end" in err, err
+
+
+def test_a_key_file_with_an_edited_header_does_not_open(
+        field_station: Field, tmp_path: Path) -> None:
+    """Every header field is bound to the sealed private key: a file whose warning was
+    reworded, or which names another public key, is refused by the real CLI."""
+    station, cli = field_station.station, field_station.cli
+    zawadi, amina = field_station.reviewers[:2]
+    with station.store() as store:
+        recipients = [r.public_key for r in store.recipients()]
+        store.append_report(envelope.seal(build_report(valid_report(), "en").to_body(),
+                                          recipients), station.station_id)
+    bundle = tmp_path / "bundle-1.rptr"
+    code, _, err = cli("export", "--out", str(bundle))
+    assert code == 0, err
+    code, _, err = cli("verify", str(bundle), "--key", str(zawadi.key_file))
+    assert code == 0, err  # control: the file as made opens
+
+    document = json.loads(zawadi.key_file.read_text())
+    edits = {"warning": document["warning"].replace("Keep", "You may share"),
+             "public_key": amina.public}
+    for field_name, value in edits.items():
+        edited = tmp_path / f"edited-{field_name}.key"
+        edited.write_text(json.dumps({**document, field_name: value}, indent=2))
+        code, out, err = cli("verify", str(bundle), "--key", str(edited))
+        assert code != 0, f"{field_name}: {out}"
+        assert "altered" in err or "does not match" in err, err

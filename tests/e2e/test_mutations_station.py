@@ -32,12 +32,10 @@ from reporter.storage.blobs import BlobStore
 from tests.conftest import PASSPHRASE, Station, csrf_token, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE
 from tests.e2e.test_recipients import (
-    UNDER_A_SEGMENT,
     Field,
     Sent,
     export_bundle,
     make_field_station,
-    phone_files,
     post_over_http,
     send_all,
 )
@@ -182,11 +180,12 @@ def test_purge_leaves_no_page_holding_a_purged_report_or_attachment(
     station, cli = field_station.station, field_station.cli
     first = [Sent("report with a video, to be purged", [
                   ("VID_0009.mp4", b"\x00\x00\x00\x18ftypmp42" + os.urandom(3_000_000))]),
-             Sent("report with files, to be purged", phone_files(
-                  "purged", largest=UNDER_A_SEGMENT)[:2]),
+             Sent("report with files, to be purged", [
+                  ("IMG_0001.jpg", b"\xff\xd8\xff\xe0" + os.urandom(400_000)),
+                  ("statement.pdf", b"%PDF-1.7\n" + os.urandom(600_000))]),
              Sent("report without files, to be purged", [])]
-    later = [Sent("report held after the purge", phone_files(
-                  "kept", largest=UNDER_A_SEGMENT)[1:2])]
+    later = [Sent("report held after the purge", [
+                  ("statement.pdf", b"%PDF-1.7\n" + os.urandom(500_000))])]
     server = start_server(station, tmp_path)
     try:
         send_all(first, lambda item, receipt: post_over_http(server.url, item, receipt))
