@@ -1,11 +1,14 @@
 """The load generator: raw-socket HTTP/1.1 keep-alive clients (standard library only).
 
-A *client* is one thread with one persistent connection. It GETs ``/`` once
-to obtain the CSRF cookie (``csrf``) and the form's hidden ``csrf_token``,
-then POSTs reports back to back on the same connection, as a monitor's
-browser would, only much faster. A request counts as a success only if the
-answer is ``200`` and the page holds a receipt (``class="receipt"``); any
-other status, a missing receipt or a broken connection is an error.
+A *client* is one thread with one persistent connection. It GETs ``/`` for
+a form and its hidden ``form_token``, then POSTs a report with it, again and
+again on the same connection, as a monitor's browser would, only much
+faster. Each report needs a form of its own: a token sent twice is the same
+submission (the station shows the first receipt and stores nothing), so the
+GET is part of the load; only the POST is timed. A request counts as a
+success only if the answer is ``200`` and the page holds a receipt
+(``class="receipt"``); any other status, a missing receipt or a broken
+connection is an error.
 
 Clients run in a few worker processes (``spawn``) so the client side is not
 held back by one GIL; each process measures its own CPU time during the
@@ -28,9 +31,8 @@ from typing import Any
 from .payload import form_body
 
 RECEIPT_MARK = b'class="receipt"'
-_CSRF_INPUT = re.compile(rb'<input[^>]*name="csrf_token"[^>]*>')
+_TOKEN_INPUT = re.compile(rb'<input[^>]*name="form_token"[^>]*>')
 _VALUE = re.compile(rb'value="([^"]*)"')
-REQUESTS_PER_CLIENT_POOL = 16
 SOCKET_TIMEOUT = 30.0
 
 
@@ -42,7 +44,6 @@ class HttpError(Exception):
 class Response:
     status: int
     body: bytes
-    cookies: list[bytes]
     close: bool
 
 
@@ -85,7 +86,6 @@ class Connection:
             raise HttpError(f"bad status line {lines[0][:80]!r}") from None
         length: int | None = None
         chunked = close = False
-        cookies: list[bytes] = []
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
@@ -95,8 +95,6 @@ class Connection:
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
                 close = b"close" in value.lower()
-            elif name == b"set-cookie":
-                cookies.append(value.strip())
         if chunked:
             body, rest = self._read_chunked(rest)
         elif length is not None:
@@ -112,7 +110,7 @@ class Connection:
                 parts.append(chunk)
             body, rest, close = b"".join(parts), b"", True
         self.buf = rest
-        return Response(status, body, cookies, close)
+        return Response(status, body, close)
 
     def _read_chunked(self, rest: bytes) -> tuple[bytes, bytes]:
         parts: list[bytes] = []
@@ -132,53 +130,39 @@ class Connection:
             rest = rest[size + 2 :]
 
 
-def get_request(host: str, port: int, path: str, cookie: bytes | None = None) -> bytes:
+def get_request(host: str, port: int, path: str) -> bytes:
     head = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Accept-Language: en",
             "User-Agent: reporter-bench"]
-    lines = "\r\n".join(head).encode("ascii") + b"\r\n"
-    if cookie:
-        lines += b"Cookie: " + cookie + b"\r\n"
-    return lines + b"\r\n"
+    return "\r\n".join(head).encode("ascii") + b"\r\n\r\n"
 
 
-def post_request(host: str, port: int, path: str, cookie: bytes, body: bytes) -> bytes:
+def post_request(host: str, port: int, path: str, body: bytes) -> bytes:
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept-Language: en\r\n"
         "User-Agent: reporter-bench\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
-        f"Content-Length: {len(body)}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
     ).encode("ascii")
-    return head + b"Cookie: " + cookie + b"\r\n\r\n" + body
+    return head + body
 
 
-def _cookie_pair(set_cookie: bytes) -> bytes:
-    return set_cookie.split(b";", 1)[0].strip()
-
-
-def csrf_token(html: bytes) -> str:
-    tag = _CSRF_INPUT.search(html)
+def form_token(html: bytes) -> str:
+    tag = _TOKEN_INPUT.search(html)
     value = _VALUE.search(tag.group(0)) if tag else None
     if value is None:
-        raise HttpError("no csrf_token in the form page")
+        raise HttpError("no form_token in the form page")
     return value.group(1).decode("ascii")
 
 
-@dataclass
-class Session:
-    """What a client got from ``GET /``: its cookie and the form's CSRF token."""
-
-    cookie: bytes
-    token: str
-
-
-def open_session(conn: Connection) -> Session:
+def fetch_form(conn: Connection) -> str:
+    """GET ``/``: the token of a new form."""
     response = conn.request(get_request(conn.host, conn.port, "/"))
     if response.status != 200:
         raise HttpError(f"GET / answered {response.status}")
-    cookie = b"; ".join(_cookie_pair(c) for c in response.cookies if c.startswith(b"csrf="))
-    if not cookie:
-        raise HttpError("GET / set no csrf cookie")
-    return Session(cookie, csrf_token(response.body))
+    if response.close:
+        conn.close()
+        raise HttpError("GET / closed the connection")
+    return form_token(response.body)
 
 
 # --- one worker process ---------------------------------------------------------
@@ -227,17 +211,11 @@ def _client_thread(host: str, port: int, seed: int, ready: threading.Barrier,
     rng = random.Random(seed)
     try:
         conn = Connection(host, port)
-        session = open_session(conn)
+        fetch_form(conn)
     except (OSError, HttpError) as exc:
         _record_error(result, "setup", repr(exc))
         ready.abort()
         return
-
-    def build_pool(s: Session) -> list[bytes]:
-        return [post_request(host, port, "/", s.cookie, form_body(s.token, rng))
-                for _ in range(REQUESTS_PER_CLIENT_POOL)]
-
-    pool = build_pool(session)
     try:
         ready.wait()
     except threading.BrokenBarrierError:
@@ -249,13 +227,11 @@ def _client_thread(host: str, port: int, seed: int, ready: threading.Barrier,
         return
     measure_from, end = times["measure_from"], times["end"]
     perf, now = time.perf_counter, time.monotonic
-    i = 0
     while now() < end:
-        raw = pool[i % REQUESTS_PER_CLIENT_POOL]
-        i += 1
         result.total_requests += 1
-        started = perf()
         try:
+            raw = post_request(host, port, "/", form_body(fetch_form(conn), rng))
+            started = perf()
             response = conn.request(raw)
         except (OSError, HttpError, ValueError) as exc:
             _record_error(result, f"connection:{type(exc).__name__}", repr(exc))
@@ -277,11 +253,6 @@ def _client_thread(host: str, port: int, seed: int, ready: threading.Barrier,
             if measure_from <= done <= end:
                 result.ok += 1
                 result.latencies.append(elapsed)
-        if response.cookies:  # a refreshed session cookie: use it from now on
-            fresh = [_cookie_pair(c) for c in response.cookies if c.startswith(b"csrf=")]
-            if fresh:
-                session = Session(b"; ".join(fresh), session.token)
-                pool = build_pool(session)
         if response.close:
             conn.close()
             conn = Connection(host, port)
@@ -298,7 +269,7 @@ def worker(index: int, host: str, port: int, clients: int, warmup: float,
     """Entry point of one client process: run ``clients`` threads, report results.
 
     ``barriers`` are (ready, go): every process passes *ready* once its
-    clients hold a session; the parent then sets ``start_at`` (a monotonic
+    clients hold a connection and a form; the parent then sets ``start_at`` (a monotonic
     time, system-wide on Linux) and everyone passes *go*.
     """
     start_barrier, go_barrier = barriers
@@ -316,7 +287,7 @@ def worker(index: int, host: str, port: int, clients: int, warmup: float,
         t.start()
     aborted = False
     try:
-        ready.wait(timeout=60)  # every client has its session and request pool
+        ready.wait(timeout=60)  # every client has its connection
     except threading.BrokenBarrierError:
         aborted = True
     if aborted:

@@ -48,14 +48,16 @@ def description(rng: random.Random, chars: int = DESCRIPTION_CHARS) -> str:
 
 
 def report_fields(rng: random.Random) -> list[tuple[str, str]]:
-    """The form fields of one submission, in form order (without the CSRF token)."""
+    """The form fields of one submission, in form order (without the form token)."""
     incident = date.today() - timedelta(days=rng.randint(1, 60))
     people = rng.randint(5, 40)
     return [
         ("lang", "en"),
         ("incident_types", "shooting"),
         ("incident_types", "beating-torture"),
-        ("incident_date", incident.isoformat()),
+        ("incident_day", str(incident.day)),
+        ("incident_month", str(incident.month)),
+        ("incident_year", str(incident.year)),
         ("date_approximate", ""),
         ("site", SITE),
         ("site_other", ""),
@@ -73,9 +75,9 @@ def report_fields(rng: random.Random) -> list[tuple[str, str]]:
     ]
 
 
-def form_body(csrf_token: str, rng: random.Random) -> bytes:
-    """One urlencoded POST body, carrying ``csrf_token``."""
-    return urlencode([("csrf_token", csrf_token), *report_fields(rng)]).encode("ascii")
+def form_body(form_token: str, rng: random.Random) -> bytes:
+    """One urlencoded POST body, carrying ``form_token`` (one form, one report)."""
+    return urlencode([("form_token", form_token), *report_fields(rng)]).encode("ascii")
 
 
 def report_fields_dict(rng: random.Random) -> dict[str, object]:
@@ -83,7 +85,8 @@ def report_fields_dict(rng: random.Random) -> dict[str, object]:
     fields = dict(report_fields(rng))
     return {
         "incident_types": ["shooting", "beating-torture"],
-        "incident_date": fields["incident_date"],
+        "incident_date": date(int(fields["incident_year"]), int(fields["incident_month"]),
+                              int(fields["incident_day"])).isoformat(),
         "date_approximate": "",
         "site": SITE,
         "site_other": "",

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from reporter.station.instance import open_store
-from tests import floor, load
 
-from .load import Connection, get_request, open_session, post_request
+from . import floor, load
+from .load import Connection, fetch_form, get_request, post_request
 from .markdown import table, verdict
 from .payload import form_body
 from .procs import (
@@ -164,7 +164,7 @@ def machine_facts(workdir: Path) -> dict[str, Any]:
             "status", "--porcelain", "--", "reporter")) is None
         else len([line for line in st.splitlines() if line.strip()]),
         "packages": {n: _version(n) for n in
-                     ("flask", "werkzeug", "cheroot", "flask-wtf", "wtforms", "jinja2",
+                     ("flask", "werkzeug", "h11", "wtforms", "jinja2",
                       "pynacl", "sqlcipher3")},
     }
 
@@ -192,7 +192,7 @@ def run_level(server: ServerProcess, clients: int, args: argparse.Namespace) -> 
         ready.wait(timeout=120)
         start_at.value = time.monotonic() + 0.05
         go.wait(timeout=30)
-    except Exception:  # BrokenBarrierError: a client could not get a session
+    except Exception:  # BrokenBarrierError: a client could not get a form
         aborted = True
     t0 = start_at.value
     measure_from, end = t0 + args.warmup, t0 + args.warmup + args.duration
@@ -265,9 +265,8 @@ def page_sizes(port: int) -> tuple[dict[str, int], int]:
     try:
         form = conn.request(get_request(HOST, port, "/"))
         follow_up = conn.request(get_request(HOST, port, "/follow-up"))
-        session = open_session(conn)
-        receipt = conn.request(post_request(HOST, port, "/", session.cookie,
-                                            form_body(session.token, random.Random(1))))
+        receipt = conn.request(post_request(HOST, port, "/",
+                                            form_body(fetch_form(conn), random.Random(1))))
     finally:
         conn.close()
     for name, response in (("GET /", form), ("GET /follow-up", follow_up),

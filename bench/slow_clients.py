@@ -37,7 +37,7 @@ KINDS = {
     "trickling body": (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n"
                        b"Content-Type: application/x-www-form-urlencoded\r\n\r\nd="),
 }
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+TOKEN_RE = re.compile(r'<input type="hidden" name="form_token" value="([^"]+)">')
 RECEIPT_RE = re.compile(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}")
 
 
@@ -57,11 +57,12 @@ def monitor(url: str, timeout: float) -> tuple[str, str]:
     except requests.RequestException:
         return "timeout", "-"
     got = f"{time.monotonic() - start:.3f}"
-    match = CSRF_RE.search(page.text)
+    match = TOKEN_RE.search(page.text)
     if page.status_code != 200 or not match:
         return f"{page.status_code}", "-"
-    data = {"csrf_token": match.group(1), "incident_types": "shooting", "site": "Marange",
-            "incident_date": "2026-11-01", "description": "bench", "source": "witnessed",
+    data = {"form_token": match.group(1), "incident_types": "shooting", "site": "Marange",
+            "incident_day": "1", "incident_month": "11", "incident_year": "2026",
+            "description": "bench", "source": "witnessed",
             "contact": "none"}
     start = time.monotonic()
     try:

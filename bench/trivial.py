@@ -2,12 +2,12 @@
 
 Served by the station's own server (``reporter.station.server.make_server``, the
 same settings), so the comparison isolates what the station does per request
-(CSRF and form validation, sealing, the durable append, template rendering)
+(form tokens and validation, sealing, the durable append, template rendering)
 from what Flask and the server cost anyway.
 
-``GET /`` answers a tiny form with a hidden ``csrf_token`` and sets a
-``csrf`` cookie, so the same load generator drives both servers; ``POST /``
-parses ``request.form`` and answers a tiny page with ``class="receipt"``.
+``GET /`` answers a tiny form with a hidden ``form_token``, so the same load
+generator drives both servers; ``POST /`` parses ``request.form`` and answers
+a tiny page with ``class="receipt"``.
 
 Run: ``python -m bench.trivial --port P [--threads 4]``.
 """
@@ -31,12 +31,11 @@ def create_app(max_body_bytes: int) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=max_body_bytes, MAX_FORM_MEMORY_SIZE=max_body_bytes)
 
     @app.get("/")
-    def form() -> tuple[str, int, dict[str, str]]:
+    def form() -> str:
         token = secrets.token_hex(16)
-        page = ('<!doctype html><title>Form</title><form method="post">'
-                f'<input id="csrf_token" name="csrf_token" type="hidden" value="{token}">'
+        return ('<!doctype html><title>Form</title><form method="post">'
+                f'<input type="hidden" name="form_token" value="{token}">'
                 '<textarea name="description"></textarea><button>Send</button></form>')
-        return page, 200, {"Set-Cookie": f"csrf={token}; HttpOnly; Path=/; SameSite=Strict"}
 
     @app.post("/")
     def submit() -> str:

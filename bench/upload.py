@@ -72,16 +72,14 @@ def floor(size: int, folder: Path, block: bytes) -> float:
     return elapsed
 
 
-def _form(port: int) -> tuple[str, str]:
-    session = requests.Session()
-    page = session.get(f"http://127.0.0.1:{port}/", timeout=30).text
-    token = page.split('name="csrf_token" type="hidden" value="', 1)[1].split('"', 1)[0]
-    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
-    return token, cookie
+def _form(port: int) -> str:
+    page = requests.get(f"http://127.0.0.1:{port}/", timeout=30).text
+    return page.split('<input type="hidden" name="form_token" value="', 1)[1].split('"', 1)[0]
 
 
 def _parts(token: str, size: int) -> tuple[bytes, bytes]:
-    fields = {"csrf_token": token, "incident_types": "shooting", "incident_date": "2026-11-01",
+    fields = {"form_token": token, "incident_types": "shooting", "incident_day": "1",
+              "incident_month": "11", "incident_year": "2026",
               "site": "Marange", "description": "A video of the shooting.",
               "source": "witnessed", "contact": "none"}
     head = b"".join(
@@ -95,11 +93,11 @@ def _parts(token: str, size: int) -> tuple[bytes, bytes]:
 
 def upload(port: int, size: int, block: bytes) -> float:
     """Seconds from the first byte sent to the whole receipt page received."""
-    token, cookie = _form(port)
+    token = _form(port)
     head, tail = _parts(token, size)
     length = len(head) + size + len(tail)
     sock = socket.create_connection(("127.0.0.1", port), timeout=600)
-    request = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+    request = (f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
                f"Content-Length: {length}\r\nConnection: close\r\n\r\n").encode()
     first = MP4_MAGIC + block[len(MP4_MAGIC):]

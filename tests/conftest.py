@@ -74,19 +74,23 @@ def client(app):  # type: ignore[no-untyped-def]
     return app.test_client()
 
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+FORM_TOKEN_RE = re.compile(r'<input type="hidden" name="form_token" value="([^"]+)">')
 
 
-def csrf_token(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "no CSRF token in the page"
+def form_token(html: str) -> str:
+    """The token of a form page (station/formtoken.py): send it back with the form."""
+    match = FORM_TOKEN_RE.search(html)
+    assert match, "no form token in the page"
     return match.group(1)
 
 
 def valid_report(**overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
         "incident_types": ["shooting"],
-        "incident_date": "2026-11-01",
+        # The date as the form asks for it: day, month (1 to 12, from a list) and year.
+        "incident_day": "1",
+        "incident_month": "11",
+        "incident_year": "2026",
         "site": "Marange",
         "description": "Soldiers fired on diggers near the river.",
         "source": "witnessed",

@@ -211,10 +211,14 @@ MUTANTS: tuple[Mutant, ...] = (
       ('    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")',
        '    return b""')),
     # --- the station's web side -----------------------------------------------------------
-    m("csrf", "web", "forms accept a POST without a valid CSRF token",
-      "reporter/station/app.py",
-      ("        WTF_CSRF_CHECK_DEFAULT=False,\n",
-       "        WTF_CSRF_CHECK_DEFAULT=False,\n        WTF_CSRF_ENABLED=False,\n")),
+    m("form-token", "web", "forms accept a POST whose form token this station did not make",
+      "reporter/station/formtoken.py",
+      ("        if not hmac.compare_digest(raw[-TAG_BYTES:], self._tag(nonce, issued_bytes)):\n"
+       "            return None\n", "")),
+    m("idempotent", "web", "a form sent twice is stored twice (the ledger forgets it was stored)",
+      "reporter/station/ledger.py",
+      ("                if entry[0] == _DONE:\n                    return Claim.DONE\n",
+       "                if entry[0] == _DONE:\n                    return Claim.NEW\n")),
     m("no-spool-factory", "web",
       "Werkzeug's own stream factory: file parts over 500 KB spooled to disk, unsealed",
       "reporter/station/uploads.py",

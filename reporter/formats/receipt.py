@@ -19,6 +19,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 DATA_CHARS = 14  # 70 bits
 CHECK_CHARS = 2  # 10 bits
 LENGTH = DATA_CHARS + CHECK_CHARS
+DATA_BYTES = 9  # the bytes that hold the 70 data bits
 CTX_CHECK = b"reporter/receipt-check/v1"
 # Crockford's rules for characters people confuse when copying by hand.
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
@@ -33,11 +34,27 @@ def _format(raw: str) -> str:
     return "-".join(raw[i : i + 4] for i in range(0, LENGTH, 4))
 
 
-def new_receipt() -> str:
-    """A fresh receipt code, formatted for display."""
-    bits = secrets.randbits(5 * DATA_CHARS)
+def _from_bits(bits: int) -> str:
     data = "".join(ALPHABET[(bits >> (5 * i)) & 31] for i in range(DATA_CHARS))
     return _format(data + _check(data))
+
+
+def new_receipt() -> str:
+    """A fresh receipt code, formatted for display."""
+    return _from_bits(secrets.randbits(5 * DATA_CHARS))
+
+
+def receipt_from_bytes(data: bytes) -> str:
+    """The receipt code whose 70 data bits are the first 70 bits of ``data``.
+
+    For a code derived from a secret (the station derives a submission's
+    code from its form token under a key held only in memory, so a resent
+    form gets the same code: ``station/formtoken.py``). ``data`` must be
+    uniformly random to its holder (a keyed hash), and at least 9 bytes.
+    """
+    if len(data) < DATA_BYTES:
+        raise ValueError(f"a receipt code needs at least {DATA_BYTES} bytes, got {len(data)}")
+    return _from_bits(int.from_bytes(data[:DATA_BYTES], "big") >> (8 * DATA_BYTES - 5 * DATA_CHARS))
 
 
 def parse_receipt(text: str) -> str:

@@ -8,11 +8,15 @@ from pathlib import Path
 from types import TracebackType
 
 from flask import Flask, request
+from flask.sessions import NullSession, SessionInterface, SessionMixin
+from flask.wrappers import Request, Response
 
 from reporter.i18n import languages as i18n
 from reporter.station.config import Config
 from reporter.station.connections import Connections
+from reporter.station.formtoken import FormTokens
 from reporter.station.instance import load_identity, open_store
+from reporter.station.ledger import Ledger
 from reporter.station.uploads import MemoryOnlyRequest
 from reporter.station.web import attachments, db, errors, headers, intake, refusals
 from reporter.station.web.context import EXTENSION, StationContext
@@ -44,6 +48,23 @@ class ReporterFlask(Flask):
         log.error("unhandled %s in %s %s at %s", name, request.method, rule, location)
 
 
+class NoSessions(SessionInterface):
+    """No session and no cookie, ever.
+
+    The station needs none: the language travels in the URL and the form,
+    and a form's token is in the form itself (``formtoken.py``). Flask's
+    default would set a signed cookie the first time anything touched
+    ``session``; here any write to it is a bug that fails loudly (``NullSession``)
+    instead of a cookie that would tie a phone's visits together.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin:
+        return NullSession()
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
 def create_app(config: Config) -> Flask:
     """Build the station app for an unlocked instance."""
     if not log.handlers:
@@ -58,8 +79,8 @@ def create_app(config: Config) -> Flask:
     with open_store(config.instance_path, config.db_key) as store:
         identity = load_identity(store)
     css = STYLE_FILE.read_text(encoding="utf-8")
+    app.session_interface = NoSessions()
     app.config.update(
-        SECRET_KEY=identity.session_secret,
         TESTING=config.testing,
         DEBUG=False,
         PROPAGATE_EXCEPTIONS=False,
@@ -71,22 +92,13 @@ def create_app(config: Config) -> Flask:
         # Fields, check boxes and files: a body of thousands of tiny parts is
         # refused (413) instead of costing a parse of each.
         MAX_FORM_PARTS=200 + config.max_attachments,
-        WTF_CSRF_TIME_LIMIT=config.csrf_time_limit,
-        WTF_CSRF_SSL_STRICT=False,
-        # The only cookie: Flask's signed session holding the CSRF token.
-        SESSION_COOKIE_NAME="csrf",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=config.secure_cookies,
-        SESSION_REFRESH_EACH_REQUEST=False,
-        # CSRF is checked by each form (FlaskForm), not globally, so a
-        # failed check re-renders the form with what the monitor typed.
-        WTF_CSRF_CHECK_DEFAULT=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.extensions[EXTENSION] = StationContext(
         config=config, identity=identity, style=css,
         connections=Connections(config, identity.station_id),
+        tokens=(tokens := FormTokens()),
+        ledger=Ledger(config.form_token_lifetime, tokens.now),
     )
     app.jinja_env.globals["inline_style"] = css
     i18n.init_app(app, preview=config.preview_languages)

@@ -28,6 +28,11 @@ DEFAULT_MAX_ATTACHMENTS = 20
 # too large gets its message beside the field and the typed text is kept;
 # beyond it, the request is refused from its Content-Length before reading.
 UPLOAD_SLACK = 64 * 1024 * 1024
+DEFAULT_FORM_TOKEN_LIFETIME = 4 * 3600
+# Settings that no longer exist. The station sets no cookie, so
+# REPORTER_SECURE_COOKIES has nothing left to protect and is ignored; a lifetime
+# chosen under the old name must not be silently replaced by the default.
+RENAMED = {"REPORTER_CSRF_TIME_LIMIT": "REPORTER_FORM_TOKEN_LIFETIME"}
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,9 @@ class Config:
     max_body_bytes: int = DEFAULT_MAX_BODY  # the text of a report (form fields)
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES  # 0: no attachments
     max_attachments: int = DEFAULT_MAX_ATTACHMENTS
-    # A monitor on a slow Tor circuit may take a long time over a report:
-    # the CSRF token stays valid for six hours.
-    csrf_time_limit: int = 6 * 3600
-    # Set when the station is served over HTTPS, so the CSRF cookie is
-    # never sent in clear. Onion services and local Wi-Fi use plain HTTP.
-    secure_cookies: bool = False
+    # How long a form page can be used to send (formtoken.py): a monitor on a
+    # slow Tor circuit may take a long time over a report, and its upload too.
+    form_token_lifetime: int = DEFAULT_FORM_TOKEN_LIFETIME
     # Also serve the in-progress catalogues (not in translations/LINGUAS), so
     # a translator can see unfinished work. Never on a station in the field.
     preview_languages: bool = False
@@ -60,9 +62,9 @@ class Config:
                               "attachments) and 68719476736 bytes")
         if not 1 <= self.max_attachments <= 255:
             raise ConfigError("REPORTER_MAX_ATTACHMENTS must be between 1 and 255")
-        if self.csrf_time_limit < 600:
-            raise ConfigError("REPORTER_CSRF_TIME_LIMIT must be at least 600 seconds")
-
+        if not 600 <= self.form_token_lifetime <= 86_400:
+            raise ConfigError("REPORTER_FORM_TOKEN_LIFETIME must be between 600 and 86400 "
+                              "seconds (10 minutes to a day)")
 
     @property
     def max_request_bytes(self) -> int:
@@ -102,13 +104,16 @@ def _bool_setting(env: Mapping[str, str], name: str) -> bool | None:
 def load_config(instance_path: Path, db_key: bytes, *,
                 environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
     env = os.environ if environ is None else environ
+    for old, new in RENAMED.items():
+        if env.get(old):
+            raise ConfigError(f"{old} is now {new} (the form's lifetime, in seconds): "
+                              "rename it")
     values: dict[str, Any] = {}
     for attr, name, parse in (
         ("max_body_bytes", "REPORTER_MAX_BODY_BYTES", _int_setting),
         ("max_attachment_bytes", "REPORTER_MAX_ATTACHMENT_BYTES", _int_setting),
         ("max_attachments", "REPORTER_MAX_ATTACHMENTS", _int_setting),
-        ("csrf_time_limit", "REPORTER_CSRF_TIME_LIMIT", _int_setting),
-        ("secure_cookies", "REPORTER_SECURE_COOKIES", _bool_setting),
+        ("form_token_lifetime", "REPORTER_FORM_TOKEN_LIFETIME", _int_setting),
         ("preview_languages", "REPORTER_PREVIEW_LANGUAGES", _bool_setting),
     ):
         value = parse(env, name)

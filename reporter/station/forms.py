@@ -12,12 +12,12 @@ from datetime import date, timedelta
 from typing import Any
 
 import flask_babel
+from babel.dates import get_month_names
 from flask import request
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
     Field,
+    Form,
     HiddenField,
     IntegerField,
     MultipleFileField,
@@ -117,15 +117,15 @@ class CountField(IntegerField):  # type: ignore[misc]
                 min=flask_babel.format_number(0), max=flask_babel.format_number(MAX_PEOPLE)))
 
 
-class DayField(DateField):  # type: ignore[misc]
-    """A calendar date, with a message a person can act on."""
+def month_choices() -> list[SelectChoice]:
+    """The months in the page's language (Babel's names, as a calendar lists them).
 
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
-            raise ValueError(_l(
-                "Please write the date as year-month-day, for example 2026-03-14.")) from None
+    A date control that does not depend on the browser's locale: a phone's
+    ``<input type="date">`` shows its own format (``mm/dd/yyyy``) whatever
+    the page's language, and no hint can agree with every phone.
+    """
+    names = get_month_names("wide", context="stand-alone", locale=flask_babel.get_locale())
+    return [SelectChoice("", "–"), *[SelectChoice(str(n), names[n]) for n in range(1, 13)]]
 
 
 class _CatalogueTranslations:
@@ -165,11 +165,11 @@ def attachment_problem(problem: str, name: str, limits: submission.Limits) -> st
 def _text_fields() -> Any:
     """What a submitted form is read from: the body's text fields, and nothing else.
 
-    Flask-WTF would also read ``request.files`` (so a text field sent as a
-    file part reached a validator as a ``FileStorage``: a 500) and a JSON
-    body (whose values may be numbers, lists or objects: a 500 too). A
-    browser sends neither; both now leave the field empty, and the form says
-    so beside it. Files are read by the request's stream factory instead
+    Flask-WTF (used until the form tokens) read ``request.files`` too (so a
+    text field sent as a file part reached a validator as a ``FileStorage``:
+    a 500) and a JSON body (whose values may be numbers, lists or objects: a
+    500 too). A browser sends neither; both leave the field empty, and the
+    form says so beside it. Files are read by the request's stream factory instead
     (``uploads.py``), never by WTForms.
     """
     if request.method != "POST":
@@ -177,7 +177,7 @@ def _text_fields() -> Any:
     return request.form
 
 
-class _Form(FlaskForm):  # type: ignore[misc]
+class _Form(Form):  # type: ignore[misc]
     class Meta:
         def get_translations(self, form: Any) -> _CatalogueTranslations:
             return _CatalogueTranslations()
@@ -188,6 +188,8 @@ class _Form(FlaskForm):  # type: ignore[misc]
 
     # Carries the chosen language through a submission without a cookie.
     lang = HiddenField()
+    # This form page's token (formtoken.py): checked by the view, never by WTForms.
+    form_token = HiddenField()
     # Read by the request's stream factory, not by WTForms: the files go
     # through encryption as they arrive (uploads.py, submission.py), and
     # ``check_attachments`` reports what was refused. Its name is
@@ -213,15 +215,33 @@ class _Form(FlaskForm):  # type: ignore[misc]
         return not messages
 
     def files_dropped(self, draft: submission.Draft | None) -> None:
-        """The form failed: say that the files that were accepted must be chosen again."""
+        """The form failed: say that the files that were accepted must be chosen again.
+
+        Beside the field, and in the banner at the top (``dropped_files``).
+        """
         if draft is not None and draft.accepted():
+            self.dropped_files = True
             self.attachments.errors = [*self.attachments.errors, _l(
                 "Your files were not kept because of the problems marked on this page. "
                 "Please choose them again.")]
 
-    @property
-    def csrf_failed(self) -> bool:
-        return bool(getattr(self, "csrf_token", None) is not None and self.csrf_token.errors)
+    dropped_files = False
+    # The page was drawn again in another language (``switch_lang``): nothing
+    # was checked or sent; files chosen are not kept (``files_left_behind``).
+    switched = False
+
+    def files_left_behind(self, draft: submission.Draft | None, names: list[str]) -> None:
+        """The language changed: say that the files chosen must be chosen again.
+
+        The language buttons send the form URL-encoded (``formenctype``), so a
+        switch uploads no file, only its name (``names``); a browser that
+        sent the files anyway has them dropped by the request's teardown.
+        """
+        self.switched = True
+        if any(name.strip() for name in names) or (draft is not None and draft.accepted()):
+            self.dropped_files = True
+            self.attachments.errors = [_l(
+                "Files are not kept when the language changes. Please choose them again.")]
 
 
 class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
@@ -248,17 +268,25 @@ def _count(label: Any) -> CountField:
     return CountField(label, validators=[Optional()])
 
 
+# The form asks the date as three answers; the sealed report holds one ``incident_date``.
+DATE_PARTS = ("incident_day", "incident_month", "incident_year")
+
+
 class IncidentForm(_Form):
     incident_types = MultiCheckboxField(
         _l("What happened? Tick everything that applies."),
         choices=_choices(INCIDENT_TYPE_LABELS),
         validators=[InputRequired(message=_l("Please tick at least one kind of incident."))],
     )
-    incident_date = DayField(_l("Date of the incident"), validators=[Optional()])
+    # The date as three answers (day, month from a list, year), read by ``incident_date``.
+    incident_day = StringField(_l("Day"), validators=[Optional()])
+    incident_month = SelectField(_l("Month"), validators=[Optional()], validate_choice=True)
+    incident_year = StringField(_l("Year"), validators=[Optional()])
     date_approximate = _short(_l("If you do not know the exact date: roughly when?"))
     site = SelectField(_l("Mine site"), validators=[Optional()], validate_choice=True)
     site_other = _short(_l("Name of the site, if it is not in the list"))
-    location = _short(_l("Where exactly? (village, pit, road, landmark)"), MAX_LOCATION)
+    location = TextAreaField(_l("Where exactly? (village, pit, road, landmark)"),
+                             validators=[Optional(), MaxChars(MAX_LOCATION)])
     people_affected = _count(_l("How many people were affected?"))
     children_affected = _count(_l("How many of them were children?"))
     women_affected = _count(_l("How many of them were women or girls?"))
@@ -289,8 +317,15 @@ class IncidentForm(_Form):
                          default="none", validators=[InputRequired(message=REQUIRED)])
     contact_details = _short(_l("How to reach you safely (optional)"), 300)
 
+    # The four answers a report needs (marked on the page before sending);
+    # "when" is the date or roughly when.
+    REQUIRED = ("incident_types", "when", "description", "source")
+
     def __init__(self, *args: Any, sites: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.incident_month.choices = month_choices()
+        self.incident_date: date | None = None
+        self.date_errors: list[Any] = []
         self.site.choices = [
             SelectChoice("", _l("Choose a site")),
             *[SelectChoice(s, s) for s in sites or []],
@@ -300,12 +335,14 @@ class IncidentForm(_Form):
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
         problems: list[tuple[Field, Any]] = []
-        if self.incident_date.data is None and not self.incident_date.errors \
+        self.date_errors = self._read_date()
+        if self.incident_date is None and not self.date_errors \
                 and not (self.date_approximate.data or "").strip():
-            problems.append((self.incident_date, _l(
-                "Please give the date, or say roughly when it happened.")))
-        if self.incident_date.data and self.incident_date.data > date.today() + timedelta(days=1):
-            problems.append((self.incident_date, _l("This date is in the future.")))
+            self.date_errors = [_l("Please give the date, or say roughly when it happened.")]
+        if self.incident_date and self.incident_date > date.today() + timedelta(days=1):
+            self.date_errors = [_l("This date is in the future.")]
+        self.date_errors = [*self.incident_month.errors, *self.date_errors]
+        ok = ok and not self.date_errors
         if self.site.data == OTHER_SITE and not (self.site_other.data or "").strip():
             problems.append((self.site_other, _l("Please write the name of the site.")))
         total = self.people_affected.data
@@ -318,6 +355,38 @@ class IncidentForm(_Form):
             field_.errors = [*field_.errors, message]
         return ok and not problems
 
+    @property
+    def errors(self) -> dict[str, Any]:
+        """WTForms' errors, and the date's (which belong to no single field)."""
+        errors = dict(super().errors)
+        if self.date_errors:
+            errors["incident_date"] = list(self.date_errors)
+        return errors
+
+    def _read_date(self) -> list[Any]:
+        """Set ``incident_date`` from the three answers; the problems with them, if any."""
+        self.incident_date = None
+        day = (self.incident_day.data or "").strip()
+        month = self.incident_month.data or ""
+        year = (self.incident_year.data or "").strip()
+        if not (day or month or year):
+            return []
+        if not (day and month and year):
+            return [_l("Please give the day, the month and the year, or leave all three "
+                       "empty and say below roughly when.")]
+        if not (day.isascii() and day.isdigit() and len(day) <= 2
+                and year.isascii() and year.isdigit() and len(year) == 4):
+            return [_l("Please write the day and the year in digits, for example 14 and "
+                       "2026.")]
+        try:
+            self.incident_date = date(int(year), int(month), int(day))
+        except ValueError:
+            return [_l("This date does not exist: please check the day and the month.")]
+        if self.incident_date.year < 1900:
+            self.incident_date = None
+            return [_l("Please check the year.")]
+        return []
+
     def to_fields(self) -> dict[str, Any]:
         """The answers as plain data for the sealed report (stable English codes)."""
         def text(field_: Field) -> str:
@@ -325,8 +394,7 @@ class IncidentForm(_Form):
 
         return {
             "incident_types": list(self.incident_types.data or []),
-            "incident_date": self.incident_date.data.isoformat()
-            if self.incident_date.data else None,
+            "incident_date": self.incident_date.isoformat() if self.incident_date else None,
             "date_approximate": text(self.date_approximate),
             "site": self.site.data if self.site.data not in ("", OTHER_SITE) else None,
             "site_other": text(self.site_other) if self.site.data in ("", OTHER_SITE) else "",

@@ -40,7 +40,9 @@ FORMAT = "reporter-station"
 
 SETTING_STATION_ID = "station_id"
 SETTING_SIGNING_KEY = "signing_key"
-SETTING_SESSION_SECRET = "session_secret"  # noqa: S105 (a setting name, not a secret)
+# Stations made before the form tokens (formtoken.py) also hold a
+# ``session_secret`` setting, the key of a session cookie the station no
+# longer sets: it is never read, and new stations do not have it.
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,6 @@ class StationIdentity:
 
     station_id: bytes
     signing_key: StationSigningKey
-    session_secret: bytes
 
     @property
     def station_id_text(self) -> str:
@@ -103,14 +104,12 @@ def _build_station(folder: Path, passphrase: str, kdf_profile: str) -> StationId
     identity = StationIdentity(
         station_id=random_bytes(16),
         signing_key=StationSigningKey.generate(),
-        session_secret=random_bytes(32),
     )
     old_umask = os.umask(0o077)
     try:
         with Store.open(db_path(folder), key, create=True) as store:
             store.set_setting(SETTING_STATION_ID, identity.station_id)
             store.set_setting(SETTING_SIGNING_KEY, identity.signing_key.seed())
-            store.set_setting(SETTING_SESSION_SECRET, identity.session_secret)
         write_atomic(folder / STATION_FILE, passfile.render(FORMAT, params, key))
     finally:
         os.umask(old_umask)
@@ -153,5 +152,4 @@ def load_identity(store: Store) -> StationIdentity:
     return StationIdentity(
         station_id=store.require_setting(SETTING_STATION_ID),
         signing_key=StationSigningKey(store.require_setting(SETTING_SIGNING_KEY)),
-        session_secret=store.require_setting(SETTING_SESSION_SECRET),
     )

@@ -26,11 +26,16 @@ def arrival_date() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-def build_report(fields: dict[str, Any], locale: str, follows: str | None = None) -> Report:
-    """A new report (or follow-up to ``follows``) with a fresh receipt code."""
+def build_report(fields: dict[str, Any], locale: str, follows: str | None = None,
+                 receipt: str | None = None) -> Report:
+    """A new report (or follow-up to ``follows``) with ``receipt``, else a fresh receipt code.
+
+    The web form passes the receipt derived from its token (``formtoken.py``),
+    so a resend of the same form would carry the same code.
+    """
     return Report(
         kind="incident" if follows is None else "follow-up",
-        receipt=new_receipt(),
+        receipt=receipt if receipt is not None else new_receipt(),
         locale=locale,
         submitted=arrival_date(),
         fields=fields,

@@ -35,13 +35,21 @@ def _axe_source() -> str:
     return AXE.read_text(encoding="utf-8")
 
 
-def _violations(browser, url: str, submit_empty: bool = False) -> list[str]:  # type: ignore[no-untyped-def]
+def _violations(browser, url: str, submit_empty: bool = False,  # type: ignore[no-untyped-def]
+                submit_valid: bool = False) -> list[str]:
     context = browser.new_context(bypass_csp=True, viewport={"width": 360, "height": 640})
     page = context.new_page()
     page.goto(url)
     if submit_empty:
-        page.click("button[type=submit]")
+        page.click("main button[type=submit]")
         page.wait_for_selector(".alert")
+    if submit_valid:  # the receipt page, with its language menu (a form)
+        page.check("input[name=incident_types][value=shooting]")
+        page.fill("#date_approximate", "2026-10")
+        page.fill("#description", "axe")
+        page.check("input[name=source][value=heard]")
+        page.click("main button[type=submit]")
+        page.wait_for_selector(".receipt")
     page.evaluate(_axe_source())
     found = page.evaluate(
         "async () => (await axe.run()).violations"
@@ -62,6 +70,12 @@ def test_pages_have_no_serious_accessibility_violation(browser, server: Server, 
 def test_the_form_with_errors_has_no_serious_accessibility_violation(  # type: ignore[no-untyped-def]
         browser, server: Server, language: str) -> None:
     assert _violations(browser, f"{server.url}/?lang={language}", submit_empty=True) == []
+
+
+@pytest.mark.parametrize("language", shipped_languages())
+def test_the_receipt_page_has_no_serious_accessibility_violation(  # type: ignore[no-untyped-def]
+        browser, server: Server, language: str) -> None:
+    assert _violations(browser, f"{server.url}/?lang={language}", submit_valid=True) == []
 
 
 @pytest.fixture

@@ -43,13 +43,15 @@ def test_a_monitor_reports_with_javascript_off(browser, server: Server,  # type:
     page.screenshot(path=artifact("form-en.png"), full_page=True)
     page.check("input[name=incident_types][value=shooting]")
     page.check("input[name=incident_types][value=child-labour]")
-    page.fill("#incident_date", "2026-11-02")
+    page.fill("#incident_day", "2")
+    page.select_option("#incident_month", "11")
+    page.fill("#incident_year", "2026")
     page.select_option("#site", "Marange")
     page.fill("#location", "Near the river")
     page.fill("#people_affected", "3")
     page.fill("#description", "Guards beat three diggers. Browser test.")
     page.check("input[name=source][value=witnessed]")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector(".receipt")
     page.screenshot(path=artifact("receipt-en.png"), full_page=True)
     receipt = page.inner_text(".receipt").strip()
@@ -62,6 +64,7 @@ def test_a_monitor_reports_with_javascript_off(browser, server: Server,  # type:
     report = Report.from_body(envelope.open_envelope(stored.envelope, station.reviewer))
     assert report.receipt == receipt
     assert report.fields["incident_types"] == ["shooting", "child-labour"]
+    assert report.fields["incident_date"] == "2026-11-02"
     assert report.fields["description"] == "Guards beat three diggers. Browser test."
 
 
@@ -70,7 +73,7 @@ def test_errors_show_beside_fields_with_javascript_off(browser, server: Server) 
     context, page = _page(browser, server, seen)
     page.goto(server.url + "/?lang=fr")
     page.fill("#description", "Texte gardé après l'erreur")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector(".alert")
     page.screenshot(path=artifact("form-errors-fr.png"), full_page=True)
     assert page.input_value("#description") == "Texte gardé après l'erreur"
@@ -98,7 +101,7 @@ def test_a_monitor_reports_in_every_language(browser, server: Server, station: S
     page.fill("#date_approximate", "2026-10")
     page.fill("#description", f"Test report in {language}.")
     page.check("input[name=source][value=heard]")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector(".receipt")
     assert page.get_attribute("html", "lang") == language
     box = page.locator(".receipt").bounding_box()
@@ -135,13 +138,13 @@ def test_a_monitor_attaches_files_with_javascript_off(browser, server: Server,  
     page.fill("#description", "Picha ya majeraha.")
     page.check("input[name=source][value=witnessed]")
     page.set_input_files("#attachments", [str(photo), str(refused)])
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector("#attachments-error")
     page.screenshot(path=artifact("attachments-refused-sw.png"), full_page=True)
     assert "script.sh" in page.inner_text("#attachments-error")
     assert page.input_value("#description") == "Picha ya majeraha."
     page.set_input_files("#attachments", [str(photo), str(note)])
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_selector(".receipt")
     context.close()
     origin = urlsplit(server.url).netloc

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSPHRASE, Station, csrf_token, free_port, valid_report
+from tests.conftest import PASSPHRASE, Station, form_token, free_port, valid_report
 
 pytestmark = pytest.mark.slow
 CORE_PATTERN = Path("/proc/sys/kernel/core_pattern")
@@ -79,7 +79,7 @@ def test_a_crashing_station_writes_no_core_and_forgets_its_passphrase(
             except requests.ConnectionError:
                 time.sleep(0.05)
         canary = "CANARY-core-7f3a9c"
-        answer = session.post(url, data=valid_report(csrf_token=csrf_token(page.text),
+        answer = session.post(url, data=valid_report(form_token=form_token(page.text),
                                                      description=canary), timeout=30)
         assert answer.status_code == 200
         environ = Path(f"/proc/{process.pid}/environ").read_bytes()

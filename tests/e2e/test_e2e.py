@@ -25,7 +25,7 @@ import requests
 
 from reporter.formats import envelope
 from reporter.formats.report import Report
-from tests.conftest import Server, Station, csrf_token, free_port, start_server, valid_report
+from tests.conftest import Server, Station, form_token, free_port, start_server, valid_report
 
 pytestmark = pytest.mark.slow
 RECEIPT_RE = re.compile(r'class="receipt"[^>]*>([0-9A-Z-]{19})<')
@@ -38,8 +38,8 @@ def canary(label: str) -> str:
 
 def submit(session: requests.Session, url: str, data: dict[str, object],
            path: str = "/") -> requests.Response:
-    token = csrf_token(session.get(url + path, timeout=10).text)
-    return session.post(url + path, data={"csrf_token": token, **data}, timeout=30)
+    token = form_token(session.get(url + path, timeout=10).text)
+    return session.post(url + path, data={"form_token": token, **data}, timeout=30)
 
 
 def decrypted_reports(station: Station) -> list[Report]:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Server, Station, csrf_token, start_server, valid_report
+from tests.conftest import Server, Station, form_token, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE, assert_nowhere_on_disk, canary, multipart, submit
 from tests.station.test_web_attachments import stored
 
@@ -30,19 +30,17 @@ def upload_count(station: Station) -> int:
         return blobs.upload_count()
 
 
-def form_body(server: Server, secret: str, size: int) -> tuple[bytes, str, str]:
-    """A valid report with one large attachment full of ``secret``, and its cookie."""
-    session = requests.Session()
-    token = csrf_token(session.get(server.url + "/", timeout=10).text)
-    cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
-    fields = {"csrf_token": token, **{k: v if isinstance(v, str) else v[0]
+def form_body(server: Server, secret: str, size: int) -> tuple[bytes, str]:
+    """A valid report with one large attachment full of ``secret``."""
+    token = form_token(requests.get(server.url + "/", timeout=10).text)
+    fields = {"form_token": token, **{k: v if isinstance(v, str) else v[0]
                                      for k, v in valid_report(description=secret).items()}}
     video = MP4 + (secret.encode() + b"-") * (size // (len(secret) + 1))
     body, content_type = multipart(fields, [("attachments", "shooting.mp4", video)])
-    return body, content_type, cookie
+    return body, content_type
 
 
-def send(server: Server, body: bytes, content_type: str, cookie: str, *,
+def send(server: Server, body: bytes, content_type: str, *,
          upto: int | None = None, content_length: int | None = None,
          pause: float = 0.0, midway: object = None) -> bytes:
     """Send a POST over a raw socket; stop after ``upto`` bytes (then hang up)."""
@@ -50,7 +48,7 @@ def send(server: Server, body: bytes, content_type: str, cookie: str, *,
     sock = socket.create_connection((host, int(port)), timeout=60)
     length = len(body) if content_length is None else content_length
     sock.sendall(f"POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
-                 f"Cookie: {cookie}\r\nContent-Length: {length}\r\n"
+                 f"Content-Length: {length}\r\n"
                  "Connection: close\r\n\r\n".encode())
     end = len(body) if upto is None else upto
     step = 256 * 1024
@@ -92,8 +90,8 @@ def test_canaries_in_a_large_attachment_never_reach_the_disk(
         scans.append("midway")
 
     try:
-        body, content_type, cookie = form_body(server, secret, 24 << 20)
-        reply = send(server, body, content_type, cookie, pause=0.002, midway=scan)
+        body, content_type = form_body(server, secret, 24 << 20)
+        reply = send(server, body, content_type, pause=0.002, midway=scan)
         assert b" 200 " in reply.split(b"\r\n", 1)[0], reply[:300]
         assert RECEIPT_RE.search(reply.decode("utf-8", "replace"))
     finally:
@@ -111,8 +109,8 @@ def test_an_upload_cut_off_halfway_leaves_nothing(station: Station, tmp_path: Pa
     server = start_server(station, tmp_path, env={"TMPDIR": str(tmp)})
     secret = canary("cutoff")
     try:
-        body, content_type, cookie = form_body(server, secret, 16 << 20)
-        send(server, body, content_type, cookie, upto=len(body) // 2)
+        body, content_type = form_body(server, secret, 16 << 20)
+        send(server, body, content_type, upto=len(body) // 2)
         wait_until(lambda: upload_count(station) == 0)
         # The server keeps serving others meanwhile and afterwards.
         assert submit(requests.Session(), server.url, valid_report()).status_code == 200
@@ -127,8 +125,8 @@ def test_an_upload_cut_off_halfway_leaves_nothing(station: Station, tmp_path: Pa
 def test_a_lying_content_length_stores_nothing(station: Station, tmp_path: Path) -> None:
     server = start_server(station, tmp_path)
     try:
-        body, content_type, cookie = form_body(server, canary("liar"), 2 << 20)
-        reply = send(server, body, content_type, cookie, content_length=len(body) // 3)
+        body, content_type = form_body(server, canary("liar"), 2 << 20)
+        reply = send(server, body, content_type, content_length=len(body) // 3)
         assert reply.split(b"\r\n", 1)[0].split()[1] in (b"400", b"413"), reply[:200]
         wait_until(lambda: upload_count(station) == 0)
         assert requests.get(server.url + "/", timeout=10).status_code == 200
@@ -141,10 +139,10 @@ def test_a_slow_upload_does_not_hold_up_other_monitors(station: Station,
                                                        tmp_path: Path) -> None:
     server = start_server(station, tmp_path)
     try:
-        body, content_type, cookie = form_body(server, canary("slow"), 6 << 20)
+        body, content_type = form_body(server, canary("slow"), 6 << 20)
         replies: list[bytes] = []
         slow = threading.Thread(target=lambda: replies.append(
-            send(server, body, content_type, cookie, pause=0.05)))
+            send(server, body, content_type, pause=0.05)))
         slow.start()
         time.sleep(0.3)
         started = time.monotonic()
@@ -163,12 +161,12 @@ def test_kill_9_mid_upload_keeps_every_acknowledged_attachment(
         station: Station, tmp_path: Path) -> None:
     server = start_server(station, tmp_path)
     try:
-        first, content_type, cookie = form_body(server, canary("kept"), 3 << 20)
-        reply = send(server, first, content_type, cookie)
+        first, content_type = form_body(server, canary("kept"), 3 << 20)
+        reply = send(server, first, content_type)
         assert b" 200 " in reply.split(b"\r\n", 1)[0]
-        body, content_type, cookie = form_body(server, canary("killed"), 16 << 20)
+        body, content_type = form_body(server, canary("killed"), 16 << 20)
         threading.Thread(target=lambda: _quietly(
-            lambda: send(server, body, content_type, cookie, pause=0.01)), daemon=True).start()
+            lambda: send(server, body, content_type, pause=0.01)), daemon=True).start()
         wait_until(lambda: upload_count(station) == 2)
         os.kill(server.process.pid, signal.SIGKILL)
         server.process.wait()

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Server, Station, csrf_token
+from tests.conftest import Server, Station, form_token
 from tests.e2e.test_e2e import RECEIPT_RE
 from tests.station.test_web_attachments import stored
 
@@ -28,7 +28,9 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x11" * 2000
 BOUNDARY = "----browserlikeBoundary7MA4YWxkTrZu0gW"
 ANSWERS = {
     "incident_types": "shooting",
-    "incident_date": "2026-11-01",
+    "incident_day": "1",
+    "incident_month": "11",
+    "incident_year": "2026",
     "date_approximate": "",
     "site": "Marange",
     "site_other": "",
@@ -59,7 +61,7 @@ def _form_names(page: str) -> list[str]:
 def browser_body(page: str, answers: dict[str, str],
                  files: list[tuple[bytes, bytes]]) -> tuple[bytes, str]:
     """A multipart body with ``answers`` and ``files`` (raw name, data) in page order."""
-    fields = {"csrf_token": csrf_token(page), **answers}
+    fields = {"form_token": form_token(page), **answers}
     parts = []
     for name in _form_names(page):
         if name == "attachments":

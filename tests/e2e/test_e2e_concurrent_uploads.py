@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import Server, Station, csrf_token, start_server, valid_report
+from tests.conftest import Server, Station, form_token, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE, multipart
 from tests.station.test_web_attachments import stored
 
@@ -51,8 +51,8 @@ def _monitor(server: Server, number: int, results: list[tuple[str, int, str | No
     for round_ in range(ROUNDS):
         label = f"m{number}r{round_}"
         files = _files(rng, label)
-        token = csrf_token(session.get(server.url + "/", timeout=30).text)
-        fields = {"csrf_token": token, **{k: v if isinstance(v, str) else v[0]
+        token = form_token(session.get(server.url + "/", timeout=30).text)
+        fields = {"form_token": token, **{k: v if isinstance(v, str) else v[0]
                                          for k, v in valid_report(description=label).items()}}
         body, content_type = multipart(fields, files, boundary=f"b-{label}-{rng.random()}")
         try:

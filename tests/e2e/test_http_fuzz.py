@@ -8,7 +8,7 @@ Two tests share one server process:
 * ``test_fuzzed_requests`` (Hypothesis) sends requests built from hostile
   paths, query strings, headers, content types and bodies: forms and
   multipart bodies with fuzzed names, file names and values, with and
-  without a valid CSRF session so that the validators are reached too.
+  without a fresh form token so that the validators are reached too.
 
 Every answer must be a complete HTTP response with a status below 500 and
 no traceback; the server must stay up, its log must hold no traceback and no
@@ -48,7 +48,7 @@ from tests.conftest import (
     PASSPHRASE,
     Server,
     Station,
-    csrf_token,
+    form_token,
     start_server,
     valid_report,
 )
@@ -76,10 +76,12 @@ class Target:
     server: Server
     host: str
     port: int
-    cookie: str  # a session whose CSRF token is ``token``
-    token: str
     routes: list[str]
     sent: int = 0
+
+    def fresh_token(self) -> str:
+        """A new form's token: a used one would only show its receipt again."""
+        return form_token(requests.get(self.server.url + "/", timeout=10).text)
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +102,8 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     routes = sorted({re.sub(r"<[^>]+>", "x", rule.rule) for rule in app.url_map.iter_rules()})
     server = start_server(station, tmp, threads=4)
     try:
-        session = requests.Session()
-        token = csrf_token(session.get(server.url + "/", timeout=10).text)
-        cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
         host, port = server.url.removeprefix("http://").split(":")
-        yield Target(station, server, host, int(port), cookie, token, routes)
+        yield Target(station, server, host, int(port), routes)
     finally:
         server.stop()
 
@@ -146,8 +145,8 @@ def check(target: Target, reply: bytes, what: object) -> int:
 def assert_still_healthy(target: Target) -> None:
     """The log is clean and a good report with an attachment still gets a receipt."""
     session = requests.Session()
-    token = csrf_token(session.get(target.server.url + "/", timeout=10).text)
-    fields = {"csrf_token": token, **{k: v if isinstance(v, str) else v[0]
+    token = form_token(session.get(target.server.url + "/", timeout=10).text)
+    fields = {"form_token": token, **{k: v if isinstance(v, str) else v[0]
                                      for k, v in valid_report().items()}}
     body, content_type = multipart(fields, [("attachments", "after.jpg", JPEG)])
     response = session.post(target.server.url + "/", data=body, timeout=30,
@@ -162,11 +161,12 @@ def assert_still_healthy(target: Target) -> None:
 # --- the walk: every route x method x kind of body --------------------------------------
 
 
-def bodies(target: Target, route: str) -> dict[str, tuple[str | None, bytes | None]]:
+def bodies(target: Target, route: str, method: str) -> dict[str, tuple[str | None, bytes | None]]:
     """The six kinds of body, each as (Content-Type, body), valid where it can be."""
     answers = ({"receipt": new_receipt(), "description": "walked"} if "follow" in route else
                {k: v if isinstance(v, str) else v[0] for k, v in valid_report().items()})
-    fields = {"csrf_token": target.token, **answers}
+    token = target.fresh_token() if method == "POST" else PLACEHOLDER
+    fields = {"form_token": token, **answers}
     body, content_type = multipart(fields, [("attachments", "walk.jpg", JPEG)])
     return {
         "form": ("application/x-www-form-urlencoded", urlencode(fields).encode()),
@@ -183,8 +183,8 @@ def test_every_route_method_and_content_type(target: Target) -> None:
     seen: dict[int, int] = {}
     for route in [*target.routes, "/no-such-page", "/static/style.css"]:
         for method in METHODS:
-            for kind, (content_type, body) in bodies(target, route).items():
-                headers = [("Cookie", target.cookie.encode())]
+            for kind, (content_type, body) in bodies(target, route, method).items():
+                headers = []
                 if content_type is not None:
                     headers.append(("Content-Type", content_type.encode("latin-1")))
                 what = (method, route, kind)
@@ -230,7 +230,10 @@ HEADER_VALUE = st.binary(max_size=60).map(
     lambda b: bytes(c for c in b if c >= 0x20 and c != 0x7f))
 TOKEN = st.text("abcdefghijklmnopqrstuvwxyzABCXYZ0123456789-!#$%&'*+.^_`|~", min_size=1,
                 max_size=20)
-NAMED_HEADERS = ["Accept-Language", "Cookie", "Referer", "Origin", "Accept", "Accept-Encoding",
+# Stands for a fresh form token in a fuzzed body; replaced just before sending.
+PLACEHOLDER = "T" * 55
+NAMED_HEADERS = ["Accept-Language", "Cookie", "Referer", "Origin", "Sec-Fetch-Site",
+                 "Sec-Fetch-Mode", "Accept", "Accept-Encoding",
                  "If-None-Match", "If-Modified-Since", "Range", "X-Forwarded-For",
                  "X-Forwarded-Proto", "Forwarded", "User-Agent", "Authorization",
                  "Content-Encoding", "Content-Disposition", "X-HTTP-Method-Override"]
@@ -239,11 +242,13 @@ CONTENT_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data; boun
                  "text/plain", "multipart/mixed; boundary=B", "application/octet-stream",
                  "multipart/form-data; boundary=B; charset=utf-16",
                  "application/x-www-form-urlencoded; charset=latin-1", "*/*", ""]
-FIELDS = ["csrf_token", "lang", "description", "incident_types", "incident_date", "site",
+FIELDS = ["form_token", "lang", "description", "incident_types", "incident_day",
+          "incident_month", "incident_year", "site",
           "site_other", "people_affected", "children_affected", "source", "contact",
           "contact_details", "receipt", "attachments", "monitor_code", "perpetrators"]
 VALUES = st.one_of(TEXT, st.sampled_from(["shooting", "other", "witnessed", "none", "contact",
                                           "2026-11-01", "2999-99-99", "-1", "1e9", "Marange",
+                                          "11", "2026", "31", "0",
                                           "7KQM-3XHD-9TWA-R2PC", "", "\x00", "fr"]))
 
 
@@ -251,7 +256,7 @@ VALUES = st.one_of(TEXT, st.sampled_from(["shooting", "other", "witnessed", "non
 def multipart_bodies(draw: st.DrawFn, token: str) -> bytes:
     parts = []
     if draw(st.booleans()):
-        parts.append(b'Content-Disposition: form-data; name="csrf_token"\r\n\r\n'
+        parts.append(b'Content-Disposition: form-data; name="form_token"\r\n\r\n'
                      + token.encode())
     for _ in range(draw(st.integers(0, 8))):
         name = draw(st.sampled_from(FIELDS) | TEXT).encode("utf-8", "replace")
@@ -279,7 +284,7 @@ def urlencoded_bodies(draw: st.DrawFn, token: str) -> bytes:
     pairs = [(draw(st.sampled_from(FIELDS) | TEXT), draw(VALUES))
              for _ in range(draw(st.integers(0, 10)))]
     if draw(st.booleans()):
-        pairs.insert(0, ("csrf_token", token))
+        pairs.insert(0, ("form_token", token))
     return urlencode(pairs).encode()
 
 
@@ -303,13 +308,14 @@ KINDS = {
 
 
 @st.composite
-def requests_(draw: st.DrawFn, token: str, cookie: str) -> tuple[str, str, list, bytes | None]:
+def requests_(draw: st.DrawFn, token: str) -> tuple[str, str, list, bytes | None]:
     method = draw(st.one_of(st.just("POST"), st.just("POST"), st.just("GET"),
                             st.sampled_from(METHODS), TOKEN.map(str.upper)))
     path = draw(paths())
     headers: list[tuple[str, bytes]] = []
-    if draw(st.integers(0, 3)):  # usually with the session whose token the forms carry
-        headers.append(("Cookie", cookie.encode()))
+    if not draw(st.integers(0, 7)):
+        headers.append(("Sec-Fetch-Site", draw(st.sampled_from(
+            [b"same-origin", b"same-site", b"cross-site", b"none", b"CROSS-SITE "]))))
     for _ in range(draw(st.integers(0, 4))):
         headers.append((draw(st.sampled_from(NAMED_HEADERS) | TOKEN), draw(HEADER_VALUE)))
     kind = draw(st.sampled_from(list(KINDS)))
@@ -337,9 +343,11 @@ def test_fuzzed_requests(target: Target) -> None:
 
     @settings(max_examples=examples(400), deadline=None, derandomize=False,
               suppress_health_check=list(HealthCheck))
-    @given(request=requests_(target.token, target.cookie))
+    @given(request=requests_(PLACEHOLDER))
     def one(request: tuple[str, str, list[tuple[str, bytes]], bytes | None]) -> None:
         method, path, headers, body = request
+        if body is not None and PLACEHOLDER.encode() in body:
+            body = body.replace(PLACEHOLDER.encode(), target.fresh_token().encode())
         status = check(target, send(target, method, path, headers, body), request)
         statuses[status] = statuses.get(status, 0) + 1
 
@@ -352,7 +360,7 @@ def test_fuzzed_requests(target: Target) -> None:
 
 def test_the_fuzzer_reaches_the_form_and_the_store(target: Target) -> None:
     """Guard: the walk and the fuzzer above did get reports accepted (they are not only
-    bouncing off the CSRF check)."""
+    bouncing off the form-token check)."""
     with open_store(target.station.path, target.station.key) as store:
         assert store.report_count() >= 3
     assert target.sent > 50

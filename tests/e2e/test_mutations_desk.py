@@ -34,7 +34,7 @@ from reporter.formats.report import Report
 from reporter.station.intake import build_report
 from reporter.station.submission import Draft, Limits
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Station, csrf_token, start_server, valid_report
+from tests.conftest import Station, form_token, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE
 from tests.e2e.test_recipients import Cli, Field, Reviewer, make_field_station
 
@@ -106,10 +106,11 @@ def test_hostile_text_from_the_form_is_defused_on_the_reviewers_terminal_and_in_
     server = start_server(station, tmp_path)
     try:
         session = requests.Session()
-        token = csrf_token(session.get(server.url + "/", timeout=10).text)
+        token = form_token(session.get(server.url + "/", timeout=10).text)
         response = session.post(server.url + "/", timeout=60, data={
-            "csrf_token": token, **valid_report(
-                description=HOSTILE, site="other", contact="contact", incident_date="",
+            "form_token": token, **valid_report(
+                description=HOSTILE, site="other", contact="contact", incident_day="",
+                incident_month="", incident_year="",
                 incident_types=["shooting", "other"], **formulas)},
             files=[("attachments", ("photo \x1b[8m.jpg", JPEG, "image/jpeg"))])
         assert response.status_code == 200, response.text[:300]
@@ -146,9 +147,9 @@ def test_file_names_from_the_form_are_sealed_without_folders_or_controls(
     server = start_server(station, tmp_path)
     try:
         session = requests.Session()
-        token = csrf_token(session.get(server.url + "/", timeout=10).text)
+        token = form_token(session.get(server.url + "/", timeout=10).text)
         response = session.post(
-            server.url + "/", data={"csrf_token": token, **valid_report()}, timeout=60,
+            server.url + "/", data={"form_token": token, **valid_report()}, timeout=60,
             files=[("attachments", (names[0], JPEG, "image/jpeg")),
                    ("attachments", (names[1], PDF, "application/pdf")),
                    ("attachments", (names[2], PDF, "application/pdf"))])

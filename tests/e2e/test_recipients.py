@@ -50,7 +50,7 @@ from reporter.station.instance import init_instance, open_store, unlock
 from reporter.station.intake import accept, build_report
 from reporter.station.submission import Draft, Limits
 from reporter.storage.blobs import BlobStore
-from tests.conftest import PASSPHRASE, Station, csrf_token, start_server, valid_report
+from tests.conftest import PASSPHRASE, Station, form_token, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE
 from tests.reviewing import KEY_PASSPHRASE, REVIEW_PASSPHRASE
 
@@ -321,10 +321,10 @@ def test_accept_seals_every_report_and_attachment_to_every_reviewer(
 
 def post_form(client: Any, item: Sent, receipt: str) -> str:
     path = "/follow-up" if item.follows else "/"
-    token = csrf_token(client.get(path).get_data(as_text=True))
+    token = form_token(client.get(path).get_data(as_text=True))
     fields: dict[str, Any] = ({"receipt": receipt, "description": item.description}
                               if item.follows else valid_report(description=item.description))
-    data: dict[str, Any] = {"csrf_token": token, **fields}
+    data: dict[str, Any] = {"form_token": token, **fields}
     if item.files:
         data["attachments"] = [(io.BytesIO(content), name) for name, content in item.files]
     response = client.post(path, data=data, content_type="multipart/form-data")
@@ -409,8 +409,8 @@ def post_over_http(url: str, item: Sent, receipt: str) -> str:
     files = [("attachments", (name, data, "application/octet-stream"))
              for name, data in item.files]
     session = requests.Session()
-    token = csrf_token(session.get(url + path, timeout=10).text)
-    response = session.post(url + path, data={"csrf_token": token, **fields},
+    token = form_token(session.get(url + path, timeout=10).text)
+    response = session.post(url + path, data={"form_token": token, **fields},
                             files=files or None, timeout=120)
     assert response.status_code == 200, response.text[:500]
     [shown] = RECEIPT_RE.findall(response.text)

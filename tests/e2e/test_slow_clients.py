@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import Server, Station, csrf_token, start_server, valid_report
+from tests.conftest import Server, Station, form_token, start_server, valid_report
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,8 @@ def _monitor_gets_the_form(server: Server) -> float:
 
 def _monitor_sends_a_report(server: Server) -> None:
     session = requests.Session()
-    token = csrf_token(session.get(server.url + "/", timeout=PROMPT).text)
-    answer = session.post(server.url + "/", data=valid_report(csrf_token=token), timeout=PROMPT)
+    token = form_token(session.get(server.url + "/", timeout=PROMPT).text)
+    answer = session.post(server.url + "/", data=valid_report(form_token=token), timeout=PROMPT)
     assert answer.status_code == 200, answer.text[:300]
     assert re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", answer.text)
 
@@ -154,13 +154,11 @@ def test_a_real_upload_at_a_modest_rate_is_not_dropped(station: Station, tmp_pat
     try:
         session = requests.Session()
         page = session.get(server.url + "/", timeout=PROMPT)
-        body, content_type = multipart(valid_report(csrf_token=csrf_token(page.text)), [
+        body, content_type = multipart(valid_report(form_token=form_token(page.text)), [
             ("attachments", "pit.pdf", b"%PDF-1.4\n" + b"p" * (160 * 1024))])
-        cookie = "; ".join(f"{k}={v}" for k, v in session.cookies.items())
         with socket.create_connection(("127.0.0.1", _port(server)), timeout=30) as s:
             s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                       b"Content-Type: " + content_type.encode() + b"\r\n"
-                      b"Cookie: " + cookie.encode() + b"\r\n"
                       b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
             for i in range(0, len(body), 8192):
                 s.sendall(body[i:i + 8192])
@@ -185,8 +183,8 @@ def test_crawling_uploads_never_take_an_upload_slot(station: Station, tmp_path: 
                  b"Content-Type: multipart/form-data; boundary=b\r\n\r\n--b\r\n")
         with held_sockets(server, 40, crawl):
             session = requests.Session()
-            token = csrf_token(session.get(server.url + "/", timeout=PROMPT).text)
-            body, content_type = multipart(valid_report(csrf_token=token), [
+            token = form_token(session.get(server.url + "/", timeout=PROMPT).text)
+            body, content_type = multipart(valid_report(form_token=token), [
                 ("attachments", "pit.pdf", b"%PDF-1.4\n" + b"p" * (2 * 1024 * 1024))])
             answer = session.post(server.url + "/", data=body, timeout=PROMPT,
                                   headers={"Content-Type": content_type})
@@ -322,8 +320,8 @@ def test_a_chunked_upload_with_expect_continue(server: Server) -> None:
     """curl's way: chunked, and Expect: 100-continue before the body."""
     from tests.e2e.test_e2e import multipart
     session = requests.Session()
-    token = csrf_token(session.get(server.url + "/", timeout=PROMPT).text)
-    body, content_type = multipart(valid_report(csrf_token=token), [
+    token = form_token(session.get(server.url + "/", timeout=PROMPT).text)
+    body, content_type = multipart(valid_report(form_token=token), [
         ("attachments", "pit.pdf", b"%PDF-1.4\n" + b"p" * (300 * 1024))])
     answer = session.post(server.url + "/", data=iter([body[:100000], body[100000:]]),
                           headers={"Content-Type": content_type, "Expect": "100-continue"},

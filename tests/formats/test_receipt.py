@@ -104,3 +104,27 @@ def test_single_character_substitutions_are_detected() -> None:
                     assert position < 14, "a changed check character was accepted"
     assert tried == 300 * 16 * 31
     assert detected / tried >= 0.99, detected / tried
+
+
+def test_a_code_from_bytes_takes_their_first_seventy_bits() -> None:
+    from reporter.formats.receipt import receipt_from_bytes
+
+    assert receipt_from_bytes(bytes(9)) == code("0" * 14)
+    assert receipt_from_bytes(b"\xff" * 9) == code("Z" * 14)
+    # 70 bits: the last two bits of the ninth byte and anything after it do not count.
+    assert receipt_from_bytes(b"\xff" * 8 + b"\xfc") == receipt_from_bytes(b"\xff" * 9 + b"x")
+    assert receipt_from_bytes(b"\xff" * 8 + b"\xf8") != receipt_from_bytes(b"\xff" * 9)
+    samples = [random.Random(i).randbytes(32) for i in range(2000)]
+    codes = [receipt_from_bytes(sample) for sample in samples]
+    assert all(CODE_RE.match(c) and parse_receipt(c) == c for c in codes)
+    assert len(set(codes)) == len(codes)
+    # Every position uses the whole alphabet: no bit is lost or repeated.
+    for position in range(14):
+        assert len(Counter(c.replace("-", "")[position] for c in codes)) == 32
+
+
+def test_a_code_needs_nine_bytes() -> None:
+    from reporter.formats.receipt import receipt_from_bytes
+
+    with pytest.raises(ValueError, match="at least 9 bytes"):
+        receipt_from_bytes(bytes(8))

@@ -44,7 +44,7 @@ from reporter.i18n.languages import (
 )
 from reporter.i18n.tools import EXAMPLE_RECEIPT
 from reporter.station.forms import MAX_DESCRIPTION, MAX_PEOPLE
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 from tests.i18n.folder import TRANSLATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -352,13 +352,17 @@ def test_lang_in_the_url_chooses_the_language(client: Any, path: str, lang: str)
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_the_language_menu_lists_every_language_by_its_own_name(client: Any, lang: str) -> None:
-    page = client.get(f"/?lang={lang}").get_data(as_text=True)
+    form = client.get(f"/?lang={lang}").get_data(as_text=True)  # buttons of the form
+    other = client.get(f"/no-such-page?lang={lang}").get_data(as_text=True)  # links
     for code in LANGUAGES:
         name = str(escape(Locale.parse(code).get_display_name(code).capitalize()))
-        if code == lang:
-            assert f'<strong lang="{code}" aria-current="true">{name}</strong>' in page, code
-        else:
-            assert f'lang="{code}" hreflang="{code}">{name}</a>' in page, code
+        for page in (form, other):
+            if code == lang:
+                assert f'<strong lang="{code}" aria-current="true">{name}</strong>' in page, code
+        if code != lang:
+            assert re.search(rf'name="switch_lang" value="{code}" [^>]*lang="{code}">'
+                             rf"{re.escape(name)}</button>", form), code
+            assert f'lang="{code}" hreflang="{code}">{name}</a>' in other, code
 
 
 def test_english_is_the_default(client: Any) -> None:
@@ -419,8 +423,8 @@ RECEIPT_RE = re.compile(r'<p class="receipt"[^>]*>([^<]+)</p>')
 
 def _form_post(client: Any, path: str, lang: str, data: dict[str, Any]) -> Any:
     """Post like a browser would: the form's action has no ?lang, only the hidden field."""
-    token = csrf_token(client.get(f"{path}?lang={lang}").get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, "lang": lang, **data})
+    token = form_token(client.get(f"{path}?lang={lang}").get_data(as_text=True))
+    return client.post(path, data={"form_token": token, "lang": lang, **data})
 
 
 def _reports(station: Station) -> list[Report]:
@@ -490,7 +494,9 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     # WTForms' built-in messages (through _CatalogueTranslations) and ours.
     keep("invalid values", _form_post(client, "/", lang, {
         "incident_types": ["not-a-type"],
-        "incident_date": "not-a-date",
+        "incident_day": "not-a-day",
+        "incident_month": "4",
+        "incident_year": "2026",
         "site": "not-a-site",
         "people_affected": "many",
         "source": "not-a-source",
@@ -499,14 +505,24 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
         "description": "x" * (MAX_DESCRIPTION + 1),
     }))
     keep("inconsistent answers", _form_post(client, "/", lang, {
-        "incident_date": "2999-01-01",
+        "incident_day": "1",
+        "incident_month": "1",
+        "incident_year": "2999",
         "site": "other",
         "people_affected": "2",
         "children_affected": "3",
         "women_affected": str(MAX_PEOPLE + 1),
     }))
-    keep("no date", _form_post(client, "/", lang, valid_report(incident_date="")))
+    keep("no date", _form_post(client, "/", lang, valid_report(
+        incident_day="", incident_month="", incident_year="")))
+    keep("part of a date", _form_post(client, "/", lang, valid_report(incident_day="")))
+    keep("no such date", _form_post(client, "/", lang, valid_report(
+        incident_day="31", incident_month="4")))
+    keep("odd year", _form_post(client, "/", lang, valid_report(incident_year="1850")))
     keep("expired form", client.post("/", data={"lang": lang, **valid_report()}))
+    keep("cross-site", client.post("/", data={"lang": lang, **valid_report()},
+                                   headers={"Sec-Fetch-Site": "cross-site"}))
+    keep("busy", _busy_post(client, lang))
     first = _form_post(client, "/", lang, valid_report())
     keep("receipt", first)
     receipt = RECEIPT_RE.search(pages["receipt"][1])
@@ -514,6 +530,11 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     keep("follow-up errors", _form_post(client, "/follow-up", lang, {"receipt": "AAAA"}))
     keep("follow-up receipt", _form_post(client, "/follow-up", lang, {
         "receipt": receipt.group(1), "description": "x"}))
+    keep("language switched", client.post(f"/?lang={lang}", data={
+        "switch_lang": lang, "attachments": "IMG_0042.jpg", **valid_report()},
+        content_type="application/x-www-form-urlencoded"))
+    keep("receipt again", client.post("/receipt", data={
+        "receipt": receipt.group(1), "follow_up": "1", "lang": lang}))
     keep("404", client.get(f"/no-such-page?lang={lang}"))
     keep("405", client.put(f"/?lang={lang}"))
     keep("413", client.post(f"/?lang={lang}", data={
@@ -528,8 +549,29 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     return pages
 
 
+def _busy_post(client: Any, lang: str) -> Any:
+    """A form sent while an earlier send of the same form is still being stored."""
+    from reporter.station.web.context import station
+
+    token = form_token(client.get(f"/?lang={lang}").get_data(as_text=True))
+    context = station(client.application)
+    verified = context.tokens.verify(token, context.config.form_token_lifetime)
+    assert verified is not None
+    name = context.tokens.ledger_name(verified)
+    context.ledger.claim(name, verified.issued)  # the first send, still being sealed
+    wait, context.ledger._wait = context.ledger._wait, 0.0
+    try:
+        return client.post("/", data={"form_token": token, "lang": lang, **valid_report()})
+    finally:
+        context.ledger._wait = wait
+        context.ledger.release(name)
+
+
 EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
-                   "inconsistent answers": 400, "no date": 400, "expired form": 400,
+                   "inconsistent answers": 400, "no date": 400, "part of a date": 400,
+                   "no such date": 400, "odd year": 400, "expired form": 400,
+                   "cross-site": 403, "busy": 503, "language switched": 200,
+                   "receipt again": 200,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
                    "404": 404, "405": 405, "413": 413, "refused file": 400,
                    "files dropped": 400}
@@ -603,7 +645,16 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
     # The rendering really reached WTForms' own messages, ours with a
     # placeholder, and every error page.
     for msgid in ("Please write a number, for example 3.",
-                  "Please write the date as year-month-day, for example 2026-03-14.",
+                  "Please write the day and the year in digits, for example 14 and 2026.",
+                  "Please give the day, the month and the year, or leave all three empty "
+                  "and say below roughly when.",
+                  "This date does not exist: please check the day and the month.",
+                  "Date of the incident",
+                  "Four answers are needed, marked (required). Everything else is optional.",
+                  "A photo or video may record where and when it was taken, and on which "
+                  "phone. Only the reviewers can see it; if that could put you in danger, do "
+                  "not send the file.",
+                  "Thank you: what you added was received",
                   "Not a valid choice.",
                   "Please use at most %(max)s characters.",
                   "Please enter a number between %(min)s and %(max)s.",
@@ -613,7 +664,12 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
                   "This is more than the number of people affected.", "This date is in the future.",
                   "Please write the name of the site.", "Please say how we can reach you.",
                   "This receipt code is not right: please check each character.",
-                  "This form had expired.", "Thank you: your report was received",
+                  "This form had expired, or the station was restarted.",
+                  "If you already saw a receipt code for this report, it was received: do "
+                  "not send it again.",
+                  "This form was sent from another website",
+                  "The station is still saving what you sent with this form.",
+                  "Thank you: your report was received",
                   "What you added is locked and kept with your report.",
                   "This station has no page at that address.",
                   "This page cannot be used that way. Please start again from the form.",
@@ -622,5 +678,9 @@ def test_pages_show_the_translation_of_every_english_string(client: Any, lang: s
                   "‘%(name)s’ was not accepted: only photos, sound, video, PDF and documents "
                   "can be sent.",
                   "Your files were not kept because of the problems marked on this page. "
-                  "Please choose them again."):
+                  "Please choose them again.",
+                  "Your files were not kept: please choose them again.",
+                  "Files are not kept when the language changes. Please choose them again.",
+                  "For your safety, the station only takes what is sent from its own pages. "
+                  "Please open the form on this station and send it from there."):
         assert msgid in seen, msgid

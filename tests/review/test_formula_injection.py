@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from reporter.review import query as rq
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 from tests.soffice import LibreOffice, libreoffice  # noqa: F401 (a session fixture)
 
 Run = Callable[..., tuple[int, str, str]]
@@ -54,9 +54,9 @@ def reports(run: Run, client: Any, station: Station, key_file: Path,
     """Every payload typed into every text field of the form, through to the review
     database; the reports' fields as the review database holds them."""
     for payload in PAYLOADS:
-        token = csrf_token(client.get("/").get_data(as_text=True))
+        token = form_token(client.get("/").get_data(as_text=True))
         answers = valid_report(contact="contact", **dict.fromkeys(FIELDS, payload))
-        response = client.post("/", data={"csrf_token": token, **answers})
+        response = client.post("/", data={"form_token": token, **answers})
         assert response.status_code == 200 and "receipt" in response.get_data(as_text=True)
     assert run("export", "--out", str(tmp_path / "1.rptr"))[0] == 0
     code, _, err = run("review", "import", str(tmp_path / "1.rptr"), "--key", str(key_file))

@@ -234,15 +234,15 @@ def test_compress() -> None:
 
 def test_every_field_comes_back_byte_exact_through_a_bundle(
         station: Station, db: ReviewDB, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import csrf_token, valid_report
+    from tests.conftest import form_token, valid_report
 
     canaries = {name: f"CNRY{name.replace('_', '')}é漢字🙂" for name in (
         "date_approximate", "site_other", "location", "perpetrator_other",
         "description", "contact_details")}
     canaries["monitor_code"] = "CNRY-monitor-7"
-    token = csrf_token(client.get("/?lang=fr").get_data(as_text=True))
+    token = form_token(client.get("/?lang=fr").get_data(as_text=True))
     response = client.post("/", data={
-        "csrf_token": token, "lang": "fr",
+        "form_token": token, "lang": "fr",
         **valid_report(site="other", contact="contact", perpetrators=["police", "other"],
                        people_affected="12", children_affected="3", women_affected="5",
                        incident_types=["forced-labour", "child-labour"], **canaries)})

@@ -1,4 +1,4 @@
-"""Security headers, cookies and page weight, asserted on every monitor-facing page."""
+"""Security headers, no cookie, and page weight, asserted on every monitor-facing page."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import csrf_token, valid_report
+from tests.conftest import form_token, valid_report
 
 PAGES = ["/", "/follow-up", "/?lang=fr", "/no-such-page"]
 
@@ -53,14 +53,17 @@ def test_pages_are_small(client, path: str) -> None:  # type: ignore[no-untyped-
     assert len(client.get(path).get_data()) < 30 * 1024
 
 
-def test_the_only_cookie_is_the_strict_csrf_session(client) -> None:  # type: ignore[no-untyped-def]
-    response = client.get("/")
-    cookies = response.headers.getlist("Set-Cookie")
-    assert len(cookies) == 1
-    cookie = cookies[0]
-    assert cookie.startswith("csrf=")
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    assert "Expires" not in cookie and "Max-Age" not in cookie  # gone when the browser closes
+def test_no_cookie(client) -> None:  # type: ignore[no-untyped-def]
+    """The form's token is in the form: nothing ties a phone's visits together.
+
+    Every route and answer, through a real server: tests/e2e/test_no_cookie.py.
+    """
+    page = client.get("/")
+    token = form_token(page.get_data(as_text=True))
+    sent = client.post("/", data={"form_token": token, **valid_report()})
+    for response in (page, sent):
+        assert "Set-Cookie" not in response.headers
+    assert not client.get_cookie("csrf") and not client.get_cookie("session")
 
 
 def test_forms_ask_the_browser_not_to_remember_answers(client) -> None:  # type: ignore[no-untyped-def]
@@ -69,7 +72,19 @@ def test_forms_ask_the_browser_not_to_remember_answers(client) -> None:  # type:
 
 
 def test_the_receipt_page_is_not_cached(client) -> None:  # type: ignore[no-untyped-def]
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    response = client.post("/", data={"csrf_token": token, **valid_report()})
+    token = form_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"form_token": token, **valid_report()})
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_the_favicon_is_served_with_every_header(client) -> None:  # type: ignore[no-untyped-def]
+    """Browsers ask for it on every page: a tiny icon, not a 404 each time."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/x-icon"
+    assert response.get_data()[:4] == b"\x00\x00\x01\x00" and len(response.get_data()) < 200
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "no-store" in response.headers["Cache-Control"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Set-Cookie" not in response.headers

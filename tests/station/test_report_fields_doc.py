@@ -14,7 +14,7 @@ from typing import Any
 
 from reporter.formats import envelope
 from reporter.formats.report import INCIDENT_TYPES, PERPETRATORS, Report
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "envelope-format.md"
 
@@ -33,8 +33,8 @@ def sealed(station: Station) -> list[Report]:
 
 
 def post(client: Any, path: str, data: dict[str, Any]) -> None:
-    token = csrf_token(client.get(path).get_data(as_text=True))
-    assert client.post(path, data={"csrf_token": token, **data}).status_code == 200
+    token = form_token(client.get(path).get_data(as_text=True))
+    assert client.post(path, data={"form_token": token, **data}).status_code == 200
 
 
 def test_the_sealed_fields_are_the_documented_ones(client: Any, station: Station) -> None:

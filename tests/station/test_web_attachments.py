@@ -15,15 +15,15 @@ from reporter.formats.report import Report
 from reporter.station.app import create_app
 from reporter.station.config import load_config
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(300_000)
 PDF = b"%PDF-1.7\n" + os.urandom(50_000)
 
 
 def post(client: Any, data: dict[str, Any], path: str = "/") -> Any:
-    token = csrf_token(client.get(path).get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, **data},
+    token = form_token(client.get(path).get_data(as_text=True))
+    return client.post(path, data={"form_token": token, **data},
                        content_type="multipart/form-data")
 
 
@@ -163,8 +163,8 @@ def test_thousands_of_tiny_files_are_refused_with_the_text_kept(client: Any,
 
 
 def test_more_text_fields_than_the_part_limit_is_a_413(client: Any, station: Station) -> None:
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    data = {"csrf_token": token, **valid_report(), **{f"x{i}": "y" for i in range(300)}}
+    token = form_token(client.get("/").get_data(as_text=True))
+    data = {"form_token": token, **valid_report(), **{f"x{i}": "y" for i in range(300)}}
     response = client.post("/", data=data, content_type="multipart/form-data")
     assert response.status_code == 413
     assert "too large" in response.get_data(as_text=True)

@@ -14,7 +14,7 @@ from reporter.formats.receipt import new_receipt
 from reporter.formats.report import Report
 from reporter.station.web import intake as intake_views
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 
 
 def stored_attachments(station: Station) -> int:
@@ -52,9 +52,13 @@ def test_a_too_large_body_gets_a_page_not_a_crash(client, station: Station) -> N
 @pytest.mark.parametrize("overrides", [
     {"incident_types": ["not-a-type"]},
     {"incident_types": []},
-    {"incident_date": "yesterday-ish"},
-    {"incident_date": "2999-01-01"},
-    {"incident_date": "", "date_approximate": ""},
+    {"incident_day": "yesterday-ish"},
+    {"incident_day": "31", "incident_month": "2"},
+    {"incident_year": "26"},
+    {"incident_month": "13"},
+    {"incident_month": ""},
+    {"incident_year": "2999"},
+    {"incident_day": "", "incident_month": "", "incident_year": "", "date_approximate": ""},
     {"site": "a site the operator never added"},
     {"site": "other", "site_other": ""},
     {"people_affected": "-3"},
@@ -69,8 +73,8 @@ def test_a_too_large_body_gets_a_page_not_a_crash(client, station: Station) -> N
     {"location": "y" * 501},
 ])
 def test_invalid_answers_are_refused_beside_the_field(client, station: Station, overrides) -> None:  # type: ignore[no-untyped-def]
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    response = client.post("/", data={"csrf_token": token, **valid_report(**overrides)})
+    token = form_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"form_token": token, **valid_report(**overrides)})
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert 'class="error"' in page
@@ -95,8 +99,8 @@ def test_a_locked_store_keeps_the_answers_and_stores_nothing(  # type: ignore[no
         raise StoreUnavailable("the database is locked by another process")
 
     monkeypatch.setattr(intake_views, "accept", locked)
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    response = client.post("/", data={"csrf_token": token,
+    token = form_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"form_token": token,
                                       **valid_report(description="please keep me")})
     assert response.status_code == 503
     page = response.get_data(as_text=True)
@@ -108,8 +112,8 @@ def test_a_locked_store_keeps_the_answers_and_stores_nothing(  # type: ignore[no
 def test_a_station_with_no_recipient_refuses_politely(client, station: Station) -> None:  # type: ignore[no-untyped-def]
     with station.store() as store:
         store.remove_recipient("reviewer")
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    response = client.post("/", data={"csrf_token": token, **valid_report()})
+    token = form_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"form_token": token, **valid_report()})
     assert response.status_code == 503
     assert _count(station) == 0
 
@@ -122,9 +126,9 @@ def test_an_unexpected_bug_logs_no_report_content(  # type: ignore[no-untyped-de
         raise ValueError(f"invalid literal: {secret!r}")
 
     monkeypatch.setattr(intake_views, "accept", buggy)
-    token = csrf_token(client.get("/").get_data(as_text=True))
+    token = form_token(client.get("/").get_data(as_text=True))
     with caplog.at_level(logging.DEBUG):
-        response = client.post("/", data={"csrf_token": token,
+        response = client.post("/", data={"form_token": token,
                                           **valid_report(description=secret)})
     assert response.status_code == 500
     assert "Traceback" not in response.get_data(as_text=True)
@@ -167,8 +171,8 @@ def test_reader_connections_are_pooled_and_a_broken_one_is_dropped(  # type: ign
         raise ValueError("a bug")
 
     monkeypatch.setattr(intake_views, "accept", buggy)
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    assert client.post("/", data={"csrf_token": token, **valid_report()}).status_code == 500
+    token = form_token(client.get("/").get_data(as_text=True))
+    assert client.post("/", data={"form_token": token, **valid_report()}).status_code == 500
     assert pool.idle_count() == 0, "the connection used by a failed request is closed"
     stores = [pool.take() for _ in range(KEPT_READERS + 2)]
     for store in stores:
@@ -184,17 +188,18 @@ JSON_BODIES = ['{"description": 5}', '{"description": ["a", "b"]}', '[1, 2]', '"
 
 @pytest.mark.parametrize("body", JSON_BODIES)
 def test_a_json_body_is_an_empty_form_not_a_crash(client, station: Station, body: str) -> None:  # type: ignore[no-untyped-def]
-    token = csrf_token(client.get("/").get_data(as_text=True))
+    token = form_token(client.get("/").get_data(as_text=True))
     for path in ("/", "/follow-up"):
         response = client.post(path, data=body, content_type="application/json")
         assert response.status_code == 400, (path, body)
     # Even with a valid CSRF token inside it, a JSON body is not a form.
-    response = client.post("/", json={"csrf_token": token, **valid_report(description=7)})
+    response = client.post("/", json={"form_token": token, **valid_report(description=7)})
     assert response.status_code == 400
     assert _count(station) == 0
 
 
-INCIDENT_FIELDS = ["csrf_token", "lang", "incident_types", "incident_date", "date_approximate",
+INCIDENT_FIELDS = ["form_token", "lang", "incident_types", "incident_day", "incident_month",
+                   "incident_year", "date_approximate",
                    "site", "site_other", "location", "people_affected", "children_affected",
                    "women_affected", "perpetrators", "perpetrator_other", "description",
                    "source", "monitor_code", "contact", "contact_details"]
@@ -207,8 +212,8 @@ def _as_file(data: dict[str, object], name: str) -> dict[str, object]:
 @pytest.mark.parametrize("name", INCIDENT_FIELDS)
 def test_a_text_field_sent_as_a_file_is_missing_not_a_crash(client, station: Station,  # type: ignore[no-untyped-def]
                                                           name: str) -> None:
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    data = _as_file({"csrf_token": token, **valid_report(monitor_code="M-1")}, name)
+    token = form_token(client.get("/").get_data(as_text=True))
+    data = _as_file({"form_token": token, **valid_report(monitor_code="M-1")}, name)
     response = client.post("/", data=data, content_type="multipart/form-data")
     assert response.status_code in (200, 400), response.status_code
     assert "Traceback" not in response.get_data(as_text=True)
@@ -216,11 +221,11 @@ def test_a_text_field_sent_as_a_file_is_missing_not_a_crash(client, station: Sta
     assert stored_attachments(station) == 0
 
 
-@pytest.mark.parametrize("name", ["csrf_token", "lang", "receipt", "description"])
+@pytest.mark.parametrize("name", ["form_token", "lang", "receipt", "description"])
 def test_a_follow_up_field_sent_as_a_file_is_missing_not_a_crash(  # type: ignore[no-untyped-def]
         client, station: Station, name: str) -> None:
-    token = csrf_token(client.get("/follow-up").get_data(as_text=True))
-    data = _as_file({"csrf_token": token, "receipt": new_receipt(), "description": "more"},
+    token = form_token(client.get("/follow-up").get_data(as_text=True))
+    data = _as_file({"form_token": token, "receipt": new_receipt(), "description": "more"},
                     name)
     response = client.post("/follow-up", data=data, content_type="multipart/form-data")
     assert response.status_code == (200 if name == "lang" else 400)
@@ -231,8 +236,8 @@ def test_a_follow_up_field_sent_as_a_file_is_missing_not_a_crash(  # type: ignor
                                   "attachments[]"])
 def test_only_parts_named_attachments_are_attachments(client, station: Station,  # type: ignore[no-untyped-def]
                                                       name: str) -> None:
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    data = _as_file({"csrf_token": token, **valid_report()}, name)
+    token = form_token(client.get("/").get_data(as_text=True))
+    data = _as_file({"form_token": token, **valid_report()}, name)
     response = client.post("/", data=data, content_type="multipart/form-data")
     assert response.status_code == 200
     with station.store() as store:
@@ -267,8 +272,8 @@ def test_65_recipients_are_refused_at_intake_not_a_crash(client, station: Statio
         for i in range(64):
             db.execute("INSERT INTO recipients (name, public_key) VALUES (?, ?)",
                        (f"extra {i}", RecipientPrivateKey.generate().public_key.raw))
-    token = csrf_token(client.get("/").get_data(as_text=True))
-    response = client.post("/", data={"csrf_token": token,
+    token = form_token(client.get("/").get_data(as_text=True))
+    response = client.post("/", data={"form_token": token,
                                       **valid_report(description="keep me please")})
     assert response.status_code == 503
     assert "keep me please" in response.get_data(as_text=True)

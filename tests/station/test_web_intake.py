@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from reporter.formats import envelope
 from reporter.formats.report import Report
-from tests.conftest import Station, csrf_token, valid_report
+from tests.conftest import Station, form_token, valid_report
 
 
 def _post(client, data: dict, path: str = "/", lang: str = "en"):  # type: ignore[no-untyped-def]
-    token = csrf_token(client.get(f"{path}?lang={lang}").get_data(as_text=True))
-    return client.post(path, data={"csrf_token": token, "lang": lang, **data})
+    token = form_token(client.get(f"{path}?lang={lang}").get_data(as_text=True))
+    return client.post(path, data={"form_token": token, "lang": lang, **data})
 
 
 def _reports(station: Station) -> list[Report]:
@@ -20,7 +20,8 @@ def _reports(station: Station) -> list[Report]:
 
 def test_form_page_renders_every_field(client) -> None:  # type: ignore[no-untyped-def]
     page = client.get("/").get_data(as_text=True)
-    for name in ("incident_types", "incident_date", "date_approximate", "site", "site_other",
+    for name in ("incident_types", "incident_day", "incident_month", "incident_year",
+                 "date_approximate", "site", "site_other",
                  "location", "people_affected", "children_affected", "women_affected",
                  "perpetrators", "perpetrator_other", "description", "source", "monitor_code",
                  "contact", "contact_details"):
@@ -52,12 +53,13 @@ def test_errors_are_shown_beside_fields_and_input_is_kept(client, station: Stati
         assert store.report_count() == 0
 
 
-def test_missing_csrf_keeps_the_answers(client, station: Station) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_form_token_keeps_the_answers(client, station: Station) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/", data=valid_report(description="typed before expiry"))
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert "This form had expired" in page
+    assert "This form had expired, or the station was restarted." in page
     assert "typed before expiry" in page
+    assert form_token(page)  # a new one, to send the form again
     with station.store() as store:
         assert store.report_count() == 0
 

@@ -8,7 +8,9 @@ from flask import Flask
 
 from reporter.station.config import Config
 from reporter.station.connections import Connections
+from reporter.station.formtoken import FormTokens
 from reporter.station.instance import StationIdentity
+from reporter.station.ledger import Ledger
 
 EXTENSION = "reporter"
 
@@ -19,6 +21,8 @@ class StationContext:
     identity: StationIdentity
     style: str  # the inline style sheet, hashed into the CSP
     connections: Connections
+    tokens: FormTokens  # its key lives in this process's memory only
+    ledger: Ledger  # which tokens were used (idempotent submissions)
 
 
 def station(app: Flask) -> StationContext:

@@ -15,6 +15,9 @@ log = logging.getLogger("reporter")
 MESSAGES = {
     400: (_l("Something was wrong with that request"),
           _l("Please go back to the form and send it again.")),
+    403: (_l("This form was sent from another website"),
+          _l("For your safety, the station only takes what is sent from its own pages. "
+             "Please open the form on this station and send it from there.")),
     404: (_l("Page not found"),
           _l("This station has no page at that address.")),
     405: (_l("Not allowed"),
