@@ -150,3 +150,23 @@ class InvalidReceipt(ReporterError):
 
 class InvalidReport(ReporterError):
     """A decrypted report does not follow the report schema."""
+
+
+# --- the onion service ---------------------------------------------------------
+
+
+class TorError(ReporterError):
+    """Tor is missing, would not start, or refused what the station asked of it;
+    the message says what to install or check."""
+
+
+class TorNotFound(TorError):
+    """No ``tor`` program (or a pluggable transport the bridges need) is installed."""
+
+
+class TorControlError(TorError):
+    """The Tor control port or socket cannot be reached or will not let us in."""
+
+
+class OnionClientError(ReporterError):
+    """An onion-service client (v3 client authorization) is unknown, duplicated or invalid."""

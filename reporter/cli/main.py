@@ -20,6 +20,7 @@ from reporter import __version__
 from reporter.cli.bundles import export, purge, review_gaps, review_import, station_key, verify
 from reporter.cli.common import read_passphrase
 from reporter.cli.i18n import i18n
+from reporter.cli.onion import onion
 from reporter.cli.process import harden
 from reporter.cli.review import review
 from reporter.cli.review_recipients import review_recipients
@@ -137,6 +138,7 @@ cli.add_command(i18n)
 cli.add_command(purge)
 cli.add_command(station_key)
 cli.add_command(verify)
+cli.add_command(onion)
 review.add_command(review_import)
 review.add_command(review_gaps)
 review.add_command(review_recipients)

@@ -12,10 +12,12 @@ import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from reporter.cli.common import plural, read_passphrase
+from reporter.cli.onion_serve import onion_options, start_onion
 from reporter.cli.process import forget_environment_variable
 from reporter.cli.terminal import echo
 from reporter.errors import ConfigError, NoRecipients
@@ -24,6 +26,9 @@ from reporter.station.config import load_config
 from reporter.station.instance import init_instance, load_identity, open_store, unlock
 from reporter.station.store import Store, check_recipient_count
 from reporter.storage.blobs import BlobStore, blobs_path
+
+if TYPE_CHECKING:
+    from reporter.station.onion.run import OnionOptions
 
 
 class Context:
@@ -190,11 +195,13 @@ def sites_remove(obj: Context, name: str) -> None:
 @click.option("--upload-rate-window", type=click.FloatRange(1, 3600), default=60, hidden=True)
 @click.option("--preview-languages", is_flag=True,
               help="Also show in-progress translations (for translators, never in the field).")
+@onion_options
 @pass_ctx
 def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | None,
           max_connections: int, head_timeout: float, min_upload_rate: int,
-          upload_rate_window: float, preview_languages: bool) -> None:
-    """Serve the report form. Refuses to start with no reviewer key."""
+          upload_rate_window: float, preview_languages: bool, onion: OnionOptions | None) -> None:
+    """Serve the report form (with --onion, as a Tor onion service too). Refuses to start
+    with no reviewer key."""
     from reporter.station.app import create_app
     from reporter.station.server import make_server
     from reporter.station.web.attachments import delete_in_background, orphaned_uploads
@@ -229,11 +236,21 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
         delete_in_background(obj.instance, key, orphans)
     click.echo(f"Serving the station on http://{host}:{server.effective_port}/ "
                "(Ctrl+C to stop)", err=True)
+    published = None
+    if onion is not None:
+        try:
+            published = start_onion(obj.instance, key, host, server.effective_port, onion)
+        except BaseException:
+            server.close()
+            raise
     sys.stdout.flush()
     try:
         server.run()
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
+    finally:
+        if published is not None:
+            published.close()
 
 
 def _bind_error(exc: OSError, host: str, port: int) -> ConfigError:

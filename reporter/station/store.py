@@ -217,6 +217,17 @@ class Store:
                 (name, value),
             )
 
+    def delete_setting(self, name: str) -> bool:
+        """Remove a setting; whether it was there."""
+        with self._write() as db:
+            return int(db.execute("DELETE FROM settings WHERE name = ?", (name,)).rowcount) > 0
+
+    def settings_named(self, prefix: str) -> list[tuple[str, bytes]]:
+        """(name, value) of every setting whose name starts with ``prefix``, by name."""
+        return [(str(n), bytes(v)) for n, v in self._db.execute(
+            "SELECT name, value FROM settings WHERE substr(name, 1, ?) = ? ORDER BY name",
+            (len(prefix), prefix))]
+
     # --- recipients ------------------------------------------------------
 
     def add_recipient(self, name: str, key: RecipientPublicKey) -> None:
@@ -447,3 +458,8 @@ def _clean_name(name: str, what: str) -> str:
     if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
         raise StoreError(f"a {what} name cannot contain control characters")
     return cleaned
+
+
+def clean_name(name: str, what: str) -> str:
+    """A name as the station stores it (spaces folded), or ``StoreError`` naming the rule."""
+    return _clean_name(name, what)
