@@ -47,6 +47,7 @@ import stem.control
 from tests.tornet import TorNetwork
 
 from .markdown import table
+from .memory import children, proc_memory
 from .payload import report_fields
 from .procs import PASSPHRASE, ServerProcess, free_port, make_station
 
@@ -211,6 +212,9 @@ def run(sizes: list[int], repeat: int, workdir: Path) -> dict[str, Any]:
         published = time.monotonic() - launched
         get(network.socks_port, onion)
         first_page = time.monotonic() - launched
+        tor_pids = children(server.pid)
+        memory: dict[str, Any] = {"idle": {"station": proc_memory(server.pid),
+                                           "tor": [proc_memory(p) for p in tor_pids]}}
         written = (station.path / "tor" / "control-port").read_text().strip()
         with stem.control.Controller.from_port(port=int(written.rsplit(":", 1)[1])) as tor:
             tor.authenticate()
@@ -232,13 +236,15 @@ def run(sizes: list[int], repeat: int, workdir: Path) -> dict[str, Any]:
                             network.socks_port, onion if to_station else sink_onion, size,
                             block, station=to_station)
                     runs.append(figures)
+            memory["after"] = {"station": proc_memory(server.pid),
+                               "tor": [proc_memory(p) for p in tor_pids]}
     finally:
         if server is not None:
             server.stop()
         sink.shutdown()
         network.stop()
     return {"bootstrap_s": bootstrap, "published_s": published, "first_page_s": first_page,
-            "runs": runs}
+            "runs": runs, "memory": memory}
 
 
 def render(result: dict[str, Any]) -> str:
@@ -256,10 +262,25 @@ def render(result: dict[str, Any]) -> str:
     timing = (f"Network: client bootstrapped {result['bootstrap_s']:.0f} s after launch; the "
               f"station's service published {result['published_s']:.0f} s after launch; "
               f"first page through it at {result['first_page_s']:.0f} s.")
-    return (timing + "\n\n" + table(["upload through the onion (median)", "station (report, "
-                                     "sealed, stored)", "bare HTTP sink, same tor",
-                                     "station / sink", "answer after the client's last "
-                                     "byte, station / sink"], rows))
+    memory = result["memory"]
+
+    def mib(kib: int) -> str:
+        return f"{kib / 1024:.0f} MiB"
+
+    def tor(when: str, field: str) -> str:
+        return " + ".join(mib(t[field]) for t in memory[when]["tor"]) or "-"
+    memory_table = table(
+        ["memory", "station", "its tor"],
+        [["published, idle: RSS", mib(memory["idle"]["station"]["VmRSS"]),
+          tor("idle", "VmRSS")],
+         ["after the uploads: RSS", mib(memory["after"]["station"]["VmRSS"]),
+          tor("after", "VmRSS")],
+         ["after the uploads: peak (VmHWM)", mib(memory["after"]["station"]["VmHWM"]),
+          tor("after", "VmHWM")]])
+    return (timing + "\n\n" + memory_table + "\n\n" + table(
+        ["upload through the onion (median)", "station (report, sealed, stored)",
+         "bare HTTP sink, same tor", "station / sink",
+         "answer after the client's last byte, station / sink"], rows))
 
 
 def main(argv: list[str] | None = None) -> int:
