@@ -208,8 +208,10 @@ def multipart(fields: dict[str, Any], files: list[tuple[str, bytes]]) -> tuple[b
 
 
 class Monitor:
-    def __init__(self, station: Station, ledger: Ledger, rng: random.Random, big: int) -> None:
+    def __init__(self, station: Station, ledger: Ledger, rng: random.Random, big: int,
+                 think: float = 0.0) -> None:
         self.station, self.ledger, self.rng, self.big = station, ledger, rng, big
+        self.think = think  # mean seconds between two actions (0: none)
 
     def _form(self, path: str = "/") -> tuple[requests.Session, str, str]:
         session = requests.Session()
@@ -392,6 +394,8 @@ class Monitor:
             except (requests.RequestException, OSError, RuntimeError) as exc:
                 cause = "station down" if not self.station.up.is_set() else type(exc).__name__
                 self.ledger.fail(f"{action}: {cause}")
+            if self.think:
+                time.sleep(min(self.rng.expovariate(1 / self.think), 10 * self.think))
 
 
 # --- everyone else ----------------------------------------------------------------
@@ -654,7 +658,7 @@ def make_station(work: Path) -> tuple[Path, list[Path]]:
 def run(minutes: float, *, monitors: int = 5, threads: int = 8, big: int = 30 * 1024 * 1024,
         kill_every: float = 60.0, export_every: float = 20.0, idle: int = 100,
         trickling: int = 20, work: Path | None = None, seed: int | None = None,
-        extract: int = 1_000_000) -> Result:
+        extract: int = 1_000_000, think: float = 0.0) -> Result:
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         if work is None:
@@ -673,7 +677,8 @@ def run(minutes: float, *, monitors: int = 5, threads: int = 8, big: int = 30 * 
         until = time.monotonic() + minutes * 60
         rng = random.Random(seed)
         threads_ = [threading.Thread(target=Monitor(station, ledger,
-                                                    random.Random(rng.random()), big).run,
+                                                    random.Random(rng.random()), big,
+                                                    think).run,
                                      args=(until,), daemon=True) for _ in range(monitors)]
         threads_.append(threading.Thread(target=guarded(pester, ledger),
                                          args=(station, until, idle, trickling, ledger),
@@ -726,6 +731,9 @@ def main() -> int:
                         help="seconds between kill -9 of the server, on average (0: never)")
     parser.add_argument("--export-every", type=float, default=30.0)
     parser.add_argument("--big-mib", type=int, default=30)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds each monitor waits between two actions (0: none; "
+                        "for long runs, so that half an hour does not make tens of GB)")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--work", type=Path, default=None,
                         help="keep everything here (default: a temporary folder)")
@@ -734,7 +742,8 @@ def main() -> int:
         args.work.mkdir(parents=True, exist_ok=False)
     result = run(args.minutes, monitors=args.monitors, threads=args.threads,
                  big=args.big_mib * 1024 * 1024, kill_every=args.kill_every,
-                 export_every=args.export_every, work=args.work, seed=args.seed)
+                 export_every=args.export_every, work=args.work, seed=args.seed,
+                 think=args.think)
     print(result.summary())
     for problem in _iter_problems(result):
         print("PROBLEM:", problem)
