@@ -28,6 +28,7 @@ from reporter.station.web import (
     errors,
     headers,
     intake,
+    neutral,
     refusals,
 )
 from reporter.station.web.context import EXTENSION, StationContext
@@ -124,5 +125,6 @@ def create_app(config: Config) -> Flask:
     # After the refusals: a request refused there spends no token.
     admission.init_app(app)
     app.register_blueprint(intake.bp)
+    app.register_blueprint(neutral.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -550,6 +550,7 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     keep("busy station", _shed_post(client, lang))
     keep("no room for files", _short_of_space_post(client, lang, free_mib=32, with_file=True))
     keep("out of space", _short_of_space_post(client, lang, free_mib=8, with_file=False))
+    keep("leave quickly", client.get(f"/recipe?lang={lang}"))
     return pages
 
 
@@ -618,7 +619,7 @@ EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
                    "404": 404, "405": 405, "413": 413, "refused file": 400,
                    "files dropped": 400, "busy station": 429, "no room for files": 507,
-                   "out of space": 507}
+                   "out of space": 507, "leave quickly": 200}
 
 
 def _patterns(text: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
