@@ -203,6 +203,9 @@ def sites_remove(obj: Context, name: str) -> None:
               help="Free disk space to keep, in MiB, 0 for no guard (default 512, or "
                    "$REPORTER_MIN_FREE_MIB). Below it files are refused; below a quarter "
                    "of it, every report.")
+@click.option("--hotspot", is_flag=True, default=None,
+              help="Answer phones' captive-portal checks with the form, for a station on "
+                   "its own Wi-Fi (docs/hotspot-answers.md). Not behind a reverse proxy.")
 @click.option("--preview-languages", is_flag=True,
               help="Also show in-progress translations (for translators, never in the field).")
 @onion_options
@@ -210,7 +213,7 @@ def sites_remove(obj: Context, name: str) -> None:
 def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | None,
           max_connections: int, head_timeout: float, min_upload_rate: int,
           upload_rate_window: float, max_submissions_per_minute: int | None,
-          submission_window: float | None, min_free_mib: int | None,
+          submission_window: float | None, min_free_mib: int | None, hotspot: bool | None,
           preview_languages: bool, onion: OnionOptions | None) -> None:
     """Serve the report form (with --onion, as a Tor onion service too). Refuses to start
     with no reviewer key."""
@@ -233,7 +236,7 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
     orphans = orphaned_uploads(obj.instance, key)
     chosen: dict[str, Any] = {"max_submissions_per_minute": max_submissions_per_minute,
               "submission_window": submission_window, "min_free_mib": min_free_mib,
-              "preview_languages": preview_languages or None}
+              "hotspot": hotspot or None, "preview_languages": preview_languages or None}
     config = load_config(obj.instance, key,
                          **{name: value for name, value in chosen.items() if value is not None})
     room = DiskSpace(obj.instance, config.min_free_bytes, config.disk_size_file)

@@ -27,6 +27,7 @@ from reporter.station.web import (
     db,
     errors,
     headers,
+    hotspot,
     intake,
     neutral,
     refusals,
@@ -122,8 +123,9 @@ def create_app(config: Config) -> Flask:
     headers.init_app(app, css)
     errors.init_app(app)
     refusals.init_app(app)
-    # After the refusals: a request refused there spends no token.
+    # After the refusals: a request refused there spends no token and is not redirected.
     admission.init_app(app)
+    hotspot.init_app(app)
     app.register_blueprint(intake.bp)
     app.register_blueprint(neutral.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]

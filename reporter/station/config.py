@@ -62,6 +62,8 @@ class Config:
     submission_window: float = 60.0  # seconds; changed only by tests
     # Free space kept on the instance's file system (diskspace.py); 0: no guard.
     min_free_mib: int = DEFAULT_MIN_FREE_MIB
+    # Answer phones' captive-portal checks with the form (web/hotspot.py).
+    hotspot: bool = False
     # Fault injection for tests only (diskspace.TEST_HOOK): a simulated disk size.
     disk_size_file: Path | None = None
     testing: bool = False
@@ -145,6 +147,7 @@ def load_config(instance_path: Path, db_key: bytes, *,
         ("preview_languages", "REPORTER_PREVIEW_LANGUAGES", _bool_setting),
         ("max_submissions_per_minute", "REPORTER_MAX_SUBMISSIONS_PER_MINUTE", _int_setting),
         ("min_free_mib", "REPORTER_MIN_FREE_MIB", _int_setting),
+        ("hotspot", "REPORTER_HOTSPOT", _bool_setting),
     ):
         value = parse(env, name)
         if value is not None:
