@@ -136,12 +136,18 @@ def test_a_shed_upload_stores_nothing_and_says_to_choose_the_files_again(
         receipt_of(post(server, {"form_token": fresh_token(server), **flat(valid_report())}))
         fields = {"form_token": fresh_token(server, "pt"), "lang": "pt",
                   **flat(valid_report(description="Com fotografia."))}
-        answer = post(server, fields, [("attachments", "IMG_7.jpg", JPEG)])
+        blobs = station.path / "attachments.db"  # made by the first form's (empty) file part
+        before = blobs.stat()
+        answer = post(server, fields, [("attachments", "IMG_7.jpg", JPEG * 20)])
         assert answer.status_code == 429
         text = page_text(answer)
         assert say("pt", "Your files were not kept: please choose them again.") in text
         assert "Com fotografia." in text
         assert upload_count(station) == 0 and report_count(station) == 1
+        # Shed before its body was read: its 2 MB were dropped, never sealed or written
+        # (a file sealed, then deleted, would leave the same count but change the file).
+        after = blobs.stat()
+        assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
     finally:
         server.stop()
 
@@ -261,6 +267,9 @@ def chunked_post(server: Server, body: bytes, content_type: str) -> tuple[int, s
     return int(head.split()[1]), html.unescape(rest.decode("utf-8", "replace"))
 
 
+VIDEO = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00" + os.urandom(12 * MIB)
+
+
 def test_an_upload_that_fills_the_disk_as_it_streams_is_stopped_and_nothing_stays(
         station: Station, tmp_path: Path) -> None:
     server, disk = guarded(station, tmp_path, 16)
@@ -268,10 +277,9 @@ def test_an_upload_that_fills_the_disk_as_it_streams_is_stopped_and_nothing_stay
         before = (station.path / "attachments.db").stat().st_size \
             if (station.path / "attachments.db").exists() else 0
         disk.free(16 * MIB + 6 * MIB)  # room for 6 MiB of files, not 12
-        video = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00" + os.urandom(12 * MIB)
         fields = {"form_token": fresh_token(server, "ln"), "lang": "ln",
                   **flat(valid_report(description="Video monene."))}
-        body, content_type = multipart(fields, [("attachments", "mine.mp4", video)])
+        body, content_type = multipart(fields, [("attachments", "mine.mp4", VIDEO)])
         status, text = chunked_post(server, body, content_type)
         assert status == 507
         assert say("ln", "Files cannot be received now: the station is running out of storage "
@@ -282,14 +290,30 @@ def test_an_upload_that_fills_the_disk_as_it_streams_is_stopped_and_nothing_stay
         # written of it was handed back (the file is no larger than 7 MiB past its start).
         assert log_lines(server, "uploads stopped: free disk space fell under")
         assert (station.path / "attachments.db").stat().st_size < before + 7 * MIB
-        # The same upload announced with its length is refused before a byte is stored.
-        answer = post(server, fields, [("attachments", "mine.mp4", video)])
-        assert answer.status_code == 507 and upload_count(station) == 0
         # And the station goes on: the same page without the file is taken.
         receipt_of(post(server, fields))
         assert report_count(station) == 1
         log = server.log.read_text()
         assert "Traceback" not in log and "unhandled" not in log and "Video monene" not in log
+    finally:
+        server.stop()
+
+
+def test_an_upload_announced_too_large_for_the_room_left_is_refused_before_it_is_read(
+        station: Station, tmp_path: Path) -> None:
+    server, disk = guarded(station, tmp_path, 16)
+    try:
+        disk.free(16 * MIB + 6 * MIB)
+        fields = {"form_token": fresh_token(server, "pt"), "lang": "pt",
+                  **flat(valid_report(description="Vídeo grande."))}
+        answer = post(server, fields, [("attachments", "mine.mp4", VIDEO)])  # Content-Length
+        assert answer.status_code == 507
+        assert say("pt", "Files cannot be received now: the station is running out of storage "
+                         "space.") in page_text(answer)
+        assert upload_count(station) == 0 and report_count(station) == 0
+        # Refused from its Content-Length, not stopped on the way.
+        assert log_lines(server, "submissions with files refused")
+        assert not log_lines(server, "uploads stopped")
     finally:
         server.stop()
 
