@@ -10,9 +10,8 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +22,7 @@ from reporter.cli.terminal import echo
 from reporter.errors import ConfigError, NoRecipients
 from reporter.formats.crypto import KDF_PROFILES, RecipientPublicKey
 from reporter.station.config import load_config
+from reporter.station.diskspace import DiskSpace, Room, mib
 from reporter.station.instance import init_instance, load_identity, open_store, unlock
 from reporter.station.store import Store, check_recipient_count
 from reporter.storage.blobs import BlobStore, blobs_path
@@ -193,13 +193,28 @@ def sites_remove(obj: Context, name: str) -> None:
               show_default=True,
               help="Bytes a second an upload must average over each minute, or be dropped.")
 @click.option("--upload-rate-window", type=click.FloatRange(1, 3600), default=60, hidden=True)
+@click.option("--max-submissions-per-minute", type=click.IntRange(0, 1_000_000), default=None,
+              help="Reports and follow-ups the whole station takes a minute, 0 for no "
+                   "limit (default 60, or $REPORTER_MAX_SUBMISSIONS_PER_MINUTE). Past it, "
+                   "the form comes back with what was typed: 'try again in a minute'.")
+@click.option("--submission-window", type=click.FloatRange(0.1, 3600), default=None,
+              hidden=True)
+@click.option("--min-free-mib", type=click.IntRange(0, 16 * 1024 * 1024), default=None,
+              help="Free disk space to keep, in MiB, 0 for no guard (default 512, or "
+                   "$REPORTER_MIN_FREE_MIB). Below it files are refused; below a quarter "
+                   "of it, every report.")
+@click.option("--hotspot", is_flag=True, default=None,
+              help="Answer phones' captive-portal checks with the form, for a station on "
+                   "its own Wi-Fi (docs/hotspot-answers.md). Not behind a reverse proxy.")
 @click.option("--preview-languages", is_flag=True,
               help="Also show in-progress translations (for translators, never in the field).")
 @onion_options
 @pass_ctx
 def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | None,
           max_connections: int, head_timeout: float, min_upload_rate: int,
-          upload_rate_window: float, preview_languages: bool, onion: OnionOptions | None) -> None:
+          upload_rate_window: float, max_submissions_per_minute: int | None,
+          submission_window: float | None, min_free_mib: int | None, hotspot: bool | None,
+          preview_languages: bool, onion: OnionOptions | None) -> None:
     """Serve the report form (with --onion, as a Tor onion service too). Refuses to start
     with no reviewer key."""
     from reporter.station.app import create_app
@@ -219,9 +234,14 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
             )
         check_recipient_count(len(store.recipients()))
     orphans = orphaned_uploads(obj.instance, key)
-    config = load_config(obj.instance, key)
-    if preview_languages:
-        config = replace(config, preview_languages=True)
+    chosen: dict[str, Any] = {"max_submissions_per_minute": max_submissions_per_minute,
+              "submission_window": submission_window, "min_free_mib": min_free_mib,
+              "hotspot": hotspot or None, "preview_languages": preview_languages or None}
+    config = load_config(obj.instance, key,
+                         **{name: value for name, value in chosen.items() if value is not None})
+    room = DiskSpace(obj.instance, config.min_free_bytes, config.disk_size_file)
+    if room.room() is not Room.PLENTY:
+        click.echo(f"Warning: {low_space(room)}", err=True)
     tuning: dict[str, float] = {"max_connections": max_connections,
                                 "head_timeout": head_timeout,
                                 "min_body_rate": min_upload_rate,
@@ -251,6 +271,20 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
     finally:
         if published is not None:
             published.close()
+
+
+def low_space(room: DiskSpace) -> str:
+    """What a station short of disk space does now, and what to do about it."""
+    if room.room() is Room.FULL:
+        doing = (f"under {mib(room.reserve)}: the station takes no report at all, not even "
+                 "text")
+    else:
+        doing = (f"under {mib(room.min_free)}: the station refuses files (reports without "
+                 f"files are still taken down to {mib(room.reserve)})")
+    free = room.free_bytes()
+    return (f"free disk space on the instance's file system is {mib(free or 0)}, {doing}. "
+            "Free some space (export and purge reports, remove other files) or move the "
+            "instance to a larger disk; --min-free-mib sets the threshold.")
 
 
 def _bind_error(exc: OSError, host: str, port: int) -> ConfigError:
@@ -294,6 +328,14 @@ def status(obj: Context) -> None:
             with BlobStore.open(obj.instance, obj.key()) as blobs:
                 click.echo(f"Attachments:      {blobs.upload_count()} "
                            f"({plural(blobs.total_bytes(), 'byte')} of ciphertext)")
+        config = load_config(obj.instance, obj.key())
+        room = DiskSpace(obj.instance, config.min_free_bytes, config.disk_size_file)
+        free = room.free_bytes()
+        click.echo(f"Free disk space:  {'unknown' if free is None else mib(free)}"
+                   + ("" if room.off else f" (files refused below {mib(room.min_free)}, "
+                                          f"every report below {mib(room.reserve)})"))
+        if room.room() is not Room.PLENTY:
+            click.echo(f"WARNING: {low_space(room)}")
         click.echo(f"Recipients:       {len(store.recipients())}")
         click.echo(f"Mine sites:       {len(store.sites())}")
         click.echo(f"Schema version:   {store.schema_version}")

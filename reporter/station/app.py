@@ -14,11 +14,24 @@ from flask.wrappers import Request, Response
 from reporter.i18n import languages as i18n
 from reporter.station.config import Config
 from reporter.station.connections import Connections
+from reporter.station.diskspace import DiskSpace
 from reporter.station.formtoken import FormTokens
 from reporter.station.instance import load_identity, open_store
 from reporter.station.ledger import Ledger
+from reporter.station.ratelimit import TokenBucket
+from reporter.station.server.limits import Incidents
 from reporter.station.uploads import MemoryOnlyRequest
-from reporter.station.web import attachments, db, errors, headers, intake, refusals
+from reporter.station.web import (
+    admission,
+    attachments,
+    db,
+    errors,
+    headers,
+    hotspot,
+    intake,
+    neutral,
+    refusals,
+)
 from reporter.station.web.context import EXTENSION, StationContext
 from reporter.station.web.guard import Guard, where
 
@@ -99,6 +112,9 @@ def create_app(config: Config) -> Flask:
         connections=Connections(config, identity.station_id),
         tokens=(tokens := FormTokens()),
         ledger=Ledger(config.form_token_lifetime, tokens.now),
+        submissions=TokenBucket(config.max_submissions_per_minute, config.submission_window),
+        disk=DiskSpace(config.instance_path, config.min_free_bytes, config.disk_size_file),
+        incidents=Incidents(what="the station turned submissions away"),
     )
     app.jinja_env.globals["inline_style"] = css
     i18n.init_app(app, preview=config.preview_languages)
@@ -107,6 +123,10 @@ def create_app(config: Config) -> Flask:
     headers.init_app(app, css)
     errors.init_app(app)
     refusals.init_app(app)
+    # After the refusals: a request refused there spends no token and is not redirected.
+    admission.init_app(app)
+    hotspot.init_app(app)
     app.register_blueprint(intake.bp)
+    app.register_blueprint(neutral.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -29,9 +29,18 @@ DEFAULT_MAX_ATTACHMENTS = 20
 # beyond it, the request is refused from its Content-Length before reading.
 UPLOAD_SLACK = 64 * 1024 * 1024
 DEFAULT_FORM_TOKEN_LIFETIME = 4 * 3600
+# Submissions the whole station takes a minute (ratelimit.py): 60 at once, then
+# one a second. A field day of a coalition's monitors never comes near it;
+# a flood is held to about 86,000 junk reports a day instead of millions,
+# and cannot fill the form ledger (100,000 forms in 4 hours).
+DEFAULT_MAX_SUBMISSIONS_PER_MINUTE = 60
+# The disk guard (diskspace.py): files refused below this, everything below a quarter.
+DEFAULT_MIN_FREE_MIB = 512
 # Settings that no longer exist. The station sets no cookie, so
 # REPORTER_SECURE_COOKIES has nothing left to protect and is ignored; a lifetime
 # chosen under the old name must not be silently replaced by the default.
+# diskspace.TEST_HOOK: fault injection for tests, documented there.
+TEST_DISK_HOOK = "REPORTER_TEST_DISK_SIZE_FILE"
 RENAMED = {"REPORTER_CSRF_TIME_LIMIT": "REPORTER_FORM_TOKEN_LIFETIME"}
 
 
@@ -48,6 +57,15 @@ class Config:
     # Also serve the in-progress catalogues (not in translations/LINGUAS), so
     # a translator can see unfinished work. Never on a station in the field.
     preview_languages: bool = False
+    # Submissions the whole station takes per ``submission_window`` seconds; 0: no limit.
+    max_submissions_per_minute: int = DEFAULT_MAX_SUBMISSIONS_PER_MINUTE
+    submission_window: float = 60.0  # seconds; changed only by tests
+    # Free space kept on the instance's file system (diskspace.py); 0: no guard.
+    min_free_mib: int = DEFAULT_MIN_FREE_MIB
+    # Answer phones' captive-portal checks with the form (web/hotspot.py).
+    hotspot: bool = False
+    # Fault injection for tests only (diskspace.TEST_HOOK): a simulated disk size.
+    disk_size_file: Path | None = None
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -65,6 +83,18 @@ class Config:
         if not 600 <= self.form_token_lifetime <= 86_400:
             raise ConfigError("REPORTER_FORM_TOKEN_LIFETIME must be between 600 and 86400 "
                               "seconds (10 minutes to a day)")
+        if not 0 <= self.max_submissions_per_minute <= 1_000_000:
+            raise ConfigError("REPORTER_MAX_SUBMISSIONS_PER_MINUTE (--max-submissions-per-"
+                              "minute) must be between 0 (no limit) and 1000000")
+        if not 0 < self.submission_window <= 3600:
+            raise ConfigError("the submission window must be between 0 and 3600 seconds")
+        if not 0 <= self.min_free_mib <= 16 * 1024 * 1024:
+            raise ConfigError("REPORTER_MIN_FREE_MIB (--min-free-mib) must be between 0 (no "
+                              "disk guard) and 16777216 MiB")
+
+    @property
+    def min_free_bytes(self) -> int:
+        return self.min_free_mib * 1024 * 1024
 
     @property
     def max_request_bytes(self) -> int:
@@ -115,9 +145,14 @@ def load_config(instance_path: Path, db_key: bytes, *,
         ("max_attachments", "REPORTER_MAX_ATTACHMENTS", _int_setting),
         ("form_token_lifetime", "REPORTER_FORM_TOKEN_LIFETIME", _int_setting),
         ("preview_languages", "REPORTER_PREVIEW_LANGUAGES", _bool_setting),
+        ("max_submissions_per_minute", "REPORTER_MAX_SUBMISSIONS_PER_MINUTE", _int_setting),
+        ("min_free_mib", "REPORTER_MIN_FREE_MIB", _int_setting),
+        ("hotspot", "REPORTER_HOTSPOT", _bool_setting),
     ):
         value = parse(env, name)
         if value is not None:
             values[attr] = value
+    if env.get(TEST_DISK_HOOK):
+        values["disk_size_file"] = Path(env[TEST_DISK_HOOK])
     config = Config(instance_path=instance_path, db_key=db_key, **values)
     return replace(config, **overrides) if overrides else config

@@ -151,6 +151,10 @@ def too_many_files(limits: submission.Limits) -> str:
         max=flask_babel.format_number(limits.max_count)))
 
 
+NO_ROOM_FOR_FILES = _l("Files cannot be received now: the station is running out of storage "
+                       "space.")
+
+
 def attachment_problem(problem: str, name: str, limits: submission.Limits) -> str:
     """The sentence shown beside the file field for one refused file."""
     if problem == submission.PROBLEM_TOO_LARGE:
@@ -207,19 +211,25 @@ class _Form(Form):  # type: ignore[misc]
         if draft is None:
             return True
         problems = draft.problems
-        messages = [attachment_problem(problem, name, draft.limits)
-                    for name, problem in problems if problem != submission.PROBLEM_COUNT]
+        said_once = (submission.PROBLEM_COUNT, submission.PROBLEM_NO_ROOM)
+        messages: list[Any] = [attachment_problem(problem, name, draft.limits)
+                               for name, problem in problems if problem not in said_once]
         if too_many or any(p == submission.PROBLEM_COUNT for _name, p in problems):
             messages.append(too_many_files(draft.limits))
+        if draft.out_of_room:
+            messages.append(NO_ROOM_FOR_FILES)
         self.attachments.errors = [*self.attachments.errors, *messages]
         return not messages
 
-    def files_dropped(self, draft: submission.Draft | None) -> None:
+    def files_dropped(self, draft: submission.Draft | None, sent: bool = False) -> None:
         """The form failed: say that the files that were accepted must be chosen again.
 
         Beside the field, and in the banner at the top (``dropped_files``).
+        ``sent``: files came that were never taken at all (the station was busy
+        or short of disk space, ``web/admission.py``): they must be chosen
+        again too.
         """
-        if draft is not None and draft.accepted():
+        if sent or (draft is not None and draft.accepted()):
             self.dropped_files = True
             self.attachments.errors = [*self.attachments.errors, _l(
                 "Your files were not kept because of the problems marked on this page. "

@@ -91,6 +91,13 @@ class Ledger:
                     return Claim.BUSY
                 self._changed.wait(remaining)
 
+    def stored(self, name: bytes) -> bool:
+        """Whether ``name`` was stored, without claiming it (a resend the station
+        cannot take now still gets its receipt)."""
+        with self._changed:
+            entry = self._entries.get(name)
+            return entry is not None and entry[0] == _DONE
+
     def done(self, name: bytes) -> None:
         """The submission was stored: resends get its receipt."""
         with self._changed:

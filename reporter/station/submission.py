@@ -16,6 +16,12 @@ its ``problem`` says why, for the page to show beside the field.
 ``close()`` discards every upload that was not made part of a stored report:
 after a refusal, a failed form, a dropped connection or a crash in between.
 
+While files stream in, the draft asks its ``room`` (the disk guard,
+``diskspace.py``) every ``ROOM_CHECK_BYTES``: once the disk is down to the
+free space the station keeps, the file being received and every later one
+are refused (``PROBLEM_NO_ROOM``) and their pages deleted, so an upload that
+would fill the disk stops where it is, and nothing of it stays.
+
 If ``attachments.db`` cannot be written (disk full, locked, damaged), the
 file's remaining bytes are read and dropped like a refused file's, so the
 form is still parsed and the page can show it again with what was typed;
@@ -26,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from reporter.errors import NoRecipients, StoreError
@@ -39,6 +45,9 @@ from reporter.storage.blobs import BlobStore, Sink
 PROBLEM_TOO_LARGE = "too-large"
 PROBLEM_TYPE = "type"
 PROBLEM_COUNT = "count"
+PROBLEM_NO_ROOM = "no-room"  # the disk is down to the free space the station keeps
+# How often, in bytes received, an upload asks whether the disk still has room.
+ROOM_CHECK_BYTES = 1024 * 1024
 log = logging.getLogger("reporter")
 
 
@@ -89,6 +98,9 @@ class Incoming:
     def _write(self, data: bytes) -> None:
         if self._draft.received + len(data) > self._draft.limits.max_bytes:
             self._refuse(PROBLEM_TOO_LARGE)
+            return
+        if not self._draft.room_for(len(data)):
+            self._refuse(PROBLEM_NO_ROOM)
             return
         self._draft.received += len(data)
         self._counted += len(data)
@@ -211,8 +223,26 @@ class Draft:
     file_key: bytes = field(default_factory=envelope.new_file_key, repr=False)
     files: list[Incoming] = field(default_factory=list)
     received: int = 0
+    # Asked every ROOM_CHECK_BYTES while files stream in: False once the disk is
+    # down to what the station keeps free (the disk guard); None: not asked.
+    room: Callable[[], bool] | None = None
+    out_of_room: bool = False
+    _unchecked: int = 0
     _indexes: int = 0
     _attached: bool = False
+
+    def room_for(self, size: int) -> bool:
+        """May ``size`` more bytes of files be written? Once no, never again in this draft."""
+        if self.out_of_room:
+            return False
+        if self.room is None:
+            return True
+        self._unchecked += size
+        if self._unchecked >= ROOM_CHECK_BYTES:
+            self._unchecked = 0
+            if not self.room():
+                self.out_of_room = True
+        return not self.out_of_room
 
     def incoming(self, name: str | None) -> Incoming:
         item = Incoming(self, name)

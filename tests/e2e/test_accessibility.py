@@ -60,7 +60,7 @@ def _violations(browser, url: str, submit_empty: bool = False,  # type: ignore[n
 
 
 @pytest.mark.parametrize("language", shipped_languages())
-@pytest.mark.parametrize("path", ["/", "/follow-up", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/", "/follow-up", "/no-such-page", "/recipe"])
 def test_pages_have_no_serious_accessibility_violation(browser, server: Server,  # type: ignore[no-untyped-def]
                                                        path: str, language: str) -> None:
     assert _violations(browser, f"{server.url}{path}?lang={language}") == []

@@ -546,7 +546,51 @@ def _render_pages(client: Any, lang: str) -> dict[str, tuple[int, str]]:
     keep("files dropped", _form_post(client, "/", lang, {
         **valid_report(description=""),
         "attachments": (io.BytesIO(b"%PDF-1.7\n" + bytes(100)), "statement.pdf")}))
+    # The station busy (the submission limit) or short of disk space (web/admission.py).
+    keep("busy station", _shed_post(client, lang))
+    keep("no room for files", _short_of_space_post(client, lang, free_mib=32, with_file=True))
+    keep("out of space", _short_of_space_post(client, lang, free_mib=8, with_file=False))
+    keep("leave quickly", client.get(f"/recipe?lang={lang}"))
     return pages
+
+
+def _a_file() -> tuple[io.BytesIO, str]:
+    return io.BytesIO(b"%PDF-1.7\n" + bytes(100)), "statement.pdf"
+
+
+def _shed_post(client: Any, lang: str) -> Any:
+    """A form sent when the station-wide limit has no token left (its bucket swapped)."""
+    from reporter.station.ratelimit import TokenBucket
+    from reporter.station.web.context import station
+
+    context = station(client.application)
+    empty = TokenBucket(1, 3600.0)
+    empty.take()
+    saved = context.submissions
+    object.__setattr__(context, "submissions", empty)
+    try:
+        return _form_post(client, "/", lang, {**valid_report(), "attachments": _a_file()})
+    finally:
+        object.__setattr__(context, "submissions", saved)
+
+
+def _short_of_space_post(client: Any, lang: str, *, free_mib: int, with_file: bool) -> Any:
+    """A form sent to a station whose (simulated) disk has ``free_mib`` MiB left of 64 kept."""
+    from reporter.station.diskspace import MIB, DiskSpace
+    from reporter.station.web.context import station
+
+    context = station(client.application)
+    instance = context.config.instance_path
+    size_file = instance.parent / "disk-size"
+    used = sum(p.stat().st_size for p in instance.rglob("*") if p.is_file())
+    size_file.write_text(str(used + free_mib * MIB))
+    saved = context.disk
+    object.__setattr__(context, "disk", DiskSpace(instance, 64 * MIB, size_file))
+    try:
+        data = {**valid_report(), **({"attachments": _a_file()} if with_file else {})}
+        return _form_post(client, "/", lang, data)
+    finally:
+        object.__setattr__(context, "disk", saved)
 
 
 def _busy_post(client: Any, lang: str) -> Any:
@@ -574,7 +618,8 @@ EXPECTED_STATUS = {"form": 200, "follow-up form": 200, "invalid values": 400,
                    "receipt again": 200,
                    "receipt": 200, "follow-up errors": 400, "follow-up receipt": 200,
                    "404": 404, "405": 405, "413": 413, "refused file": 400,
-                   "files dropped": 400}
+                   "files dropped": 400, "busy station": 429, "no room for files": 507,
+                   "out of space": 507, "leave quickly": 200}
 
 
 def _patterns(text: str) -> tuple[re.Pattern[str], re.Pattern[str]]:

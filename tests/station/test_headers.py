@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import form_token, valid_report
 
-PAGES = ["/", "/follow-up", "/?lang=fr", "/no-such-page"]
+PAGES = ["/", "/follow-up", "/?lang=fr", "/no-such-page", "/recipe"]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -88,3 +88,26 @@ def test_the_favicon_is_served_with_every_header(client) -> None:  # type: ignor
     assert "no-store" in response.headers["Cache-Control"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/", "/follow-up", "/?lang=fr", "/no-such-page"])
+def test_every_monitor_page_starts_with_leave_quickly(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    """The first link of the page, to the station's own harmless page (web/neutral.py).
+
+    In a browser, every language, and Back: tests/e2e/test_leave_quickly.py.
+    """
+    page = client.get(path).get_data(as_text=True)
+    first = re.search(r"<a [^>]*>", page)
+    assert first and 'href="/recipe?lang=' in first.group(0)
+    assert page.index('class="leave"') < page.index("<main>")
+
+
+def test_the_page_behind_leave_quickly_asks_the_browser_to_drop_the_station_s_data(
+        client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/recipe?lang=sw")
+    assert response.status_code == 200
+    assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
+    page = response.get_data(as_text=True)
+    assert "<style" not in page and "<form" not in page and "<a " not in page
+    for word in ("reporter", "incident", "report", "ripoti", "kituo"):
+        assert word not in page.lower(), word

@@ -155,6 +155,12 @@ def test_a_bug_in_an_error_page_still_ends_in_the_fixed_page(  # type: ignore[no
     assert "no-store" in response.headers["Cache-Control"]
     csp = response.headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert b'<a href="/recipe">Leave quickly' in response.data  # web/neutral.py
+    from tests.e2e.test_observatory import Answer, observatory
+
+    score = observatory(Answer("fixed page", 500, list(response.headers.items()),
+                               response.get_data(as_text=True)))
+    assert (score.grade, score.score) == ("A+", 130), score.results
 
 
 def test_reader_connections_are_pooled_and_a_broken_one_is_dropped(  # type: ignore[no-untyped-def]

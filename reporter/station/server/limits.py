@@ -70,10 +70,13 @@ class Incidents:
 
     No line names a client, a path or a header: only kinds and counts. An
     attacker who opens thousands of connections makes one line a minute.
+    The app keeps one too (``what`` says whose), for the submissions it sheds.
     """
 
-    def __init__(self, every: float = 60.0) -> None:
+    def __init__(self, every: float = 60.0,
+                 what: str = "the HTTP server shed or refused connections") -> None:
         self._every = every
+        self._what = what
         self._lock = threading.Lock()
         self._counts: Counter[str] = Counter()
         self._last = float("-inf")  # the first incident after a quiet minute logs at once
@@ -91,5 +94,4 @@ class Incidents:
             counts, self._counts = self._counts, Counter()
             self._last = now
         summary = ", ".join(f"{kind}: {n}" for kind, n in sorted(counts.items()))
-        log.warning("the HTTP server shed or refused connections in the last minute (%s)",
-                    summary)
+        log.warning("%s in the last minute (%s)", self._what, summary)

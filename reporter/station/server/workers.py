@@ -48,6 +48,15 @@ class Job:
         return self.body is None and self.error is None
 
 
+def _local_address(conn: Connection) -> tuple[str, int] | None:
+    """The station's address and port on this connection (the address the client reached)."""
+    try:
+        name = conn.sock.getsockname()
+    except OSError:
+        return None
+    return (str(name[0]), int(name[1])) if isinstance(name, tuple) else None
+
+
 class Workers:
     def __init__(self, app: WSGIApp, limits: ServerLimits, incidents: Incidents, *,
                  server_name: str, server_port: int,
@@ -147,7 +156,8 @@ class Workers:
         else:
             body = io.BytesIO(job.body or b"")
         environ = environ_for(job.request, body, server_name=self._server_name,
-                              server_port=self._server_port, front_error=job.error)
+                              server_port=self._server_port, front_error=job.error,
+                              local_address=_local_address(conn))
         close = job.error is not None or self._stopping
 
         def send(data: bytes) -> None:

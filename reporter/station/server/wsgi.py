@@ -1,7 +1,10 @@
 """Running the WSGI app for one request and sending its answer through h11.
 
 The environment carries no client address at all (``REMOTE_ADDR`` is not
-set): the app cannot log or store what it never receives. Header names with
+set): the app cannot log or store what it never receives. It does carry the
+station's own address on that connection (``LOCAL_ADDRESS``: the address the
+client reached, e.g. the hotspot's), which the captive-portal answers
+redirect to (``web/hotspot.py``). Header names with
 an underscore are dropped, as nginx and gunicorn do, so ``X_Foo`` cannot pose
 as ``X-Foo``. A ``Server`` or ``Date`` header is never added.
 """
@@ -23,6 +26,8 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # Set by the front when it refuses a request itself: the app renders the
 # page for this status (translated, with every security header).
 FRONT_ERROR = "reporter.front_error"
+# The station's side of the connection: (address, port), as getsockname() gives it.
+LOCAL_ADDRESS = "reporter.local_address"
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade",
                         "proxy-connection", "te", "trailer", "server", "date"})
 
@@ -35,7 +40,8 @@ class NoErrors(io.TextIOBase):
 
 
 def environ_for(request: h11.Request | None, body: io.IOBase, *, server_name: str,
-                server_port: int, front_error: int | None = None) -> dict[str, Any]:
+                server_port: int, front_error: int | None = None,
+                local_address: tuple[str, int] | None = None) -> dict[str, Any]:
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
@@ -81,6 +87,8 @@ def environ_for(request: h11.Request | None, body: io.IOBase, *, server_name: st
                        or not k.startswith(("HTTP_", "CONTENT_"))}
     if front_error is not None:
         environ[FRONT_ERROR] = front_error
+    if local_address is not None:
+        environ[LOCAL_ADDRESS] = local_address
     return environ
 
 

@@ -20,6 +20,7 @@ from reporter.errors import ReporterError
 from reporter.station.instance import open_store
 from reporter.station.submission import Draft, Limits
 from reporter.station.uploads import DRAFT
+from reporter.station.web.admission import admission
 from reporter.station.web.context import station
 from reporter.storage.blobs import BlobStore
 
@@ -36,12 +37,16 @@ def _make_draft(app: Flask) -> Draft | None:
     draft = current_draft()
     if draft is not None:
         return draft
-    config = station(app).config
+    context = station(app)
+    config = context.config
     if not config.max_attachment_bytes or request.endpoint not in POST_ENDPOINTS:
         return None
+    if not admission().files_taken:
+        return None  # shed, or no room on the disk: the files are read and dropped
     blobs = BlobStore.open(config.instance_path, config.db_key)
     draft = Draft(blobs, Limits(max_bytes=config.max_attachment_bytes,
-                                max_count=config.max_attachments))
+                                max_count=config.max_attachments),
+                  room=None if context.disk.off else context.disk.files_fit)
     setattr(g, DRAFT, draft)
     return draft
 

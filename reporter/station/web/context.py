@@ -8,9 +8,12 @@ from flask import Flask
 
 from reporter.station.config import Config
 from reporter.station.connections import Connections
+from reporter.station.diskspace import DiskSpace
 from reporter.station.formtoken import FormTokens
 from reporter.station.instance import StationIdentity
 from reporter.station.ledger import Ledger
+from reporter.station.ratelimit import TokenBucket
+from reporter.station.server.limits import Incidents
 
 EXTENSION = "reporter"
 
@@ -23,6 +26,9 @@ class StationContext:
     connections: Connections
     tokens: FormTokens  # its key lives in this process's memory only
     ledger: Ledger  # which tokens were used (idempotent submissions)
+    submissions: TokenBucket  # the station-wide submission limit (ratelimit.py)
+    disk: DiskSpace  # the disk guard (diskspace.py)
+    incidents: Incidents  # what the app turned away, counted and logged once a minute
 
 
 def station(app: Flask) -> StationContext:

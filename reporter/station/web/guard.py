@@ -22,6 +22,7 @@ FALLBACK = (
     '<!doctype html><html><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
     "<title>Error / Erreur</title></head><body>"
+    '<p><a href="/recipe">Leave quickly / Partir vite</a></p>'
     "<h1>The station had a problem</h1><p>Nothing was saved. Please go back and try again.</p>"
     '<h1 lang="fr">La station a eu un problème</h1><p lang="fr">Rien n\'a été enregistré. '
     "Revenez en arrière et réessayez.</p></body></html>"

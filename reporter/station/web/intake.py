@@ -9,6 +9,10 @@ Every form page carries a token (``formtoken.py``); the receipt is derived
 from it, and the ledger (``ledger.py``) remembers which tokens were used, so
 the same form sent twice (a double tap, a reload, a retry on a slow link)
 stores one report and shows the same receipt both times.
+
+A submission the station cannot take now (the station-wide rate limit, or
+too little disk space: ``admission.py``) comes back the same way, with what
+was typed and the same token, unused: sending the page again later works.
 """
 
 from __future__ import annotations
@@ -16,18 +20,20 @@ from __future__ import annotations
 import logging
 import struct
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, make_response, render_template, request
 from werkzeug.wrappers import Response
 
 from reporter.errors import InvalidReceipt, NoRecipients, StoreError, TooManyRecipients
 from reporter.formats.receipt import parse_receipt
 from reporter.formats.report import Report
 from reporter.i18n.languages import current_language
-from reporter.station.forms import FollowUpForm, IncidentForm, megabytes
+from reporter.station.diskspace import Room
+from reporter.station.forms import NO_ROOM_FOR_FILES, FollowUpForm, IncidentForm, megabytes
 from reporter.station.formtoken import Token
 from reporter.station.intake import accept, build_report
 from reporter.station.ledger import Claim
 from reporter.station.uploads import ATTACHMENTS, TOO_MANY_FILES, body_problems
+from reporter.station.web import admission
 from reporter.station.web.attachments import current_draft
 from reporter.station.web.context import station
 from reporter.station.web.db import connections, get_store
@@ -102,6 +108,46 @@ def _receipt_page(receipt: str | None, follow_up: bool) -> Page:
     return render_template("receipt.html", receipt=receipt, follow_up=follow_up)
 
 
+def _files_sent() -> bool:
+    """Whether the body carried files (chosen in the file field), taken or not."""
+    return any(f.filename for f in request.files.getlist(ATTACHMENTS))
+
+
+def _turned_away(form: AnyForm, template: str, token: Token) -> Page | None:
+    """The page for a submission the station cannot take now, or None to go on.
+
+    Shed by the rate limit: 429, with ``Retry-After``. No room on the disk:
+    507 (WebDAV's Insufficient Storage, RFC 4918: the server cannot store
+    what the request needs; browsers show the page like any other). Either
+    way nothing was stored, the token stays unused, the page keeps what was
+    typed and says the files must be chosen again. A resend of a form already
+    stored still gets its receipt: nothing is lost by a busy station.
+    """
+    gate = admission.admission()
+    files = _files_sent()
+    text_only = gate.room is Room.TEXT_ONLY
+    if gate.shed_for is None and (gate.room is Room.PLENTY or (text_only and not files)):
+        return None
+    context = station(current_app)
+    follow_up = isinstance(form, FollowUpForm)
+    admission.refund()
+    if context.ledger.stored(context.tokens.ledger_name(token)):
+        return _receipt_page(_shown_receipt(form, token), follow_up)
+    if gate.shed_for is not None:
+        admission.count(admission.SHED)
+        form.files_dropped(current_draft(), sent=files)
+        response = make_response(_form_page(template, form, 429, shed=True))
+        response.headers["Retry-After"] = str(gate.shed_for)
+        return response
+    if gate.room is Room.FULL:
+        admission.count(admission.FULL)
+        form.files_dropped(current_draft(), sent=files)
+        return _form_page(template, form, 507, full=True)
+    admission.count(admission.NO_FILES)
+    form.attachments.errors = [*form.attachments.errors, NO_ROOM_FOR_FILES]
+    return _form_page(template, form, 507, no_room=True)
+
+
 def _shown_receipt(form: AnyForm, token: Token) -> str | None:
     """The code the receipt page shows: a report's own, or the one a follow-up added to.
 
@@ -131,7 +177,10 @@ def _submit(form: AnyForm, template: str) -> Page:
     context = station(current_app)
     token = _verified(form)
     if SWITCH in request.form:
+        admission.refund()  # not a submission: nothing is sent
         return _switch_language(form, template, token)
+    if token is not None and (turned := _turned_away(form, template, token)) is not None:
+        return turned
     claim = Claim.EXPIRED if token is None else \
         context.ledger.claim(context.tokens.ledger_name(token), token.issued)
     if token is None or claim is Claim.EXPIRED:
@@ -139,9 +188,10 @@ def _submit(form: AnyForm, template: str) -> Page:
         # told from a form already stored. Shown again, with a new token and
         # what was typed, and a word for anyone who already saw a receipt.
         _new_token(form)
-        form.files_dropped(current_draft())
+        form.files_dropped(current_draft(), sent=_files_sent())
         return _form_page(template, form, 400, expired=True)
     if claim is Claim.DONE:
+        admission.refund()  # a resend: nothing new is stored
         return _receipt_page(_shown_receipt(form, token), isinstance(form, FollowUpForm))
     if claim is Claim.BUSY:
         form.files_dropped(current_draft())
@@ -150,6 +200,10 @@ def _submit(form: AnyForm, template: str) -> Page:
     stored = False
     try:
         if not _valid(form):
+            draft = current_draft()
+            if draft is not None and draft.out_of_room:  # the disk filled up mid-upload
+                admission.count(admission.STOPPED)
+                return _form_page(template, form, 507, no_room=True)
             return _form_page(template, form, 400)
         follows = form.receipt.data if isinstance(form, FollowUpForm) else None
         report = build_report(form.to_fields(), current_language(), follows=follows,
