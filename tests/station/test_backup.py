@@ -216,6 +216,45 @@ def test_a_wrong_passphrase_or_an_altered_database_restores_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["altered.rbk", "b.rbk", "instance"]
 
 
+def rewritten(source: Path, out: Path, name: str, offset: int) -> Path:
+    """``source`` with one byte of member ``name`` flipped, and a manifest made again to
+    match (what someone who alters a backup on purpose does)."""
+    with tarfile.open(source) as tar:
+        files = []
+        for member in tar.getmembers():
+            if member.name.endswith("MANIFEST.json"):
+                continue
+            reader = tar.extractfile(member)
+            assert reader is not None
+            files.append((member.name.split("/", 1)[1], bytearray(reader.read())))
+    for member_name, data in files:
+        if member_name == name:
+            data[offset] ^= 0x01
+    buffer = io.BytesIO()
+    container.write_backup(buffer, [(n, io.BytesIO(bytes(d)), len(d)) for n, d in files],
+                           "2026-12-01")
+    out.write_bytes(buffer.getvalue())
+    return out
+
+
+def test_a_page_altered_anywhere_in_either_database_restores_nothing(
+        station: Station, tmp_path: Path) -> None:
+    """Every page of both databases is checked, not only those a restore happens to read
+    (an index, a segment of an attachment)."""
+    add_reports(station, 30)
+    add_report_with_attachments(station, [("photo.jpg", JPEG)])
+    backup.take_backup(station.path, station.key, tmp_path / "b.rbk")
+    with tarfile.open(tmp_path / "b.rbk") as tar:
+        sizes = {m.name.split("/", 1)[1]: m.size for m in tar.getmembers()}
+    for name, page in (("station.db", 4096), ("attachments.db", 65536)):
+        for number in range(sizes[name] // page):
+            altered = rewritten(tmp_path / "b.rbk", tmp_path / "altered.rbk", name,
+                                number * page + page // 2)
+            with pytest.raises((BackupDamaged, WrongPassphrase)):
+                restore(altered, tmp_path / "r")
+            assert not (tmp_path / "r").exists()
+
+
 def test_restore_drops_an_export_that_had_not_finished(station: Station, tmp_path: Path) -> None:
     add_reports(station, 2)
     with station.store() as store:
