@@ -218,7 +218,9 @@ def accept(db: ReviewDB, station_id: bytes, number: int | None = None) -> Accept
             raise NoSuchChange(
                 f"bundle {number} of station {station_id.hex()[:8]} has no recipient change "
                 f"waiting; the bundles that have: {', '.join(str(n) for n, _h in waiting)}")
-        history = matching[-1]  # the same number in two histories: the later restore's
+        # The same number waiting in two histories (a station restored, see histories.py):
+        # the latest restore's, as in the lineage; accept again for the other.
+        history = max(matching, key=lambda h: _position(db, station_id, h))
         chosen = tuple(db.bundle_recipients(station_id, number, history))
         db.pin_recipients(station_id, number, chosen, history)
         db.set_recipients_state(station_id, number, ACCEPTED, history)
@@ -232,6 +234,11 @@ def accept(db: ReviewDB, station_id: bytes, number: int | None = None) -> Accept
             else:
                 remaining.append(other)
     return Accepted(station_id, number, chosen, tuple(settled), tuple(remaining))
+
+
+def _position(db: ReviewDB, station_id: bytes, history: bytes) -> int:
+    record = db.history(station_id, history)
+    return 0 if record is None else record.position
 
 
 def fingerprint(recipient: Recipient) -> str:

@@ -100,8 +100,12 @@ class RestoreResult:
 @contextlib.contextmanager
 def _staging(beside: Path, prefix: str) -> Iterator[Path]:
     """A private folder (0700) beside ``beside``, removed afterwards unless renamed."""
-    beside.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=beside.parent))
+    try:
+        beside.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=prefix, dir=beside.parent))
+    except OSError as exc:
+        raise InstanceError(f"cannot make a private folder in {beside.parent}: "
+                            f"{exc.strerror}") from None
     try:
         yield folder
     finally:

@@ -304,3 +304,10 @@ def test_the_copy_is_keyed_like_the_station(station: Station, tmp_path: Path) ->
         assert blobs.upload_count() == 1
     with pytest.raises(Exception, match="cannot be read"):
         BlobStore.open_at(tmp_path / "a.db", blobs_key(bytes(32)), owner="test")
+
+
+def test_a_target_that_cannot_be_made_is_said_so(station: Station, tmp_path: Path) -> None:
+    backup.take_backup(station.path, station.key, tmp_path / "b.rbk")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(InstanceError, match="cannot make a private folder"):
+        restore(tmp_path / "b.rbk", tmp_path / "a-file" / "below" / "instance")
