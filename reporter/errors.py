@@ -111,6 +111,10 @@ class BundleConflict(FormatError):
     """A bundle contradicts what was already imported (same number, other content)."""
 
 
+class BackupDamaged(FormatError):
+    """A backup file is cut short, altered, or not a backup at all."""
+
+
 class NothingToExport(ReporterError):
     """No report arrived since the last bundle."""
 

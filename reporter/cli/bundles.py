@@ -18,7 +18,8 @@ from reporter.cli.terminal import clean, echo
 from reporter.errors import DatabaseUnreadable, NothingToExport, ReporterError
 from reporter.formats import keyfile
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey
-from reporter.formats.manifest import recipient_id
+from reporter.formats.manifest import ROOT_HISTORY, Restore, recipient_id
+from reporter.review.histories import NewRestore, Replaced, short
 from reporter.review.importer import compress, format_ranges, gaps, import_bundle, verify_bundle
 from reporter.review.recipients import PINNED, RecipientsChanged, of_manifest
 from reporter.station.export import export_bundle
@@ -146,8 +147,10 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
     m = result.manifest
     echo(f"{bundle}: OK")
     click.echo(f"  station {m.station_id.hex()} signed by {m.station_key.fingerprint()}")
-    click.echo(f"  bundle {m.number}, {report_range(m.first_seq, m.last_seq, result.reports)}, "
-               f"created {m.created}")
+    click.echo(f"  bundle {m.number}{history_label(m.history)}, "
+               f"{report_range(m.first_seq, m.last_seq, result.reports)}, created {m.created}")
+    for restore in m.restores:
+        click.echo(f"  the station was {restored_line(restore)}: history {short(restore.id)}")
     if result.attachments:
         click.echo(f"  {plural(result.attachments, 'attachment')} "
                    f"({plural(result.attachment_bytes, 'byte')} sealed), each matching its "
@@ -156,6 +159,63 @@ def verify(bundle: Path, key_path: Path, key_passphrase_file: Path | None,
     click.echo("  " + sealed_to_key(m.first_seq, result.reports, list(result.not_sealed_to_key)))
     for line in sealed_to(of_manifest(m), recipient_id(key.public_key)):
         echo(line)
+
+
+def history_label(history: bytes) -> str:
+    """`` of history 3fa9c1d2`` for a restored station's bundles; nothing otherwise."""
+    return "" if history == ROOT_HISTORY else f" of history {short(history)}"
+
+
+def restored_line(restore: Restore) -> str:
+    """``restored on DAY from a backup of DAY (it held ...)``."""
+    if restore.seq == 0:
+        held = "it held no report"
+    else:
+        bundles = (f"bundles up to {restore.bundle}" if restore.bundle
+                   else "no bundle exported")
+        held = f"it held reports up to {restore.seq}, {bundles}"
+    return f"restored on {restore.restored} from a backup of {restore.backup} ({held})"
+
+
+def restore_notice(station: str, new: NewRestore) -> list[str]:
+    """What a reviewer is told the first time a bundle shows a restore of a station."""
+    r = new.restore
+    lines = [f"  NOTICE: {station} was {restored_line(r)}.",
+             f"    Its bundles from {r.bundle + 1} and reports from {r.seq + 1} on are a new "
+             f"history, {short(r.id)}, kept apart from those of the same numbers that it "
+             "made before it was restored."]
+    if new.held_reports is None and new.held_bundles is None:
+        lines.append(f"    Of what it sealed after that backup you hold nothing: reports from "
+                     f"{r.seq + 1} on that it had not exported are lost.")
+    else:
+        bundles = (f" (bundles up to {new.held_bundles})" if new.held_bundles is not None
+                   else "")
+        upto = new.held_reports if new.held_reports is not None else r.seq
+        lines.append(f"    Of what it sealed after that backup you hold reports "
+                     f"{r.seq + 1}-{upto}{bundles}; reports after {upto} that it had not "
+                     "exported are lost.")
+    lines.append("    A bundle it made before the restore and that is still on its way can "
+                 "still be imported. If nobody restored the station, ask the operator: "
+                 "whoever holds its passphrase and a backup can do this.")
+    if new.made_after:
+        lines.append(f"  WARNING: {noun(len(new.made_after), 'bundle')} "
+                     f"{compress(list(new.made_after))} of the history this restore replaced "
+                     f"{'was' if len(new.made_after) == 1 else 'were'} made after "
+                     f"{r.restored}: two copies of the station may be running. Ask the "
+                     "operator.")
+    return lines
+
+
+def replaced_note(station: str, number: int, replaced: Replaced) -> str:
+    r = replaced.restore
+    if replaced.after_restore:
+        return (f"  WARNING: bundle {number} of {station} was made on {replaced.created}, "
+                f"after the station was {restored_line(r)} (new history {short(r.id)}), but "
+                "it continues the history that restore replaced: two copies of the station "
+                "may be running. Ask the operator.")
+    return (f"  bundle {number} was made before the station was {restored_line(r)}: its "
+            f"reports are kept in the history that restore replaced (history {short(r.id)} "
+            "goes on from the backup)")
 
 
 def sealed_to_key(first_seq: int, total: int, not_sealed: list[int]) -> str:
@@ -207,26 +267,33 @@ def review_import(ctx: ReviewContext, bundles: tuple[Path, ...], key_path: Path,
                 echo(f"error: {path}: {exc}", err=True)
                 continue
             station = f"station {result.station_id.hex()[:8]}"
+            for new in result.restores:
+                for line in restore_notice(station, new):
+                    echo(line)
+            numbered = f"{result.number}{history_label(result.history)}"
             if result.new_station:
                 echo(f"{path}: new {station}, signing key pinned: "
                      f"{result.station_key.fingerprint()} (check it with the operator)")
             files = (f" ({plural(result.attachments, 'attachment')})"
                      if result.attachments else "")
             if result.already_imported and not result.added:
-                echo(f"{path}: bundle {result.number} of {station} was already "
+                echo(f"{path}: bundle {numbered} of {station} was already "
                      "imported; nothing added")
             elif result.already_imported:
-                echo(f"{path}: bundle {result.number} of {station} was already imported; "
+                echo(f"{path}: bundle {numbered} of {station} was already imported; "
                      f"this key opens {plural(result.added, 'report')} that no key imported "
                      f"with before could: {compress(result.filled)}, added{files}")
             else:
-                echo(f"{path}: bundle {result.number} of {station}: "
+                echo(f"{path}: bundle {numbered} of {station}: "
                      f"{plural(result.added, 'report')} added{files}, "
                      f"{result.already_present} already present")
                 if result.filled:
                     click.echo(f"  of which {noun(len(result.filled), 'report')} "
                                f"{compress(result.filled)}: no key imported with before "
                                f"opened {'it' if len(result.filled) == 1 else 'them'}")
+            for replaced in result.replaced:
+                echo(replaced_note(station, result.number, replaced),
+                     err=replaced.after_restore)
             for seq, report_id, others in result.shared_codes:
                 echo(f"  WARNING: report {seq} (id {report_id}) has the receipt code of first "
                      f"report{'s' if len(others) > 1 else ''} "
@@ -284,8 +351,19 @@ def review_gaps(ctx: ReviewContext) -> None:
     for g in found:
         click.echo(f"Station {g.station_id.hex()} ({g.station_key.fingerprint()}): "
                    f"{plural(g.bundles, 'bundle')}, reports up to {g.last_seq}")
-        click.echo(f"  missing bundles: {format_ranges(g.missing_bundles) or 'none'}")
-        click.echo(f"  missing reports: {format_ranges(g.missing_reports) or 'none'}")
-        if g.unreadable_reports:
-            click.echo(f"  not readable (no key imported with opens them): "
-                       f"{compress(g.unreadable_reports)}")
+        for h in g.histories:
+            indent = "  "
+            if h.restore is not None:
+                click.echo(f"  history {short(h.history)}, {restored_line(h.restore)}: "
+                           f"{plural(h.bundles, 'bundle')}, reports up to {h.last_seq}")
+                indent = "    "
+            click.echo(f"{indent}missing bundles: {format_ranges(h.missing_bundles) or 'none'}")
+            click.echo(f"{indent}missing reports: {format_ranges(h.missing_reports) or 'none'}")
+            if h.unreadable_reports:
+                click.echo(f"{indent}not readable (no key imported with opens them): "
+                           f"{compress(h.unreadable_reports)}")
+            for restore, held in h.replaced_by:
+                after = held if held is not None else restore.seq
+                click.echo(f"{indent}replaced by history {short(restore.id)} (restored on "
+                           f"{restore.restored}): reports after {after} that it had not "
+                           "exported are lost, unless a bundle is still on its way")

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from reporter import __version__
+from reporter.cli.backup import backup, restore
 from reporter.cli.bundles import export, purge, review_gaps, review_import, station_key, verify
 from reporter.cli.common import read_passphrase
 from reporter.cli.i18n import i18n
@@ -139,6 +140,8 @@ cli.add_command(purge)
 cli.add_command(station_key)
 cli.add_command(verify)
 cli.add_command(onion)
+cli.add_command(backup)
+cli.add_command(restore)
 review.add_command(review_import)
 review.add_command(review_gaps)
 review.add_command(review_recipients)

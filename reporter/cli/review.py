@@ -274,8 +274,11 @@ def _show_record(record: rq.Record) -> None:
     receipt = rq.receipt_code(report)
     if report.kind == "follow-up":
         receipt += " (the code of the report it follows: the monitor's)"
-    lines = [("Station", record.station), ("Sequence", str(record.seq)),
-             ("Kind", KIND_LABELS.get(report.kind, report.kind)), ("Receipt", receipt)]
+    lines = [("Station", record.station), ("Sequence", str(record.seq))]
+    if record.history.strip("0"):
+        lines.append(("History", f"{record.history[:8]} (the station was restored from a "
+                                 "backup: 'reporter review gaps' says when)"))
+    lines += [("Kind", KIND_LABELS.get(report.kind, report.kind)), ("Receipt", receipt)]
     lines += [("Received", f"{report.submitted} (date the station received it, UTC)"),
               ("Language", report.locale or NOT_GIVEN), ("Form", report.form or NOT_GIVEN)]
     fields = report.fields

@@ -16,8 +16,10 @@ from reporter.cli.common import noun
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.terminal import clean, echo
 from reporter.errors import ReporterError
+from reporter.formats.manifest import ROOT_HISTORY
 from reporter.review import recipients as rr
 from reporter.review.db import Recipient
+from reporter.review.histories import short
 
 
 def recipient_lines(recipients: Iterable[Recipient], own: bytes | None = None,
@@ -83,14 +85,17 @@ def review_recipients(ctx: click.Context) -> None:
             click.echo("No bundle imported yet.")
         for station_id, _key in stations:
             click.echo(f"Station {station_id.hex()}:")
-            pins = db.pins(station_id)
-            if not pins:
+            histories = db.pinned_histories(station_id)
+            if not histories:
                 click.echo("  no recipients pinned yet (its bundles were imported before "
                            "reporter pinned recipients; the next bundle pins them)")
-            for start, pinned in sorted(pins.items()):
-                click.echo(f"  pinned from bundle {start}:")
-                for line in recipient_lines(pinned):
-                    echo(line)
+            for history in histories:
+                where = ("" if history == ROOT_HISTORY
+                         else f" of history {short(history)} (after a restore)")
+                for start, pinned in sorted(db.pins(station_id, history).items()):
+                    click.echo(f"  pinned from bundle {start}{where}:")
+                    for line in recipient_lines(pinned):
+                        echo(line)
             for number, change in rr.changes(db, station_id):
                 click.echo(f"  NOT ACCEPTED: bundle {number} is sealed to other keys than "
                            f"those pinned from bundle {change.pinned_from}:")
@@ -114,11 +119,13 @@ def review_recipients_accept(obj: ReviewContext, station: str, number: int | Non
     the first hex digits of it), from that bundle on."""
     with obj.open() as db:
         station_id = rr.find_station(db, station)
+        histories = {n: h for n, h, _c in rr.history_changes(db, station_id)}
         waiting = dict(rr.changes(db, station_id))
         chosen = number if number is not None else min(waiting, default=None)
         if chosen is not None and chosen in waiting:
             click.echo(f"Bundle {chosen} of station {station_id.hex()[:8]} is sealed to:")
-            for line in recipient_lines(db.bundle_recipients(station_id, chosen)):
+            for line in recipient_lines(db.bundle_recipients(station_id, chosen,
+                                                             histories[chosen])):
                 echo(line)
             click.echo(f"Compared with the keys pinned from bundle "
                        f"{waiting[chosen].pinned_from}:")

@@ -340,3 +340,7 @@ def status(obj: Context) -> None:
         click.echo(f"Mine sites:       {len(store.sites())}")
         click.echo(f"Schema version:   {store.schema_version}")
         click.echo(f"Hash chain:       verified, head {head.hex()[:16]}")
+        for restore in store.restores():
+            click.echo(f"Restored:         on {restore.restored} from a backup of "
+                       f"{restore.backup} (history {restore.id.hex()[:8]}, after bundle "
+                       f"{restore.bundle} and report {restore.seq})")

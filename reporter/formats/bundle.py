@@ -1,9 +1,9 @@
-"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 3).
+"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 4).
 
 The full specification, with the reasons behind each choice, is
 ``docs/bundle-format.md``. In short::
 
-    header  = magic "RPTR-BDL" (8) || version 0x03 (1) || n (1, 1..64)
+    header  = magic "RPTR-BDL" (8) || version 0x04 (1) || n (1, 1..64)
               || padded length P (8, big endian)
               || n x crypto_box_seal(file_key) (80 each) || secretstream header (24)
     payload = secretstream chunks of 64 KiB of plaintext (+17 each), the last
@@ -19,7 +19,9 @@ The manifest (canonical JSON, ``manifest.py``) names the station and its signing
 bundle number and the previous bundle's hash, the report range with the hash
 chain before and after it, every envelope's sequence number, size and hash
 with the size and hash of each of its attachments' ciphertext, and the
-recipients (version 3: each public key with its name; key ids before). The
+recipients (version 3: each public key with its name; key ids before) and,
+from version 4, the station's restores from backups (each one a new history
+of its numbering, with the point it forks from). The
 station signs it (Ed25519, context
 ``reporter/bundle/v1/manifest``) *inside* the encryption: a courier learns
 only the file's size bucket, not even which station sent it.
@@ -28,8 +30,9 @@ Readers check every length before decrypting, verify the signature before
 trusting a byte of the manifest, check each envelope and each attachment
 against the manifest as it streams past (one chunk and one envelope in
 memory, never a whole attachment), recompute the hash chain, and refuse
-anything after the end. Version 1 bundles (no attachments) and version 2
-bundles (recipients as key ids) are still read.
+anything after the end. Version 1 bundles (no attachments), version 2
+bundles (recipients as key ids) and version 3 bundles (no restores) are still
+read.
 """
 
 from __future__ import annotations
@@ -528,6 +531,7 @@ class BundleReader:
         """
         m = self.manifest
         chain = m.chain_before
+        forks = {r.seq: r.chain for r in m.restores}
         previous: int | None = None
         for (seq, size, expected), listed in zip(m.envelopes, m.attachments, strict=True):
             self._where = f"report {seq}"
@@ -548,6 +552,10 @@ class BundleReader:
             if hashed != expected:
                 raise Tampered(f"report {seq} in the bundle does not match its signed hash")
             chain = chain_link_hashed(chain, seq, hashed)
+            if seq in forks and not constant_time_equal(chain, forks[seq]):
+                # A restore names the chain after the last report its backup held.
+                raise Tampered(f"report {seq} does not rebuild the chain value that the "
+                               "signed restore record names for it")
             streams: list[AttachmentStream] = []
             for index, entry in enumerate(listed):
                 streams.append(AttachmentStream(self, seq, index, entry,

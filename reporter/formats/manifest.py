@@ -6,8 +6,9 @@ previous bundle's hash, the report range with the hash chain before and after
 it, every envelope's sequence number, size and hash with the size and hash of
 each of its attachments' ciphertext, and the recipients: from version 3 each
 recipient's public key with the name the operator gave it, before that only
-their key ids. The station signs it; ``bundle.py`` carries it, signed, inside
-the encryption.
+their key ids; from version 4 the station's restores from backups (``Restore``:
+where each new history of the station forks from the one before). The station
+signs it; ``bundle.py`` carries it, signed, inside the encryption.
 
 Parsing is strict: canonical form only, every field checked, and the envelope
 count checked against the claimed range before anything is built from it.
@@ -15,6 +16,7 @@ count checked against the claimed range before anything is built from it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,11 +24,15 @@ from typing import Any
 
 from reporter.errors import InvalidPublicKey, Malformed, UnknownVersion
 from reporter.formats import attachment, jsonio
+from reporter.formats.chain import genesis
 from reporter.formats.crypto import RecipientPublicKey, StationVerifyKey, digest
 
-VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 NAMED_RECIPIENTS = 3  # the first version whose manifest names its recipients
+WITH_RESTORES = 4  # the first version whose manifest lists the station's restores
+MAX_RESTORES = 64
+ROOT_HISTORY = bytes(16)  # the history of a station never restored (no restore id is zero)
 MAX_RECIPIENTS = 64
 MAX_RECIPIENT_NAME = 200  # characters, as the station's recipient list allows
 FORMAT = "reporter-bundle"
@@ -77,6 +83,91 @@ class NamedRecipient:
 
 
 @dataclass(frozen=True)
+class Restore:
+    """One restore of the station from a backup: a new history of its numbering.
+
+    A station restored from a backup continues its bundle numbers and report
+    sequence numbers from the backup's, which the station it replaces may have
+    used already for bundles reviewers hold. So a restore starts a new
+    *history*, named by a random ``id``; reviewers key bundles and reports by
+    history (``docs/bundle-format.md``, *Restores (version 4)*). The fork point
+    is what the backup held: its highest written bundle (``bundle``, 0 if none,
+    with that bundle's hash), its last report (``seq``, 0 if none) and the hash
+    chain after it (``chain``, the genesis value for 0). ``backup`` is the UTC
+    day the backup was taken, ``restored`` the day of the restore.
+    """
+
+    id: bytes
+    bundle: int
+    bundle_hash: bytes | None
+    seq: int
+    chain: bytes
+    backup: str
+    restored: str
+
+    def __post_init__(self) -> None:
+        if len(self.id) != 16 or self.id == ROOT_HISTORY:
+            raise RestoreInvalid("a restore id is 16 bytes, not all zero")
+        if not 0 <= self.bundle < 2**63 or not 0 <= self.seq < 2**63:
+            raise RestoreInvalid("a restore's bundle and report numbers are 0 to 2^63 - 1")
+        if (self.bundle == 0) != (self.bundle_hash is None):
+            raise RestoreInvalid("a restore names its last bundle's hash if and only if it "
+                                 "had exported a bundle")
+        if self.bundle_hash is not None and len(self.bundle_hash) != 32:
+            raise RestoreInvalid("a bundle hash is 32 bytes")
+        if self.bundle > 0 and self.seq == 0:
+            raise RestoreInvalid("a backup that had exported a bundle held a report")
+        if len(self.chain) != 32:
+            raise RestoreInvalid("a chain value is 32 bytes")
+        for day in (self.backup, self.restored):
+            if not isinstance(day, str) or not _DAY.fullmatch(day):
+                raise RestoreInvalid("a restore's days are YYYY-MM-DD")
+
+    def document(self) -> dict[str, Any]:
+        return {"id": self.id.hex(), "bundle": self.bundle,
+                "bundle_hash": None if self.bundle_hash is None else self.bundle_hash.hex(),
+                "seq": self.seq, "chain": self.chain.hex(),
+                "backup": self.backup, "restored": self.restored}
+
+
+class RestoreInvalid(ValueError):
+    """A restore record, or a manifest's restores, break a rule of the format."""
+
+
+def restores_problem(m: Manifest) -> str | None:
+    """Why ``m``'s restores do not fit it, or ``None`` (rules of format version 4).
+
+    The restores come oldest first; each forks from the history before it, so
+    their fork points never go back. The bundle's own history is the last one:
+    its number is past that fork's bundle, and where the bundle meets a fork
+    point its ``previous`` hash and chain values are the fork's.
+    """
+    restores = m.restores
+    if len(restores) > MAX_RESTORES:
+        return f"lists more than {MAX_RESTORES} restores"
+    if len({r.id for r in restores}) != len(restores):
+        return "lists a restore twice"
+    for before, after in itertools.pairwise(restores):
+        if after.bundle < before.bundle or after.seq < before.seq:
+            return "lists restores whose fork points go back"
+    for r in restores:
+        if r.seq == 0 and r.chain != genesis(m.station_id):
+            return "names a restore with no report whose chain is not the station's genesis"
+        if m.first_seq == r.seq + 1 and m.chain_before != r.chain:
+            return "starts right after a restore's fork point with another chain value"
+        if m.last_seq == r.seq and m.chain_head != r.chain:
+            return "ends at a restore's fork point with another chain value"
+    if restores:
+        last = restores[-1]
+        if m.number <= last.bundle:
+            return (f"is bundle {m.number} of a history restored after bundle {last.bundle}: "
+                    "its numbers start after that")
+        if m.number == last.bundle + 1 and m.previous != last.bundle_hash:
+            return "does not name the restore's last bundle as the one before it"
+    return None
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The signed table of contents.
 
@@ -106,10 +197,16 @@ class Manifest:
     attachments: tuple[tuple[AttachmentEntry, ...], ...] = field(default=())
     version: int = VERSION
     named: tuple[NamedRecipient, ...] = ()
+    restores: tuple[Restore, ...] = ()  # version 4: the station's restores, oldest first
 
     def __post_init__(self) -> None:
         if self.version not in READABLE_VERSIONS:
             raise ValueError(f"no manifest version {self.version}")
+        if self.version < WITH_RESTORES and self.restores:
+            raise ValueError(f"version {self.version} manifests carry no restores")
+        problem = restores_problem(self)
+        if problem is not None:
+            raise RestoreInvalid(f"the manifest {problem}")
         if self.version >= NAMED_RECIPIENTS:
             if not 1 <= len(self.named) <= MAX_RECIPIENTS:
                 raise ValueError(f"a version {self.version} manifest names 1 to "
@@ -134,6 +231,11 @@ class Manifest:
             raise ValueError("a manifest needs one attachment list per envelope")
         if self.version == 1 and any(self.attachments):
             raise ValueError("version 1 bundles carry no attachments")
+
+    @property
+    def history(self) -> bytes:
+        """The id of the history this bundle belongs to (``ROOT_HISTORY`` if never restored)."""
+        return self.restores[-1].id if self.restores else ROOT_HISTORY
 
     def _entry(self, entry: tuple[int, int, bytes],
                listed: tuple[AttachmentEntry, ...]) -> list[Any]:
@@ -161,6 +263,8 @@ class Manifest:
                            else [[r.key.to_text(), r.name] for r in self.named]),
             "created": self.created,
         }
+        if self.version >= WITH_RESTORES:
+            document["restores"] = [r.document() for r in self.restores]
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("ascii")
 
     def hash(self) -> bytes:
@@ -195,6 +299,7 @@ class Manifest:
             named = _named(_list(doc, "recipients"))
         else:
             named, ids = (), tuple(_hex({"r": r}, "r", 32) for r in _list(doc, "recipients"))
+        restores = (_restores(_list(doc, "restores")) if version >= WITH_RESTORES else ())
         try:
             manifest = cls(
                 station_id=_hex(doc, "station_id", 16),
@@ -211,9 +316,12 @@ class Manifest:
                 attachments=attachments,
                 version=version,
                 named=named,
+                restores=restores,
             )
         except InvalidPublicKey as exc:
             raise Malformed(f"the manifest's station key is invalid: {exc}") from None
+        except RestoreInvalid as exc:
+            raise Malformed(str(exc)) from None
         except ValueError as exc:  # what _named leaves to the constructor: duplicates
             raise Malformed(f"the manifest's recipient list is invalid: {exc}") from None
         if manifest.to_json() != data:
@@ -279,6 +387,32 @@ def _named(entries: list[Any]) -> tuple[NamedRecipient, ...]:
             raise Malformed(f"a recipient's public key in the manifest is invalid: "
                             f"{exc}") from None
         out.append(NamedRecipient(key, entry[1]))
+    return tuple(out)
+
+
+_RESTORE_KEYS = {"id", "bundle", "bundle_hash", "seq", "chain", "backup", "restored"}
+
+
+def _restores(entries: list[Any]) -> tuple[Restore, ...]:
+    """Version 4 restores: at most 64 objects of exactly the seven keys (their order,
+    and everything that relates them to the rest of the manifest, is checked by the
+    constructor and the canonical form)."""
+    if len(entries) > MAX_RESTORES:
+        raise Malformed(f"the manifest lists {len(entries)} restores (allowed: "
+                        f"0..{MAX_RESTORES})")
+    out = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != _RESTORE_KEYS:
+            raise Malformed("an entry of the manifest's restores is not a restore record")
+        bundle_hash = None if entry["bundle_hash"] is None else _hex(entry, "bundle_hash", 32)
+        try:
+            out.append(Restore(
+                id=_hex(entry, "id", 16), bundle=_int(entry, "bundle", 0),
+                bundle_hash=bundle_hash, seq=_int(entry, "seq", 0),
+                chain=_hex(entry, "chain", 32), backup=_day(entry, "backup"),
+                restored=_day(entry, "restored")))
+        except RestoreInvalid as exc:
+            raise Malformed(f"a restore in the manifest is invalid: {exc}") from None
     return tuple(out)
 
 

@@ -37,6 +37,7 @@ from reporter.errors import (
     ReporterError,
 )
 from reporter.formats.crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
+from reporter.formats.manifest import ROOT_HISTORY, Restore
 from reporter.formats.report import Report
 from reporter.storage import passfile, sqlc
 from reporter.storage.blobs import BlobStore
@@ -138,7 +139,133 @@ _MIGRATION_3 = (
         PRIMARY KEY (station_id, from_bundle, recipient_id)
     ) WITHOUT ROWID""",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+# Schema 4: histories (bundle format 4). A station restored from a backup starts a
+# new history of its numbering, forking from what the backup held; the station it
+# replaced may have used the same bundle and report numbers after that point. So
+# bundles, reports, the not readable and the recipients are keyed by history too
+# (16 zero bytes: the station's first history, and everything imported before).
+# ``histories`` records each restore a bundle listed: its parent history, its place
+# in the lineage and its fork point. SQLite cannot change a key, so the tables are
+# rebuilt, children first, every row copied as it is (report ids included).
+_MIGRATION_4 = (
+    """CREATE TABLE histories (
+        station_id  BLOB NOT NULL REFERENCES stations (station_id),
+        history     BLOB NOT NULL CHECK (length(history) = 16),
+        parent      BLOB NOT NULL CHECK (length(parent) = 16),
+        position    INTEGER NOT NULL CHECK (position >= 1),
+        bundle      INTEGER NOT NULL CHECK (bundle >= 0),
+        bundle_hash BLOB CHECK (bundle_hash IS NULL OR length(bundle_hash) = 32),
+        seq         INTEGER NOT NULL CHECK (seq >= 0),
+        chain       BLOB NOT NULL CHECK (length(chain) = 32),
+        backup      TEXT NOT NULL,
+        restored    TEXT NOT NULL,
+        PRIMARY KEY (station_id, history)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE bundles_v4 (
+        station_id   BLOB NOT NULL REFERENCES stations (station_id),
+        history      BLOB NOT NULL CHECK (length(history) = 16),
+        number       INTEGER NOT NULL CHECK (number >= 1),
+        hash         BLOB NOT NULL,
+        previous     BLOB,
+        first_seq    INTEGER NOT NULL,
+        last_seq     INTEGER NOT NULL,
+        chain_before BLOB NOT NULL,
+        chain_head   BLOB NOT NULL,
+        reports      INTEGER NOT NULL,
+        created      TEXT NOT NULL,
+        recipients_state TEXT CHECK (recipients_state IN
+            ('pinned', 'same', 'changed', 'accepted')),
+        PRIMARY KEY (station_id, history, number)
+    ) WITHOUT ROWID""",
+    """INSERT INTO bundles_v4 (station_id, history, number, hash, previous, first_seq,
+        last_seq, chain_before, chain_head, reports, created, recipients_state)
+        SELECT station_id, zeroblob(16), number, hash, previous, first_seq, last_seq,
+        chain_before, chain_head, reports, created, recipients_state FROM bundles""",
+    """CREATE TABLE bundle_recipients_v4 (
+        station_id   BLOB NOT NULL,
+        history      BLOB NOT NULL,
+        number       INTEGER NOT NULL,
+        recipient_id BLOB NOT NULL CHECK (length(recipient_id) = 32),
+        public_key   BLOB CHECK (public_key IS NULL OR length(public_key) = 32),
+        name         TEXT,
+        PRIMARY KEY (station_id, history, number, recipient_id),
+        FOREIGN KEY (station_id, history, number)
+            REFERENCES bundles_v4 (station_id, history, number)
+    ) WITHOUT ROWID""",
+    """INSERT INTO bundle_recipients_v4 (station_id, history, number, recipient_id,
+        public_key, name) SELECT station_id, zeroblob(16), number, recipient_id, public_key, name
+        FROM bundle_recipients""",
+    "DROP TABLE bundle_recipients",
+    "DROP TABLE bundles",
+    "ALTER TABLE bundles_v4 RENAME TO bundles",
+    "ALTER TABLE bundle_recipients_v4 RENAME TO bundle_recipients",
+    """CREATE TABLE recipient_pins_v4 (
+        station_id   BLOB NOT NULL REFERENCES stations (station_id),
+        history      BLOB NOT NULL CHECK (length(history) = 16),
+        from_bundle  INTEGER NOT NULL CHECK (from_bundle >= 1),
+        recipient_id BLOB NOT NULL CHECK (length(recipient_id) = 32),
+        public_key   BLOB CHECK (public_key IS NULL OR length(public_key) = 32),
+        name         TEXT,
+        PRIMARY KEY (station_id, history, from_bundle, recipient_id)
+    ) WITHOUT ROWID""",
+    """INSERT INTO recipient_pins_v4 (station_id, history, from_bundle, recipient_id,
+        public_key, name) SELECT station_id, zeroblob(16), from_bundle, recipient_id, public_key,
+        name FROM recipient_pins""",
+    "DROP TABLE recipient_pins",
+    "ALTER TABLE recipient_pins_v4 RENAME TO recipient_pins",
+    """CREATE TABLE reports_v4 (
+        id            INTEGER PRIMARY KEY,
+        station_id    BLOB NOT NULL REFERENCES stations (station_id),
+        history       BLOB NOT NULL CHECK (length(history) = 16),
+        seq           INTEGER NOT NULL,
+        envelope_hash BLOB NOT NULL,
+        kind          TEXT NOT NULL,
+        receipt       TEXT NOT NULL,
+        follows       TEXT,
+        locale        TEXT NOT NULL,
+        submitted     TEXT NOT NULL,
+        incident_date TEXT,
+        site          TEXT,
+        types         TEXT NOT NULL,
+        description   TEXT NOT NULL,
+        body          TEXT NOT NULL,
+        file_key      BLOB CHECK (file_key IS NULL OR length(file_key) = 32),
+        UNIQUE (station_id, history, seq)
+    )""",
+    """INSERT INTO reports_v4 (id, station_id, history, seq, envelope_hash, kind, receipt,
+        follows, locale, submitted, incident_date, site, types, description, body, file_key)
+        SELECT id, station_id, zeroblob(16), seq, envelope_hash, kind, receipt, follows, locale,
+        submitted, incident_date, site, types, description, body, file_key FROM reports""",
+    """CREATE TABLE attachments_v4 (
+        report  INTEGER NOT NULL REFERENCES reports_v4 (id),
+        idx     INTEGER NOT NULL CHECK (idx >= 0),
+        upload  INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (report, idx)
+    ) WITHOUT ROWID""",
+    "INSERT INTO attachments_v4 (report, idx, upload) SELECT report, idx, upload "
+    "FROM attachments",
+    "DROP TABLE attachments",
+    "DROP TABLE reports",
+    "ALTER TABLE reports_v4 RENAME TO reports",
+    "ALTER TABLE attachments_v4 RENAME TO attachments",
+    "CREATE INDEX reports_receipt ON reports (receipt)",
+    "CREATE INDEX reports_follows ON reports (follows)",
+    "CREATE INDEX reports_submitted ON reports (submitted)",
+    "CREATE INDEX reports_envelope_hash ON reports (envelope_hash)",
+    """CREATE TABLE unreadable_v4 (
+        station_id    BLOB NOT NULL REFERENCES stations (station_id),
+        history       BLOB NOT NULL CHECK (length(history) = 16),
+        seq           INTEGER NOT NULL,
+        envelope_hash BLOB NOT NULL,
+        PRIMARY KEY (station_id, history, seq)
+    ) WITHOUT ROWID""",
+    """INSERT INTO unreadable_v4 (station_id, history, seq, envelope_hash)
+        SELECT station_id, zeroblob(16), seq, envelope_hash FROM unreadable""",
+    "DROP TABLE unreadable",
+    "ALTER TABLE unreadable_v4 RENAME TO unreadable",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
+                                           _MIGRATION_4)
 
 
 def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -178,6 +305,17 @@ class BundleRecord:
     chain_head: bytes
     reports: int
     created: str
+    history: bytes = ROOT_HISTORY
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """A restore of a station, as the first bundle that listed it recorded it."""
+
+    station_id: bytes
+    restore: Restore
+    parent: bytes  # the history it forks from (ROOT_HISTORY: the station's first)
+    position: int  # 1 for a restore of the first history, 2 for a restore of that, ...
 
 
 @dataclass(frozen=True)
@@ -339,102 +477,153 @@ class ReviewDB:
         return [(bytes(a), bytes(b)) for a, b in self._db.execute(
             "SELECT station_id, verify_key FROM stations ORDER BY station_id")]
 
+    # --- histories (schema 4) -----------------------------------------------------------
+
+    def history(self, station_id: bytes, history: bytes) -> HistoryRecord | None:
+        row = self._db.execute(
+            f"SELECT {_HISTORY} FROM histories "  # noqa: S608 (a fixed column list)
+            "WHERE station_id = ? AND history = ?",
+            (station_id, history)).fetchone()
+        return None if row is None else _history(row)
+
+    def histories(self, station_id: bytes) -> list[HistoryRecord]:
+        """Every restore recorded for a station, in the order of their lineage depth."""
+        return [_history(row) for row in self._db.execute(
+            f"SELECT {_HISTORY} FROM histories "  # noqa: S608 (a fixed column list)
+            "WHERE station_id = ? ORDER BY position, restored, history", (station_id,))]
+
+    def add_history(self, record: HistoryRecord) -> None:
+        r = record.restore
+        self._db.execute(
+            "INSERT INTO histories (station_id, history, parent, position, bundle, bundle_hash, "
+            "seq, chain, backup, restored) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (record.station_id, r.id, record.parent, record.position, r.bundle, r.bundle_hash,
+             r.seq, r.chain, r.backup, r.restored))
+
+    def lineage(self, station_id: bytes, history: bytes) -> tuple[Restore, ...]:
+        """The restores that led to ``history``, oldest first (empty for the first)."""
+        out: list[Restore] = []
+        while history != ROOT_HISTORY:
+            record = self.history(station_id, history)
+            if record is None or len(out) > 64:  # not recorded (cannot happen), or a loop
+                break
+            out.append(record.restore)
+            history = record.parent
+        return tuple(reversed(out))
+
     # --- bundles ------------------------------------------------------------------
 
-    def bundle(self, station_id: bytes, number: int) -> BundleRecord | None:
+    def bundle(self, station_id: bytes, number: int,
+               history: bytes = ROOT_HISTORY) -> BundleRecord | None:
         row = self._db.execute(
-            "SELECT station_id, number, hash, previous, first_seq, last_seq, chain_before, "
-            "chain_head, reports, created FROM bundles WHERE station_id = ? AND number = ?",
-            (station_id, number)).fetchone()
+            f"SELECT {_BUNDLE} FROM bundles "  # noqa: S608 (a fixed column list)
+            "WHERE station_id = ? AND history = ? AND number = ?",
+            (station_id, history, number)).fetchone()
         return None if row is None else _bundle(row)
 
-    def bundles(self, station_id: bytes) -> list[BundleRecord]:
+    def bundles(self, station_id: bytes, history: bytes | None = None) -> list[BundleRecord]:
+        """A station's bundles (of one history, or of all), by number."""
         return [_bundle(row) for row in self._db.execute(
-            "SELECT station_id, number, hash, previous, first_seq, last_seq, chain_before, "
-            "chain_head, reports, created FROM bundles WHERE station_id = ? ORDER BY number",
-            (station_id,))]
+            f"SELECT {_BUNDLE} FROM bundles "  # noqa: S608 (a fixed column list)
+            "WHERE station_id = ? AND (? IS NULL OR history = ?) ORDER BY number, history",
+            (station_id, history, history))]
 
     def add_bundle(self, record: BundleRecord) -> None:
         self._db.execute(
-            "INSERT INTO bundles (station_id, number, hash, previous, first_seq, last_seq, "
-            "chain_before, chain_head, reports, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (record.station_id, record.number, record.hash, record.previous,
+            "INSERT INTO bundles (station_id, history, number, hash, previous, first_seq, "
+            "last_seq, chain_before, chain_head, reports, created) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (record.station_id, record.history, record.number, record.hash, record.previous,
              record.first_seq, record.last_seq, record.chain_before, record.chain_head,
              record.reports, record.created))
 
     # --- recipients (schema 3) ------------------------------------------------------
 
     def add_bundle_recipients(self, station_id: bytes, number: int,
-                              recipients: Iterable[Recipient]) -> None:
+                              recipients: Iterable[Recipient],
+                              history: bytes = ROOT_HISTORY) -> None:
         self._db.executemany(
-            "INSERT INTO bundle_recipients (station_id, number, recipient_id, public_key, "
-            "name) VALUES (?, ?, ?, ?, ?)",
-            [(station_id, number, r.id, r.key, r.name) for r in recipients])
+            "INSERT INTO bundle_recipients (station_id, history, number, recipient_id, "
+            "public_key, name) VALUES (?, ?, ?, ?, ?, ?)",
+            [(station_id, history, number, r.id, r.key, r.name) for r in recipients])
 
-    def bundle_recipients(self, station_id: bytes, number: int) -> list[Recipient]:
+    def bundle_recipients(self, station_id: bytes, number: int,
+                          history: bytes = ROOT_HISTORY) -> list[Recipient]:
         return [_recipient(row) for row in self._db.execute(
             "SELECT recipient_id, public_key, name FROM bundle_recipients "
-            "WHERE station_id = ? AND number = ? ORDER BY name, recipient_id",
-            (station_id, number))]
+            "WHERE station_id = ? AND history = ? AND number = ? ORDER BY name, recipient_id",
+            (station_id, history, number))]
 
-    def set_recipients_state(self, station_id: bytes, number: int, state: str) -> None:
+    def set_recipients_state(self, station_id: bytes, number: int, state: str,
+                             history: bytes = ROOT_HISTORY) -> None:
         self._db.execute("UPDATE bundles SET recipients_state = ? "
-                         "WHERE station_id = ? AND number = ?", (state, station_id, number))
+                         "WHERE station_id = ? AND history = ? AND number = ?",
+                         (state, station_id, history, number))
 
-    def bundles_in_state(self, state: str,
-                         station_id: bytes | None = None) -> list[tuple[bytes, int]]:
-        """(station id, bundle number) of the bundles whose recipients are in ``state``."""
-        return [(bytes(sid), int(n)) for sid, n in self._db.execute(
-            "SELECT station_id, number FROM bundles WHERE recipients_state = ? "
-            "AND (? IS NULL OR station_id = ?) ORDER BY station_id, number",
+    def bundles_in_state(self, state: str, station_id: bytes | None = None
+                         ) -> list[tuple[bytes, int, bytes]]:
+        """(station id, bundle number, history) of the bundles whose recipients are in
+        ``state``."""
+        return [(bytes(sid), int(n), bytes(h)) for sid, n, h in self._db.execute(
+            "SELECT station_id, number, history FROM bundles WHERE recipients_state = ? "
+            "AND (? IS NULL OR station_id = ?) ORDER BY station_id, number, history",
             (state, station_id, station_id))]
 
     def pin_recipients(self, station_id: bytes, from_bundle: int,
-                       recipients: Iterable[Recipient]) -> None:
+                       recipients: Iterable[Recipient], history: bytes = ROOT_HISTORY) -> None:
         """Pin ``recipients`` as the station's set from bundle ``from_bundle`` on."""
-        self._db.execute("DELETE FROM recipient_pins WHERE station_id = ? AND from_bundle = ?",
-                         (station_id, from_bundle))
+        self._db.execute("DELETE FROM recipient_pins WHERE station_id = ? AND history = ? "
+                         "AND from_bundle = ?", (station_id, history, from_bundle))
         self._db.executemany(
-            "INSERT INTO recipient_pins (station_id, from_bundle, recipient_id, public_key, "
-            "name) VALUES (?, ?, ?, ?, ?)",
-            [(station_id, from_bundle, r.id, r.key, r.name) for r in recipients])
+            "INSERT INTO recipient_pins (station_id, history, from_bundle, recipient_id, "
+            "public_key, name) VALUES (?, ?, ?, ?, ?, ?)",
+            [(station_id, history, from_bundle, r.id, r.key, r.name) for r in recipients])
 
-    def learn_recipient(self, station_id: bytes, from_bundle: int, recipient: Recipient) -> None:
+    def learn_recipient(self, station_id: bytes, from_bundle: int, recipient: Recipient,
+                        history: bytes = ROOT_HISTORY) -> None:
         """Fill in a pinned recipient's key and name where the pin did not know them
         (pinned from a bundle of format 1 or 2, which lists ids only)."""
         self._db.execute(
             "UPDATE recipient_pins SET public_key = coalesce(public_key, ?), "
-            "name = coalesce(name, ?) WHERE station_id = ? AND from_bundle = ? "
-            "AND recipient_id = ?",
-            (recipient.key, recipient.name, station_id, from_bundle, recipient.id))
+            "name = coalesce(name, ?) WHERE station_id = ? AND history = ? "
+            "AND from_bundle = ? AND recipient_id = ?",
+            (recipient.key, recipient.name, station_id, history, from_bundle, recipient.id))
 
-    def pins(self, station_id: bytes) -> dict[int, list[Recipient]]:
-        """Every pinned set of a station, by the bundle number it is valid from."""
+    def pins(self, station_id: bytes, history: bytes = ROOT_HISTORY
+             ) -> dict[int, list[Recipient]]:
+        """Every pinned set of a station's history, by the bundle number it is valid from."""
         out: dict[int, list[Recipient]] = {}
         for from_bundle, *row in self._db.execute(
                 "SELECT from_bundle, recipient_id, public_key, name FROM recipient_pins "
-                "WHERE station_id = ? ORDER BY from_bundle, name, recipient_id",
-                (station_id,)):
+                "WHERE station_id = ? AND history = ? ORDER BY from_bundle, name, recipient_id",
+                (station_id, history)):
             out.setdefault(int(from_bundle), []).append(_recipient(row))
         return out
 
+    def pinned_histories(self, station_id: bytes) -> list[bytes]:
+        """The histories of a station that have pins."""
+        return [bytes(h) for (h,) in self._db.execute(
+            "SELECT DISTINCT history FROM recipient_pins WHERE station_id = ? ORDER BY history",
+            (station_id,))]
+
     # --- reports ------------------------------------------------------------------
 
-    def report_hash(self, station_id: bytes, seq: int) -> bytes | None:
+    def report_hash(self, station_id: bytes, seq: int,
+                    history: bytes = ROOT_HISTORY) -> bytes | None:
         row = self._db.execute(
-            "SELECT envelope_hash FROM reports WHERE station_id = ? AND seq = ?",
-            (station_id, seq)).fetchone()
+            "SELECT envelope_hash FROM reports WHERE station_id = ? AND history = ? "
+            "AND seq = ?", (station_id, history, seq)).fetchone()
         return None if row is None else bytes(row[0])
 
     def add_report(self, station_id: bytes, seq: int, envelope_hash: bytes,
                    report: Report, body: bytes | None = None,
-                   file_key: bytes | None = None) -> int:
+                   file_key: bytes | None = None, history: bytes = ROOT_HISTORY) -> int:
         columns = report_columns(report, body)
         cursor = self._db.execute(
-            "INSERT INTO reports (station_id, seq, envelope_hash, kind, receipt, follows, "
-            "locale, submitted, incident_date, site, types, description, body, file_key) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (station_id, seq, envelope_hash, columns["kind"], columns["receipt"],
+            "INSERT INTO reports (station_id, history, seq, envelope_hash, kind, receipt, "
+            "follows, locale, submitted, incident_date, site, types, description, body, "
+            "file_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (station_id, history, seq, envelope_hash, columns["kind"], columns["receipt"],
              columns["follows"], columns["locale"], columns["submitted"],
              columns["incident_date"], columns["site"], columns["types"],
              columns["description"], columns["body"], file_key))
@@ -468,47 +657,55 @@ class ReviewDB:
                                (report_id,)).fetchone()
         return None if row is None or row[0] is None else bytes(row[0])
 
-    def unreadable_hash(self, station_id: bytes, seq: int) -> bytes | None:
+    def unreadable_hash(self, station_id: bytes, seq: int,
+                        history: bytes = ROOT_HISTORY) -> bytes | None:
         row = self._db.execute(
-            "SELECT envelope_hash FROM unreadable WHERE station_id = ? AND seq = ?",
-            (station_id, seq)).fetchone()
+            "SELECT envelope_hash FROM unreadable WHERE station_id = ? AND history = ? "
+            "AND seq = ?", (station_id, history, seq)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def add_unreadable(self, station_id: bytes, seq: int, envelope_hash: bytes) -> None:
+    def add_unreadable(self, station_id: bytes, seq: int, envelope_hash: bytes,
+                       history: bytes = ROOT_HISTORY) -> None:
         self._db.execute(
-            "INSERT INTO unreadable (station_id, seq, envelope_hash) VALUES (?, ?, ?)",
-            (station_id, seq, envelope_hash))
+            "INSERT INTO unreadable (station_id, history, seq, envelope_hash) "
+            "VALUES (?, ?, ?, ?)", (station_id, history, seq, envelope_hash))
 
-    def unreadable_between(self, station_id: bytes, first: int, last: int) -> set[int]:
+    def unreadable_between(self, station_id: bytes, first: int, last: int,
+                           history: bytes = ROOT_HISTORY) -> set[int]:
         return {int(r[0]) for r in self._db.execute(
-            "SELECT seq FROM unreadable WHERE station_id = ? AND seq BETWEEN ? AND ?",
-            (station_id, first, last))}
+            "SELECT seq FROM unreadable WHERE station_id = ? AND history = ? "
+            "AND seq BETWEEN ? AND ?", (station_id, history, first, last))}
 
-    def forget_unreadable(self, station_id: bytes, seq: int) -> None:
+    def forget_unreadable(self, station_id: bytes, seq: int,
+                          history: bytes = ROOT_HISTORY) -> None:
         """A key imported since opens it: it becomes a report (``add_report``)."""
-        self._db.execute("DELETE FROM unreadable WHERE station_id = ? AND seq = ?",
-                         (station_id, seq))
+        self._db.execute("DELETE FROM unreadable WHERE station_id = ? AND history = ? "
+                         "AND seq = ?", (station_id, history, seq))
 
-    def unreadable_seqs(self, station_id: bytes) -> list[int]:
+    def unreadable_seqs(self, station_id: bytes, history: bytes = ROOT_HISTORY) -> list[int]:
         return [int(r[0]) for r in self._db.execute(
-            "SELECT seq FROM unreadable WHERE station_id = ? ORDER BY seq", (station_id,))]
+            "SELECT seq FROM unreadable WHERE station_id = ? AND history = ? ORDER BY seq",
+            (station_id, history))]
 
-    def known_hashes(self, station_id: bytes, first: int, last: int) -> dict[int, bytes]:
+    def known_hashes(self, station_id: bytes, first: int, last: int,
+                     history: bytes = ROOT_HISTORY) -> dict[int, bytes]:
         """Envelope hashes already held (readable or not) for ``first..last``."""
         known: dict[int, bytes] = {}
         for table in ("reports", "unreadable"):
             for seq, h in self._db.execute(
                     f"SELECT seq, envelope_hash FROM {table} "  # noqa: S608 (fixed names)
-                    "WHERE station_id = ? AND seq BETWEEN ? AND ?", (station_id, first, last)):
+                    "WHERE station_id = ? AND history = ? AND seq BETWEEN ? AND ?",
+                    (station_id, history, first, last)):
                 known[int(seq)] = bytes(h)
         return known
 
     def report_count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM reports").fetchone()[0])
 
-    def seqs(self, station_id: bytes) -> Iterator[int]:
+    def seqs(self, station_id: bytes, history: bytes = ROOT_HISTORY) -> Iterator[int]:
         for (seq,) in self._db.execute(
-                "SELECT seq FROM reports WHERE station_id = ? ORDER BY seq", (station_id,)):
+                "SELECT seq FROM reports WHERE station_id = ? AND history = ? ORDER BY seq",
+                (station_id, history)):
             yield int(seq)
 
 
@@ -517,9 +714,22 @@ def _recipient(row: Any) -> Recipient:
                      name=None if row[2] is None else str(row[2]))
 
 
+_BUNDLE = ("station_id, number, hash, previous, first_seq, last_seq, chain_before, "
+           "chain_head, reports, created, history")
+_HISTORY = ("station_id, history, parent, position, bundle, bundle_hash, seq, chain, backup, "
+            "restored")
+
+
 def _bundle(row: Any) -> BundleRecord:
     return BundleRecord(
         station_id=bytes(row[0]), number=int(row[1]), hash=bytes(row[2]),
         previous=None if row[3] is None else bytes(row[3]), first_seq=int(row[4]),
         last_seq=int(row[5]), chain_before=bytes(row[6]), chain_head=bytes(row[7]),
-        reports=int(row[8]), created=str(row[9]))
+        reports=int(row[8]), created=str(row[9]), history=bytes(row[10]))
+
+
+def _history(row: Any) -> HistoryRecord:
+    restore = Restore(id=bytes(row[1]), bundle=int(row[4]),
+                      bundle_hash=None if row[5] is None else bytes(row[5]), seq=int(row[6]),
+                      chain=bytes(row[7]), backup=str(row[8]), restored=str(row[9]))
+    return HistoryRecord(bytes(row[0]), restore, parent=bytes(row[2]), position=int(row[3]))

@@ -35,9 +35,16 @@ from reporter.formats.chain import genesis
 from reporter.formats.crypto import RecipientPrivateKey, StationVerifyKey, constant_time_equal
 from reporter.formats.envelope import inspect as inspect_envelope
 from reporter.formats.envelope import open_envelope_with_key
-from reporter.formats.manifest import Manifest
+from reporter.formats.manifest import ROOT_HISTORY, Manifest, Restore
 from reporter.formats.report import AttachmentInfo, Report
 from reporter.review.db import BundleRecord, ReviewDB
+from reporter.review.histories import (
+    Lineage,
+    NewRestore,
+    Replaced,
+    check_against_restores,
+    record_restores,
+)
 from reporter.review.recipients import Outcome, check_bundle
 from reporter.storage import sqlc
 from reporter.storage.blobs import SEGMENT, BlobStore
@@ -73,6 +80,12 @@ class ImportResult:
     # was on the station's list when they arrived and is not any more.
     oversealed: list[tuple[int, int]] = field(default_factory=list)
     sealed_to: int = 0  # how many keys the bundle lists
+    # Histories (bundle format 4): the one this bundle belongs to (all zero: the
+    # station's first), restores of the station this import recorded for the first
+    # time, and the restores that replaced this bundle's history before its number.
+    history: bytes = bytes(16)
+    restores: list[NewRestore] = field(default_factory=list)
+    replaced: list[Replaced] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -120,15 +133,23 @@ def verify_bundle(path: Path, key: RecipientPrivateKey,
                         reader.attachments_read, reader.attachment_bytes, tuple(not_sealed))
 
 
-def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) -> None:
+RESTORED_BY_HAND = ("a forgery, or a station whose files were copied back by hand instead of "
+                    "with 'reporter restore'")
+
+
+def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes,
+                      lineage: Lineage) -> None:
+    """The bundle must continue the bundles of its history that are imported: the one
+    before it (by number, in the history that numbered it), the one after it, and the
+    hash chain of any that ends just before or starts just after it."""
     sid, number = manifest.station_id, manifest.number
-    before = db.bundle(sid, number - 1) if number > 1 else None
+    before = (db.bundle(sid, number - 1, lineage.owner_of_bundle(number - 1))
+              if number > 1 else None)
     if before is not None and before.hash != manifest.previous:
         raise BundleConflict(
             f"bundle {number} does not follow the bundle {number - 1} already imported "
-            "(different history): the station was restored from a backup, or one of "
-            "them is forged")
-    after = db.bundle(sid, number + 1)
+            f"(different history): {RESTORED_BY_HAND}")
+    after = db.bundle(sid, number + 1, lineage.history)
     if after is not None and after.previous != manifest_hash:
         raise BundleConflict(
             f"bundle {number} is not the one bundle {number + 1} says came before it "
@@ -138,6 +159,8 @@ def _check_neighbours(db: ReviewDB, manifest: Manifest, manifest_hash: bytes) ->
     if manifest.first_seq == 1 and manifest.chain_before != genesis(sid):
         raise BundleConflict(f"bundle {number} does not start the station's hash chain")
     for other in db.bundles(sid):
+        if not lineage.holds(other):
+            continue  # another history's: a restored copy's, or the one a restore replaced
         if other.last_seq == manifest.first_seq - 1 and other.chain_head != manifest.chain_before:
             raise BundleConflict(
                 f"bundle {number} does not continue the hash chain of bundle {other.number}")
@@ -171,6 +194,8 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
             progress: Progress | None) -> None:
     """Everything ``import_bundle`` does, inside one transaction of ``db``."""
     m = reader.manifest
+    lineage = Lineage(m.restores)
+    result.history = lineage.history
     with db.transaction():
         if blobs is not None:
             # Under the write lock no other import is writing blobs, so every
@@ -186,25 +211,37 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
                 f"signed by key {m.station_key.fingerprint()}, not the pinned key "
                 f"{StationVerifyKey(pinned).fingerprint()}. It is forged, or the station "
                 "was replaced. Nothing was imported; check with the operator by phone.")
-        existing = db.bundle(m.station_id, m.number)
+        result.restores = record_restores(db, m.station_id, lineage)
+        existing = db.bundle(m.station_id, m.number, lineage.history)
         if existing is not None:
             if existing.hash != reader.manifest_hash:
                 raise BundleConflict(
                     f"bundle {m.number} of station {m.station_id.hex()[:8]} was already "
-                    f"imported with different contents: {path} is a forgery or a replay "
-                    "from a restored station. Nothing was imported.")
+                    f"imported with different contents: {path} is {RESTORED_BY_HAND}. "
+                    "Nothing was imported.")
             # The same bundle again, perhaps with another reviewer's key: it is read
             # and checked whole again, and the reports no key could read before that
             # this key opens are added (``_import_report``).
             result.already_imported = True
         else:
-            _check_neighbours(db, m, reader.manifest_hash)
+            _check_neighbours(db, m, reader.manifest_hash, lineage)
         total = len(m.envelopes)
-        known = db.known_hashes(m.station_id, m.first_seq, m.last_seq)
-        unreadable = db.unreadable_between(m.station_id, m.first_seq, m.last_seq)
+        record = BundleRecord(
+            station_id=m.station_id, number=m.number, hash=reader.manifest_hash,
+            previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
+            chain_before=m.chain_before, chain_head=m.chain_head,
+            reports=total, created=m.created, history=lineage.history)
+        if existing is None:
+            result.replaced = check_against_restores(db, m.station_id, record)
+        known: dict[int, bytes] = {}
+        unreadable: set[int] = set()
+        for history, first, last in lineage.segments(m.first_seq, m.last_seq):
+            known.update(db.known_hashes(m.station_id, first, last, history))
+            unreadable |= db.unreadable_between(m.station_id, first, last, history)
         for done, item in enumerate(reader.reports(), 1):
             _import_report(db, key, m.station_id, item, known.get(item.seq),
-                           item.seq in unreadable, result, blobs, written)
+                           item.seq in unreadable, result, blobs, written,
+                           lineage.owner_of_seq(item.seq))
             if item.seq not in known:
                 # Stanzas name no key, but their number is in the envelope's clear
                 # header: more than the bundle's recipients means a key that read it
@@ -217,17 +254,14 @@ def _import(db: ReviewDB, reader: BundleReader, key: RecipientPrivateKey, path: 
                 progress(done, total)
         if existing is not None:
             return
-        db.add_bundle(BundleRecord(
-            station_id=m.station_id, number=m.number, hash=reader.manifest_hash,
-            previous=m.previous, first_seq=m.first_seq, last_seq=m.last_seq,
-            chain_before=m.chain_before, chain_head=m.chain_head,
-            reports=total, created=m.created))
-        result.recipients = check_bundle(db, m)
+        db.add_bundle(record)
+        result.recipients = check_bundle(db, m, lineage)
 
 
 def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
                    item: BundledReport, known: bytes | None, was_unreadable: bool,
-                   result: ImportResult, blobs: BlobStore | None, written: list[int]) -> None:
+                   result: ImportResult, blobs: BlobStore | None, written: list[int],
+                   history: bytes) -> None:
     """Add one report. Attachments of a report that is skipped (already present, or
     not sealed to this key) are still read and checked by the reader, not stored.
 
@@ -240,7 +274,8 @@ def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
         if known != h:
             raise BundleConflict(
                 f"report {seq} of station {station_id.hex()[:8]} differs from the copy "
-                "already imported (different history). Nothing was imported.")
+                f"already imported (different history): {RESTORED_BY_HAND}. Nothing was "
+                "imported.")
         if not was_unreadable:
             result.already_present += 1
             return
@@ -248,16 +283,16 @@ def _import_report(db: ReviewDB, key: RecipientPrivateKey, station_id: bytes,
         body, file_key = open_envelope_with_key(item.envelope, key)
     except NotARecipient:
         if not was_unreadable:
-            db.add_unreadable(station_id, seq, h)
+            db.add_unreadable(station_id, seq, h, history)
         result.unreadable.append(seq)
         return
     if was_unreadable:
-        db.forget_unreadable(station_id, seq)
+        db.forget_unreadable(station_id, seq, history)
         result.filled.append(seq)
     report = Report.from_body(body)
     check_attachment_list(seq, report.attachments, item.attachments)
     report_id = db.add_report(station_id, seq, h, report, body,
-                              file_key if report.attachments else None)
+                              file_key if report.attachments else None, history)
     result.added += 1
     if report.kind == "incident":
         others = [i for i, _s, _q in db.first_reports_with_receipt(report.receipt)
@@ -308,6 +343,21 @@ Ranges = list[tuple[int, int]]  # inclusive (first, last) pairs
 
 
 @dataclass(frozen=True)
+class HistoryGaps:
+    """One history of a station: its own bundle and report numbers not imported yet."""
+
+    history: bytes
+    restore: Restore | None  # None: the station's first history
+    bundles: int
+    missing_bundles: Ranges
+    missing_reports: Ranges
+    unreadable_reports: list[int]
+    last_seq: int
+    # Restores that replaced this history: (restore, highest report held after its fork)
+    replaced_by: list[tuple[Restore, int | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class StationGaps:
     station_id: bytes
     station_key: StationVerifyKey
@@ -316,19 +366,24 @@ class StationGaps:
     missing_reports: Ranges
     unreadable_reports: list[int]
     last_seq: int
+    # Every history of the station, the first one first; the fields above are the
+    # first history's (a station never restored has only that one).
+    histories: list[HistoryGaps] = field(default_factory=list)
 
 
-def missing_ranges(present: Iterable[int], top: int) -> Ranges:
-    """The numbers 1..``top`` not in ``present`` (ascending), as ranges.
+def missing_ranges(present: Iterable[int], top: int, start: int = 1) -> Ranges:
+    """The numbers ``start``..``top`` not in ``present`` (ascending), as ranges.
 
     Ranges, not lists: a forged bundle may claim report 2**62, and listing
     every missing number would exhaust memory.
     """
     out: Ranges = []
-    expected = 1
+    expected = start
     for n in present:
         if n > top:
             break
+        if n < start:
+            continue
         if n > expected:
             out.append((expected, n - 1))
         expected = max(expected, n + 1)
@@ -337,23 +392,43 @@ def missing_ranges(present: Iterable[int], top: int) -> Ranges:
     return out
 
 
+def _history_gaps(db: ReviewDB, station_id: bytes, history: bytes,
+                  restore: Restore | None, children: list[Restore]) -> HistoryGaps:
+    bundles = db.bundles(station_id, history)
+    numbers = sorted(b.number for b in bundles)
+    unreadable = db.unreadable_seqs(station_id, history)
+    present = sorted({*db.seqs(station_id, history), *unreadable})
+    last_seq = max([b.last_seq for b in bundles] + present[-1:], default=0)
+    first_bundle, first_seq = (restore.bundle + 1, restore.seq + 1) if restore else (1, 1)
+    replaced = [(r, max((s for s in present if s > r.seq), default=None)) for r in children]
+    return HistoryGaps(
+        history=history, restore=restore, bundles=len(numbers),
+        missing_bundles=missing_ranges(numbers, max(numbers, default=0), first_bundle),
+        missing_reports=missing_ranges(present, last_seq, first_seq),
+        unreadable_reports=unreadable, last_seq=last_seq, replaced_by=replaced)
+
+
 def gaps(db: ReviewDB) -> list[StationGaps]:
-    """Per station: bundle numbers and report numbers not (yet) imported."""
+    """Per station (and per history of a restored station): bundle numbers and report
+    numbers not (yet) imported."""
     out = []
     for station_id, verify_key in db.stations():
-        bundles = db.bundles(station_id)
-        numbers = sorted(b.number for b in bundles)
-        last_seq = max((b.last_seq for b in bundles), default=0)
-        unreadable = db.unreadable_seqs(station_id)
-        present = sorted({*db.seqs(station_id), *unreadable})
+        records = db.histories(station_id)
+        histories = [_history_gaps(db, station_id, ROOT_HISTORY, None,
+                                   [h.restore for h in records if h.parent == ROOT_HISTORY])]
+        histories += [_history_gaps(db, station_id, h.restore.id, h.restore,
+                                    [c.restore for c in records if c.parent == h.restore.id])
+                      for h in records]
+        first = histories[0]
         out.append(StationGaps(
             station_id=station_id,
             station_key=StationVerifyKey(verify_key),
-            bundles=len(numbers),
-            missing_bundles=missing_ranges(numbers, max(numbers, default=0)),
-            missing_reports=missing_ranges(present, last_seq),
-            unreadable_reports=unreadable,
-            last_seq=last_seq,
+            bundles=first.bundles,
+            missing_bundles=first.missing_bundles,
+            missing_reports=first.missing_reports,
+            unreadable_reports=first.unreadable_reports,
+            last_seq=first.last_seq,
+            histories=histories,
         ))
     return out
 

@@ -305,6 +305,7 @@ class Record:
     station: str  # hex
     seq: int
     report: Report
+    history: str = "00" * 16  # hex; all zero: the station's first (never restored)
 
 
 @dataclass(frozen=True)
@@ -322,12 +323,13 @@ class Detail:
     same_code: tuple[Record, ...] = ()
 
 
-_RECORD = "SELECT r.id, r.station_id, r.seq, r.body FROM reports AS r"
+_RECORD = "SELECT r.id, r.station_id, r.seq, r.body, r.history FROM reports AS r"
 
 
 def _record(row: Any) -> Record:
     return Record(id=int(row[0]), station=bytes(row[1]).hex(), seq=int(row[2]),
-                  report=Report.from_body(str(row[3]).encode("utf-8")))
+                  report=Report.from_body(str(row[3]).encode("utf-8")),
+                  history=bytes(row[4]).hex())
 
 
 def linked_first(candidates: tuple[Record, ...], station: str) -> Record | None:

@@ -25,7 +25,11 @@ key that disappears and a pinned key with another name are a **change**:
   other bundles that showed the same change are settled with it.
 
 Pins are valid from a bundle number, so bundles imported out of order are each
-compared with the set that was pinned for their place in the history.
+compared with the set that was pinned for their place in the history. A
+station restored from a backup continues in a new history (``histories.py``):
+its bundles are compared with the pins of their own lineage (the first
+history's up to the fork, then the restored history's), never with a pin made
+from a bundle of the history it replaced after the fork.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ from dataclasses import dataclass
 
 from reporter.errors import ReporterError
 from reporter.formats.crypto import RecipientPublicKey
-from reporter.formats.manifest import Manifest
+from reporter.formats.manifest import ROOT_HISTORY, Manifest
 from reporter.review.db import Recipient, ReviewDB
+from reporter.review.histories import Lineage, lineage_of
 
 PINNED, SAME, CHANGED, ACCEPTED = "pinned", "same", "changed", "accepted"
 
@@ -98,61 +103,83 @@ def compare(pinned: list[Recipient], now: tuple[Recipient, ...], pinned_from: in
     return Change(pinned_from, added, removed, renamed)
 
 
-def pin_for(db: ReviewDB, station_id: bytes, number: int
-            ) -> tuple[int, list[Recipient]] | None:
-    """The pinned set a bundle ``number`` is compared with: the one valid from the
-    highest bundle number at or before it, else the earliest (``None``: no pin yet)."""
-    pins = db.pins(station_id)
+@dataclass(frozen=True)
+class Pin:
+    history: bytes  # the history whose bundle made the pin
+    start: int  # the bundle number it is valid from
+    recipients: list[Recipient]
+
+
+def pin_for(db: ReviewDB, station_id: bytes, number: int,
+            lineage: Lineage | None = None) -> Pin | None:
+    """The pinned set a bundle ``number`` (of ``lineage``'s history) is compared with:
+    among the pins of its lineage, the one valid from the highest bundle number at or
+    before it, else the earliest (``None``: no pin yet)."""
+    lineage = lineage or Lineage()
+    pins = [Pin(h, start, recipients)
+            for h in db.pinned_histories(station_id)
+            for start, recipients in db.pins(station_id, h).items()
+            if lineage.owner_of_bundle(start) == h]
     if not pins:
         return None
-    before = [n for n in pins if n <= number]
-    start = max(before) if before else min(pins)
-    return start, pins[start]
+    before = [p for p in pins if p.start <= number]
+    return (max(before, key=lambda p: p.start) if before
+            else min(pins, key=lambda p: p.start))
 
 
-def check_bundle(db: ReviewDB, manifest: Manifest) -> Outcome:
+def check_bundle(db: ReviewDB, manifest: Manifest, lineage: Lineage | None = None) -> Outcome:
     """Record whom a bundle being imported is sealed to, and compare it with the pin.
 
     Call inside the import's transaction, after the bundle's row is added.
     """
     sid, number = manifest.station_id, manifest.number
+    history = lineage.history if lineage is not None else ROOT_HISTORY
     now = of_manifest(manifest)
-    db.add_bundle_recipients(sid, number, now)
-    pin = pin_for(db, sid, number)
+    db.add_bundle_recipients(sid, number, now, history)
+    pin = pin_for(db, sid, number, lineage)
     if pin is None:
-        db.pin_recipients(sid, number, now)
+        db.pin_recipients(sid, number, now, history)
         outcome = Outcome(PINNED, now)
     else:
-        start, pinned = pin
-        change = compare(pinned, now, start)
+        change = compare(pin.recipients, now, pin.start)
         if change is None:
             for recipient in now:
                 if recipient.key is not None:
-                    db.learn_recipient(sid, start, recipient)
+                    db.learn_recipient(sid, pin.start, recipient, pin.history)
             outcome = Outcome(SAME, now)
         else:
             outcome = Outcome(CHANGED, now, change)
-    db.set_recipients_state(sid, number, outcome.state)
+    db.set_recipients_state(sid, number, outcome.state, history)
     return outcome
 
 
 def pending(db: ReviewDB) -> dict[bytes, list[int]]:
     """Per station, the bundles whose recipient change is not accepted yet."""
     out: dict[bytes, list[int]] = {}
-    for sid, number in db.bundles_in_state(CHANGED):
+    for sid, number, _history in db.bundles_in_state(CHANGED):
         out.setdefault(sid, []).append(number)
     return out
 
 
+def _change_of(db: ReviewDB, station_id: bytes, number: int, history: bytes
+               ) -> Change | None:
+    pin = pin_for(db, station_id, number, lineage_of(db, station_id, history))
+    now = tuple(db.bundle_recipients(station_id, number, history))
+    return compare(pin.recipients, now, pin.start) if pin is not None else None
+
+
 def changes(db: ReviewDB, station_id: bytes) -> list[tuple[int, Change]]:
     """Each pending change of a station, compared with the pin valid for its bundle."""
+    return [(number, change) for number, _history, change in history_changes(db, station_id)]
+
+
+def history_changes(db: ReviewDB, station_id: bytes) -> list[tuple[int, bytes, Change]]:
+    """``changes``, with the history of each bundle."""
     out = []
-    for _sid, number in db.bundles_in_state(CHANGED, station_id):
-        pin = pin_for(db, station_id, number)
-        now = tuple(db.bundle_recipients(station_id, number))
-        change = compare(pin[1], now, pin[0]) if pin is not None else None
+    for _sid, number, history in db.bundles_in_state(CHANGED, station_id):
+        change = _change_of(db, station_id, number, history)
         if change is not None:
-            out.append((number, change))
+            out.append((number, history, change))
     return out
 
 
@@ -180,31 +207,38 @@ def accept(db: ReviewDB, station_id: bytes, number: int | None = None) -> Accept
     """Pin the recipients of bundle ``number`` (default: the earliest bundle with a
     pending change) from that bundle on, and settle every pending change it answers."""
     with db.transaction():
-        waiting = [n for _sid, n in db.bundles_in_state(CHANGED, station_id)]
+        waiting = [(n, h) for _sid, n, h in db.bundles_in_state(CHANGED, station_id)]
         if not waiting:
             raise NoSuchChange(f"no recipient change of station {station_id.hex()[:8]} "
                                "is waiting to be accepted")
         if number is None:
-            number = waiting[0]
-        elif number not in waiting:
+            number = waiting[0][0]
+        matching = [h for n, h in waiting if n == number]
+        if not matching:
             raise NoSuchChange(
                 f"bundle {number} of station {station_id.hex()[:8]} has no recipient change "
-                f"waiting; the bundles that have: {', '.join(map(str, waiting))}")
-        chosen = tuple(db.bundle_recipients(station_id, number))
-        db.pin_recipients(station_id, number, chosen)
-        db.set_recipients_state(station_id, number, ACCEPTED)
+                f"waiting; the bundles that have: {', '.join(str(n) for n, _h in waiting)}")
+        # The same number waiting in two histories (a station restored, see histories.py):
+        # the latest restore's, as in the lineage; accept again for the other.
+        history = max(matching, key=lambda h: _position(db, station_id, h))
+        chosen = tuple(db.bundle_recipients(station_id, number, history))
+        db.pin_recipients(station_id, number, chosen, history)
+        db.set_recipients_state(station_id, number, ACCEPTED, history)
         settled, remaining = [], []
-        for other in waiting:
-            if other == number:
+        for other, other_history in waiting:
+            if (other, other_history) == (number, history):
                 continue
-            pin = pin_for(db, station_id, other)
-            now = tuple(db.bundle_recipients(station_id, other))
-            if pin is not None and compare(pin[1], now, pin[0]) is None:
-                db.set_recipients_state(station_id, other, ACCEPTED)
+            if _change_of(db, station_id, other, other_history) is None:
+                db.set_recipients_state(station_id, other, ACCEPTED, other_history)
                 settled.append(other)
             else:
                 remaining.append(other)
     return Accepted(station_id, number, chosen, tuple(settled), tuple(remaining))
+
+
+def _position(db: ReviewDB, station_id: bytes, history: bytes) -> int:
+    record = db.history(station_id, history)
+    return 0 if record is None else record.position
 
 
 def fingerprint(recipient: Recipient) -> str:

@@ -154,6 +154,7 @@ def export_bundle(store: Store, identity: StationIdentity, out: Path, *,
         named=tuple(NamedRecipient(r.public_key, r.name) for r in listed),
         created=datetime.now(UTC).date().isoformat(),
         attachments=tuple(attachments),
+        restores=store.restores(),
     )
     store.reserve_bundle(number, first, last, manifest.hash(), str(out))
     try:

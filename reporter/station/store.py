@@ -32,6 +32,7 @@ from reporter.formats.bundle import MAX_RECIPIENTS as BUNDLE_MAX_RECIPIENTS
 from reporter.formats.chain import chain_link, chain_link_hashed, envelope_hash, genesis
 from reporter.formats.crypto import RecipientPublicKey
 from reporter.formats.envelope import MAX_RECIPIENTS as ENVELOPE_MAX_RECIPIENTS
+from reporter.formats.manifest import Restore
 from reporter.storage import sqlc
 
 MAX_NAME_CHARS = 200
@@ -114,7 +115,25 @@ _MIGRATION_3 = (
     "CREATE INDEX reports_by_hash ON reports (hash)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+# Restores from backups (``reporter restore``, ``station/backup.py``): each one
+# starts a new history of the station's numbering, forking from what the backup
+# held. Bundles list them (format version 4) so reviewers keep each history's
+# bundles and reports apart. Oldest first; a backup carries the table along.
+_MIGRATION_4 = (
+    """CREATE TABLE restores (
+        position    INTEGER PRIMARY KEY CHECK (position >= 1),
+        id          BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+        bundle      INTEGER NOT NULL CHECK (bundle >= 0),
+        bundle_hash BLOB CHECK (bundle_hash IS NULL OR length(bundle_hash) = 32),
+        seq         INTEGER NOT NULL CHECK (seq >= 0),
+        chain       BLOB NOT NULL CHECK (length(chain) = 32),
+        backup      TEXT NOT NULL,
+        restored    TEXT NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
+                                           _MIGRATION_4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -426,6 +445,54 @@ class Store:
     def forget_bundle(self, number: int) -> None:
         with self._write() as db:
             db.execute("DELETE FROM bundles WHERE number = ? AND written = 0", (number,))
+
+    def forget_unwritten_bundles(self) -> int:
+        """Drop every reservation an unfinished export left (a restore does: what the
+        station it replaces did with them is not this history's); how many."""
+        with self._write() as db:
+            return int(db.execute("DELETE FROM bundles WHERE written = 0").rowcount)
+
+    # --- restores --------------------------------------------------------------------
+
+    def restores(self) -> tuple[Restore, ...]:
+        """The station's restores from backups, oldest first (empty: never restored)."""
+        return tuple(
+            Restore(id=bytes(i), bundle=int(b), bundle_hash=None if h is None else bytes(h),
+                    seq=int(q), chain=bytes(c), backup=str(d), restored=str(r))
+            for i, b, h, q, c, d, r in self._db.execute(
+                "SELECT id, bundle, bundle_hash, seq, chain, backup, restored "
+                "FROM restores ORDER BY position"))
+
+    def add_restore(self, restore: Restore) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO restores (position, id, bundle, bundle_hash, seq, chain, "
+                       "backup, restored) VALUES ((SELECT coalesce(max(position), 0) + 1 "
+                       "FROM restores), ?, ?, ?, ?, ?, ?, ?)",
+                       (restore.id, restore.bundle, restore.bundle_hash, restore.seq,
+                        restore.chain, restore.backup, restore.restored))
+
+    def held_hashes(self) -> list[bytes]:
+        """The envelope hashes of every report held (not purged), in sequence order."""
+        return [bytes(r[0]) for r in self._db.execute(
+            "SELECT hash FROM reports WHERE envelope IS NOT NULL AND hash IS NOT NULL "
+            "ORDER BY seq")]
+
+    def integrity_problem(self) -> str | None:
+        """What is damaged in the file (every page's HMAC, then the b-trees), or ``None``."""
+        return sqlc.integrity_problem(self._db)
+
+    def use_wal(self) -> None:
+        """Put the file in WAL mode (a ``VACUUM INTO`` copy is made in rollback mode)."""
+        self._db.execute("PRAGMA journal_mode = WAL").fetchone()
+
+    def snapshot_to(self, path: Path) -> None:
+        """A consistent copy of the whole database in a new file at ``path``, encrypted
+        under the same key (``VACUUM INTO``: one read transaction, so writers go on;
+        the copy holds no free page and no write-ahead log)."""
+        try:
+            self._db.execute("VACUUM INTO ?", (str(path),))
+        except sqlc.Error as exc:
+            raise sqlc.unavailable(exc) from None
 
     def verify_chain(self, station_id: bytes) -> bytes:
         """Recompute the hash chain; return its head or raise ``ChainBroken``."""

@@ -9,6 +9,8 @@ at once and turns the failure into ``DatabaseUnreadable``.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -239,3 +241,30 @@ def integrity_problem(db: sqlcipher.Connection, *, structure: bool = True) -> st
     except sqlcipher.Error as exc:
         return str(exc)
     return None
+
+
+# SQLite's unix VFS: every connection to a WAL database holds a shared lock on
+# byte 128 of the ``-shm`` file (the "dead man switch") for as long as it is
+# open, and only the last one to close may take it exclusively.
+_SHM_DMS = 128
+
+
+def in_use(path: Path) -> bool:
+    """Whether another process has the WAL database at ``path`` open (a running
+    ``reporter serve``, an export). Locks are per process: this process's own
+    connections do not count."""
+    try:
+        fd = os.open(f"{path}-shm", os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # cannot tell: say it may be
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, _SHM_DMS)
+        except OSError:
+            return True
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, _SHM_DMS)
+        return False
+    finally:
+        os.close(fd)

@@ -150,7 +150,7 @@ def test_trailing_bytes_are_refused(reviewer: RecipientPrivateKey) -> None:
 def test_unknown_version_is_refused(reviewer: RecipientPrivateKey) -> None:
     data, _ = make([b"r"], [reviewer])
     with pytest.raises(UnknownVersion, match="upgrade reporter"):
-        read(data[:8] + b"\x04" + data[9:], reviewer)
+        read(data[:8] + b"\x05" + data[9:], reviewer)
 
 
 def test_not_a_bundle(reviewer: RecipientPrivateKey) -> None:
@@ -202,8 +202,9 @@ def test_an_envelope_that_does_not_match_the_manifest_cannot_be_written(
 @pytest.mark.parametrize("edit", [
     lambda d: d.replace(b'"number":1', b'"number":0'),
     lambda d: d.replace(b'"first_seq":1', b'"first_seq":2'),
-    lambda d: d.replace(b'"version":3', b'"version":4'),
-    lambda d: d.replace(b'"version":3', b'"version":2'),  # its recipients are not ids
+    lambda d: d.replace(b'"version":4', b'"version":5'),
+    lambda d: d.replace(b'"version":4', b'"version":3'),  # it carries restores
+    lambda d: d.replace(b'"version":4', b'"version":2'),  # its recipients are not ids
     lambda d: d.replace(b'"format":"reporter-bundle"', b'"format":"other"'),
     lambda d: d.replace(b"{", b"{ ", 1),
     lambda d: b"not json",
@@ -219,7 +220,7 @@ def test_manifest_parsing_is_strict(reviewer: RecipientPrivateKey, edit) -> None
 
 def test_a_version_3_manifest_names_every_recipient(reviewer: RecipientPrivateKey) -> None:
     other = RecipientPrivateKey.generate()
-    data, manifest = make([b"r"], [other, reviewer])
+    data, manifest = make([b"r"], [other, reviewer], version=3)
     assert data[8] == 3 and manifest.version == 3
     reader = BundleReader(io.BytesIO(data), reviewer)
     named = {(r.key, r.name) for r in reader.manifest.named}
@@ -396,7 +397,7 @@ def test_the_header_and_the_signed_manifest_must_agree_on_the_version(
                                         "version 1"):
         read(relabelled, reviewer)
     # And a version 3 manifest (named recipients) under a version 2 header.
-    data, _ = make([b"r"], [reviewer])
+    data, _ = make([b"r"], [reviewer], version=3)
     relabelled = reseal(frames_of(bundle_plaintext(data, reviewer)), reviewer, version=2)
     with pytest.raises(Malformed, match="header says version 2 but its signed manifest says "
                                         "version 3"):
@@ -486,3 +487,112 @@ def test_a_large_attachment_is_written_and_read_in_flat_memory(
     assert total == size and reader.attachment_bytes == size
     assert write_peak < 4 << 20, write_peak  # the pieces themselves are 1 MiB each
     assert read_peak < 1 << 20, read_peak
+
+
+# --- version 4: the station's restores ----------------------------------------------------
+
+
+def restored(envelopes: list[bytes], *, first: int, number: int, fork_seq: int,
+             fork_bundle: int, fork_hash: bytes | None,
+             reader: RecipientPrivateKey | None = None, **edits: object) -> Manifest:
+    """A version 4 manifest of a station restored after report ``fork_seq``, for
+    ``envelopes`` numbered from ``first``; ``edits`` replace fields (or the restore's)."""
+    from reporter.formats.manifest import Restore
+
+    signer = StationSigningKey(bytes(32))
+    chain = genesis(STATION)
+    chains = {0: chain}
+    log = [random_bytes(40) for _ in range(first - 1)] + envelopes
+    for seq, env in enumerate(log, 1):
+        chain = chain_link(chain, seq, env)
+        chains[seq] = chain
+    restore = {"id": bytes([7]) * 16, "bundle": fork_bundle, "bundle_hash": fork_hash,
+               "seq": fork_seq, "chain": chains[fork_seq], "backup": "2026-11-01",
+               "restored": "2026-11-02"}
+    restore.update({k[8:]: v for k, v in edits.items() if k.startswith("restore_")})
+    fields: dict[str, object] = dict(
+        station_id=STATION, station_key=signer.verify_key, number=number,
+        previous=(fork_hash if number == fork_bundle + 1 else random_bytes(32))
+        if number > 1 else None,
+        first_seq=first, last_seq=first + len(envelopes) - 1, chain_before=chains[first - 1],
+        chain_head=chains[first + len(envelopes) - 1],
+        envelopes=tuple((s, len(e), envelope_hash(e)) for s, e in enumerate(envelopes, first)),
+        recipients=(),
+        named=(NamedRecipient((reader or RecipientPrivateKey(bytes(32))).public_key, "R"),),
+        created="2026-11-28", restores=(Restore(**restore),))  # type: ignore[arg-type]
+    fields.update({k: v for k, v in edits.items() if not k.startswith("restore_")})
+    return Manifest(**fields)  # type: ignore[arg-type]
+
+
+def test_a_version_4_manifest_lists_the_restores_and_reads_back(
+        reviewer: RecipientPrivateKey) -> None:
+    fork_hash = random_bytes(32)
+    envelopes = [random_bytes(300) for _ in range(3)]
+    manifest = restored(envelopes, first=4, number=3, fork_seq=4, fork_bundle=2,
+                        fork_hash=fork_hash, reader=reviewer)
+    document = json.loads(manifest.to_json())
+    assert document["version"] == 4
+    assert document["restores"] == [{
+        "id": "07" * 16, "bundle": 2, "bundle_hash": fork_hash.hex(), "seq": 4,
+        "chain": manifest.restores[0].chain.hex(), "backup": "2026-11-01",
+        "restored": "2026-11-02"}]
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    assert manifest.history == bytes([7]) * 16
+    out = io.BytesIO()
+    write_bundle(out, manifest, StationSigningKey(bytes(32)), envelopes, [reviewer.public_key])
+    reader = BundleReader(io.BytesIO(out.getvalue()), reviewer)
+    assert reader.manifest == manifest and len(list(reader.envelopes())) == 3
+    # A station never restored lists none, and its bundles belong to the first history.
+    _data, plain = make([b"r"], [reviewer])
+    assert json.loads(plain.to_json())["restores"] == [] and plain.history == bytes(16)
+
+
+@pytest.mark.parametrize(("edits", "expected"), [
+    ({"restore_id": bytes(16)}, "not all zero"),
+    ({"restore_bundle_hash": None}, "if and only if"),
+    ({"restore_bundle": 3}, "its numbers start after that"),
+    ({"previous": bytes(32)}, "does not name the restore's last bundle"),
+    ({"restore_chain": bytes(32)}, "starts right after a restore's fork point"),
+    ({"restore_backup": "Nov 1"}, "YYYY-MM-DD"),
+    ({"version": 3}, "carry no restores"),
+])
+def test_restores_that_do_not_fit_the_manifest_are_refused(edits: dict[str, object],
+                                                           expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        restored([random_bytes(50)], first=5, number=3, fork_seq=4, fork_bundle=2,
+                 fork_hash=random_bytes(32), **edits)
+
+
+def test_a_reader_refuses_a_signed_manifest_whose_restores_break_a_rule() -> None:
+    good = restored([random_bytes(50)], first=5, number=3, fork_seq=4, fork_bundle=2,
+                    fork_hash=random_bytes(32))
+    text = good.to_json()
+    restore = json.loads(text)["restores"][0]
+    for old, new in ((f'"id":"{restore["id"]}"', '"id":"' + "00" * 16 + '"'),
+                     ('"number":3', '"number":2'),
+                     (f'"chain":"{restore["chain"]}"', '"chain":"' + "ab" * 32 + '"'),
+                     ('"restores":[{', '"restores":[{"extra":1,'),
+                     ('"restores":[', '"restores":"none","x":['),
+                     (',"version":4', ',"version":3')):
+        with pytest.raises(Malformed):
+            Manifest.from_json(text.replace(old.encode(), new.encode()))
+    document = json.loads(text)
+    document["restores"] = document["restores"] * 2
+    with pytest.raises(Malformed, match="twice"):
+        Manifest.from_json(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
+    del document["restores"]
+    with pytest.raises(Malformed, match="restores"):
+        Manifest.from_json(json.dumps(document, sort_keys=True, separators=(",", ":")).encode())
+
+
+def test_reports_that_do_not_rebuild_the_chain_a_restore_names_are_refused(
+        reviewer: RecipientPrivateKey) -> None:
+    """The fork point inside a bundle's range: the reader checks the chain there."""
+    envelopes = [random_bytes(100) for _ in range(4)]
+    manifest = restored(envelopes, first=3, number=5, fork_seq=4, fork_bundle=2,
+                        fork_hash=random_bytes(32), restore_chain=random_bytes(32),
+                        reader=reviewer)
+    out = io.BytesIO()
+    write_bundle(out, manifest, StationSigningKey(bytes(32)), envelopes, [reviewer.public_key])
+    with pytest.raises(Tampered, match="report 4 does not rebuild the chain value"):
+        read(out.getvalue(), reviewer)

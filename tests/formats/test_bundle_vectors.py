@@ -67,7 +67,13 @@ REQUIRED_V3 = {
     "version-3-recipient-ids", "version-3-recipients-not-sorted",
     "version-3-recipient-key-invalid",
 }
-REQUIRED = REQUIRED_V2 | REQUIRED_V3 | {
+REQUIRED_V4 = {
+    "ok-version-4", "version-4-restore-chain-not-the-bundles",
+    "version-4-restore-chain-inside-the-range", "version-4-restore-id-zero",
+    "version-4-number-not-after-the-restore", "version-4-previous-not-the-restores-bundle",
+    "version-4-without-restores",
+}
+REQUIRED = REQUIRED_V2 | REQUIRED_V3 | REQUIRED_V4 | {
     "ok", "ok-multi-chunk", "ok-three-recipients", "wrong-recipient", "empty-file",
     "truncated-in-header", "truncated-last-chunk", "truncated-at-chunk-boundary",
     "trailing-bytes", "flipped-byte-in-magic", "flipped-byte-in-stanza",
@@ -114,7 +120,7 @@ def test_the_required_cases_are_all_there() -> None:
 
 
 def test_the_folder_stays_small() -> None:
-    assert sum(p.stat().st_size for p in VECTORS.iterdir()) < 3_500_000
+    assert sum(p.stat().st_size for p in VECTORS.iterdir()) < 4_000_000
 
 
 def test_version_2_vectors_say_version_2() -> None:
@@ -127,6 +133,12 @@ def test_version_3_vectors_say_version_3() -> None:
     for name in REQUIRED_V3:
         data = load(VECTORS / name).data
         assert data[:9] == bundle.MAGIC + b"\x03", name
+
+
+def test_version_4_vectors_say_version_4() -> None:
+    for name in REQUIRED_V4:
+        data = load(VECTORS / name).data
+        assert data[:9] == bundle.MAGIC + b"\x04", name
 
 
 @pytest.mark.parametrize("path", params())
@@ -367,7 +379,8 @@ def test_the_version_3_worked_example_in_the_spec() -> None:
         chain_head=chain_link(before, 1, envelope),
         envelopes=((1, len(envelope), envelope_hash(envelope)),), recipients=(),
         named=(NamedRecipient(reviewer.public_key, "Amina (coalition)"),),
-        created="2026-11-28", attachments=(((len(sealed), ciphertext_hash(sealed)),),))
+        created="2026-11-28", attachments=(((len(sealed), ciphertext_hash(sealed)),),),
+        version=3)
     assert manifest.version == 3 and manifest.to_json() == EXAMPLE_MANIFEST_V3
     assert len(EXAMPLE_MANIFEST_V3) == 687
     assert reviewer.public_key.fingerprint() == "AR7A-E4QJ-ANT7-UTVL"
@@ -386,3 +399,60 @@ def test_the_version_3_worked_example_in_the_spec() -> None:
     assert data[:9] == b"RPTR-BDL\x03"
     reader = BundleReader(io.BytesIO(data), reviewer)
     assert reader.manifest == manifest
+
+
+EXAMPLE_MANIFEST_V4 = (
+    b'{"chain_before":"4846c53aa38d7ddf310566733cd2bade874b2a3fdd322ea4d29b08461214d3c0",'
+    b'"chain_head":"592ba842289a97f5e82cc39386e142c0536bf8ed15ad5a180e00beee3d424781",'
+    b'"created":"2026-11-28","envelopes":[[1,16,'
+    b'"a8cab5b5f8066db1a7546f9dbf2d668ccb6b2543279ab19a5ff54383f221f3df",'
+    b'[[16,"9aa0e811b2e195ccdf07e316ece128e400801fb9868d530086ec3510499b607f"]]]],'
+    b'"first_seq":1,"format":"reporter-bundle","last_seq":1,"number":1,"previous":null,'
+    b'"recipients":[["reporter17jmxu5s2jgslhq25xg4ysllv2trc2ltye0cd9rkqjsmu73fdhs5syvllwr",'
+    b'"Amina (coalition)"]],'
+    b'"restores":[{"backup":"2026-11-27","bundle":0,"bundle_hash":null,'
+    b'"chain":"4846c53aa38d7ddf310566733cd2bade874b2a3fdd322ea4d29b08461214d3c0",'
+    b'"id":"0102030405060708090a0b0c0d0e0f10","restored":"2026-11-28","seq":0}],'
+    b'"station_id":"4212801bb5ca39d6310ecb370d9ff23b","station_key":'
+    b'"reporterstation1e95jhehlp7ek06v7n70p90qz9du8x8g0a65varj7nlavy72f8s2qyatzat",'
+    b'"version":4}'
+)
+
+
+def test_the_version_4_worked_example_in_the_spec() -> None:
+    from reporter.formats.manifest import NamedRecipient, Restore
+
+    signer = StationSigningKey(bytes.fromhex(EXAMPLE_STATION_SEED))
+    reviewer = RecipientPrivateKey(bytes.fromhex(EXAMPLE_REVIEWER))
+    station_id = bytes.fromhex(EXAMPLE_STATION_ID)
+    envelope, sealed = b"RPTR-ENV example", b"RPTR-ATT example"
+    before = genesis(station_id)
+    restore = Restore(id=bytes(range(1, 17)), bundle=0, bundle_hash=None, seq=0,
+                      chain=before, backup="2026-11-27", restored="2026-11-28")
+    manifest = Manifest(
+        station_id=station_id, station_key=signer.verify_key, number=1, previous=None,
+        first_seq=1, last_seq=1, chain_before=before,
+        chain_head=chain_link(before, 1, envelope),
+        envelopes=((1, len(envelope), envelope_hash(envelope)),), recipients=(),
+        named=(NamedRecipient(reviewer.public_key, "Amina (coalition)"),),
+        created="2026-11-28", attachments=(((len(sealed), ciphertext_hash(sealed)),),),
+        restores=(restore,))
+    assert manifest.version == 4 and manifest.to_json() == EXAMPLE_MANIFEST_V4
+    assert len(EXAMPLE_MANIFEST_V4) == 901
+    assert Manifest.from_json(EXAMPLE_MANIFEST_V4) == manifest
+    assert manifest.history == bytes(range(1, 17))
+    assert manifest.hash().hex() == (
+        "475bfb0a380d355f3c91f425fa9d988afa8bd0a7180fd1ffb02bc28af4b204a1")
+    assert signer.sign(bundle.CTX_SIGNATURE, EXAMPLE_MANIFEST_V4).hex() == (
+        "f2870e516c22803cf2a79d90a184ee3b9fd775321c699a8ec09250d25c3288d2"
+        "84019ddfce49e5e30e4ceb5b1bcd9d2f49df6e9d5c801a5d114af041be182909")
+    assert bundle.plaintext_length(manifest) == 1022
+    out = io.BytesIO()
+    bundle.write_bundle(out, manifest, signer, [bundle.Outgoing(envelope, [[sealed]])],
+                        [reviewer.public_key])
+    data = out.getvalue()
+    assert data[:9] == b"RPTR-BDL\x04"
+    assert BundleReader(io.BytesIO(data), reviewer).manifest == manifest
+    # A station never restored: the same place holds an empty list.
+    plain = Manifest(**{**manifest.__dict__, "restores": ()})
+    assert b',"restores":[],"station_id"' in plain.to_json()

@@ -6,7 +6,8 @@ Run from the repository root::
     .venv/bin/python tests/vectors/bundle/generate.py NAME ...   # only these
 
 Version 1 cases (no attachments) come first, version 2 cases (attachments)
-after them, then version 3 cases (named recipients); see README.md.
+after them, then version 3 cases (named recipients), then version 4 cases (the
+station's restores from backups); see README.md.
 
 Two writers make the bundles here:
 
@@ -66,7 +67,7 @@ from reporter.formats.crypto import (
     StationVerifyKey,
 )
 from reporter.formats.envelope import seal
-from reporter.formats.manifest import Manifest, NamedRecipient
+from reporter.formats.manifest import Manifest, NamedRecipient, Restore
 from reporter.formats.manifest import recipient_id as reference_recipient_id
 from reporter.formats.receipt import ALPHABET, CTX_CHECK, parse_receipt
 from reporter.formats.report import Report
@@ -181,6 +182,8 @@ class Contents:
     attachments: tuple[tuple[bytes, ...], ...] = ()
     # Version 3: the name of each of ``recipients`` (same order).
     names: tuple[str, ...] = ()
+    # Version 4: the station's restores, as the manifest writes them (dicts).
+    restores: tuple[dict[str, object], ...] = ()
 
     def attachment_lists(self) -> tuple[tuple[bytes, ...], ...]:
         return self.attachments or tuple(() for _ in self.envelopes)
@@ -220,6 +223,7 @@ def manifest_document(c: Contents) -> dict[str, object]:
                        else sorted([recipient_text(r), n]
                                    for r, n in zip(c.recipients, c.names, strict=True))),
         "created": CREATED,
+        **({"restores": list(c.restores)} if c.version >= 4 else {}),
     }
 
 
@@ -321,6 +325,12 @@ def reference_manifest(c: Contents) -> Manifest:
         named=(tuple(NamedRecipient(RecipientPublicKey(public_key(r)), n)
                      for r, n in zip(c.recipients, c.names, strict=True))
                if c.version >= 3 else ()),
+        restores=tuple(Restore(
+            id=bytes.fromhex(str(r["id"])), bundle=int(r["bundle"]),  # type: ignore[call-overload]
+            bundle_hash=None if r["bundle_hash"] is None else bytes.fromhex(
+                str(r["bundle_hash"])),
+            seq=int(r["seq"]), chain=bytes.fromhex(str(r["chain"])),  # type: ignore[call-overload]
+            backup=str(r["backup"]), restored=str(r["restored"])) for r in c.restores),
     )
 
 
@@ -765,6 +775,102 @@ def v3_cases() -> list[Case]:
     ]
 
 
+# --- version 4: the station's restores from backups ------------------------------------
+
+V4_HISTORY = "5e" * 16
+
+
+def v4_restore(fork: Contents, **changes: object) -> dict[str, object]:
+    """A restore from a backup that held ``fork`` (bundle 7, reports up to 30)."""
+    restore: dict[str, object] = {
+        "id": V4_HISTORY, "bundle": fork.number, "bundle_hash": manifest_hash(fork).hex(),
+        "seq": fork.last_seq, "chain": fork.chain_head().hex(), "backup": "2026-11-20",
+        "restored": "2026-11-27"}
+    restore.update(changes)
+    return restore
+
+
+def v4_contents(fork: Contents, **restore_changes: object) -> Contents:
+    """Bundle 8 of the restored station's history: reports 31-32, sealed to A and C, its
+    manifest listing the restore from a backup that held bundle 7 (``fork``, made by
+    ``v3_contents``)."""
+    recipients = (IDENTITY_A, IDENTITY_C)
+    reports = [v2_report(fork.last_seq + 1 + i, [], list(recipients)) for i in range(2)]
+    return Contents(tuple(e for e, _a in reports), recipients=recipients,
+                    names=tuple(V3_NAMES[r] for r in recipients), number=fork.number + 1,
+                    previous=manifest_hash(fork), first_seq=fork.last_seq + 1,
+                    chain_before=fork.chain_head(), version=4,
+                    attachments=tuple(a for _e, a in reports),
+                    restores=(v4_restore(fork, **restore_changes),))
+
+
+def v4_cases() -> list[Case]:
+    a, c = IDENTITY_A, IDENTITY_C
+    fork = v3_contents()
+    good = v4_contents(fork)
+    expected = json.dumps(sorted([recipient_text(r), V3_NAMES[r]] for r in (a, c)),
+                          ensure_ascii=False)
+
+    def signed(contents: Contents, edit: Callable[[dict[str, object]], None] | None = None,
+               version: int = 4) -> bytes:
+        document = manifest_document(contents)
+        if edit is not None:
+            edit(document)
+        data = canonical(document)
+        return encrypt(frames(data, sign(STATION_SEED, data), contents.envelopes,
+                              attachments=contents.attachment_lists()), [a, c], version=version)
+
+    # The fork point inside the range: bundle 8 carries reports 30-32 (30 is the last the
+    # backup held), and the restore names a chain after 30 that the reports do not give.
+    inside = Contents((fork.envelopes[-1], *good.envelopes), recipients=good.recipients,
+                      names=good.names, number=good.number, previous=good.previous,
+                      first_seq=fork.last_seq, chain_before=link(
+                          fork.chain_before, fork.first_seq, fork.envelopes[0]),
+                      version=4, attachments=((), *good.attachment_lists()),
+                      restores=(v4_restore(fork, chain="ab" * 32),))
+
+    def drop_restores(document: dict[str, object]) -> None:
+        del document["restores"]
+
+    return [
+        Case("ok-version-4", "ok", second_writer(good), ok=good,
+             extra={"recipients": expected}, comment=(
+                 "version 4, bundle 8 of a restored station: reports 31-32 sealed to A and C; "
+                 "the manifest lists one restore (history 5e5e…), from a backup that held "
+                 "bundle 7 (its hash) and reports up to 30 (the chain after 30), so the "
+                 "bundle names bundle 7 as previous and starts from that chain")),
+        Case("version-4-restore-chain-not-the-bundles", "malformed",
+             signed(v4_contents(fork, chain="ab" * 32)),
+             extra={"error-contains": "starts right after a restore's fork point"}, comment=(
+                 "signed version 4 manifest starting at report 31 right after its restore's "
+                 "fork point (report 30), whose chain value is not the bundle's chain_before")),
+        Case("version-4-restore-chain-inside-the-range", "tampered", signed(inside),
+             extra={"error-contains": "report 30 does not rebuild the chain value"}, comment=(
+                 "signed version 4 manifest for reports 30-32 whose restore names, for report "
+                 "30, a chain value the reports do not rebuild")),
+        Case("version-4-restore-id-zero", "malformed", signed(v4_contents(fork, id="00" * 16)),
+             extra={"error-contains": "not all zero"}, comment=(
+                 "signed version 4 manifest whose restore has the first history's id (zero)")),
+        Case("version-4-number-not-after-the-restore", "malformed",
+             signed(v4_contents(fork, bundle=8, bundle_hash="cd" * 32)),
+             extra={"error-contains": "its numbers start after that"}, comment=(
+                 "signed version 4 bundle 8 listing a restore from a backup that held bundle 8")),
+        Case("version-4-previous-not-the-restores-bundle", "malformed",
+             signed(v4_contents(fork, bundle_hash="cd" * 32)),
+             extra={"error-contains": "does not name the restore's last bundle"}, comment=(
+                 "signed version 4 bundle 8 whose restore held bundle 7 with another hash "
+                 "than the bundle's previous")),
+        Case("version-4-without-restores", "malformed", signed(good, drop_restores),
+             extra={"error-contains": "restores"}, comment=(
+                 "signed manifest that says version 4 but has no restores list")),
+        Case("version-3-with-restores", "malformed", signed(
+                 good, lambda d: d.update(version=3), version=3),
+             extra={"error-contains": "canonical"}, comment=(
+                 "signed manifest that says version 3 but lists restores, which only version "
+                 "4 has")),
+    ]
+
+
 # --- the cases -------------------------------------------------------------------------
 
 
@@ -816,7 +922,7 @@ def cases() -> list[Case]:
     wrong_head["chain_head"] = Contents(later.envelopes[:2], first_seq=22,
                                         chain_before=later.chain_before).chain_head().hex()
     newer = manifest_document(later)
-    newer["version"] = 4
+    newer["version"] = 5
     huge = manifest_document(Contents((), first_seq=1))
     huge.update(first_seq=1, last_seq=2**62, envelopes=[])
     fit = exact_fit()
@@ -873,11 +979,11 @@ def cases() -> list[Case]:
         Case("swapped-chunks", "tampered", ok_multi[:start] + chunk_2 + chunk_1, comment=(
             "'ok-multi-chunk' with its two chunks in reverse order")),
         Case("unknown-version", "unknown-version",
-             encrypt(frames(manifest, signature, later.envelopes), [a], version=4),
-             comment=("version byte 4; otherwise a valid version 1 bundle whose header "
-                      "(with the 4) the first chunk authenticates")),
+             encrypt(frames(manifest, signature, later.envelopes), [a], version=5),
+             comment=("version byte 5; otherwise a valid version 1 bundle whose header "
+                      "(with the 5) the first chunk authenticates")),
         Case("unknown-manifest-version", "unknown-version", signed(newer), comment=(
-            "version byte 1, but the signed, canonical manifest says \"version\":4")),
+            "version byte 1, but the signed, canonical manifest says \"version\":5")),
         Case("bad-signature", "bad-signature",
              encrypt(frames(manifest, sign(FOREIGN_SEED, manifest), later.envelopes), [a]),
              comment=("the manifest names the station's key but the signature was made "
@@ -1005,12 +1111,24 @@ def self_check_v3() -> None:
     reader.verify_all()
 
 
+def self_check_v4() -> None:
+    """reporter reads the version 4 writer's manifest byte for byte, restores included."""
+    reviewer = RecipientPrivateKey(bytes.fromhex(IDENTITY_A))
+    c = v4_contents(v3_contents())
+    manifest = reference_manifest(c)
+    assert manifest.to_json() == canonical(manifest_document(c))
+    reader = BundleReader(io.BytesIO(second_writer(c)), reviewer)
+    assert reader.manifest == manifest and reader.manifest.history == bytes.fromhex(V4_HISTORY)
+    reader.verify_all()
+
+
 def main(names: Sequence[str] = ()) -> None:
     """Write every case, or only the ``names`` given (leaving the other files alone)."""
     self_check()
     self_check_v2()
     self_check_v3()
-    every = [*cases(), *v2_cases(), *v3_cases()]
+    self_check_v4()
+    every = [*cases(), *v2_cases(), *v3_cases(), *v4_cases()]
     unknown = set(names) - {case.name for case in every}
     assert not unknown, f"no such case: {sorted(unknown)}"
     if not names:
