@@ -178,6 +178,40 @@ def test_the_busy_page_in_every_language_and_a_language_change_is_never_shed(
         server.stop()
 
 
+def test_hostile_bodies_to_a_busy_station_get_pages_never_errors(
+        station: Station, tmp_path: Path) -> None:
+    """What the HTTP fuzzer sends, while the limit sheds (the fuzzer runs with it off)."""
+    server = start_server(station, tmp_path, extra_args=[
+        "--max-submissions-per-minute", "1", "--submission-window", "3600"])
+    try:
+        receipt_of(post(server, {"form_token": fresh_token(server), **flat(valid_report())}))
+        for path in ("/", "/follow-up"):
+            fields = {"form_token": fresh_token(server, path=path), **flat(valid_report()),
+                      "receipt": "7KQM-3XHD-9TWA-R2PC"}
+            body, content_type = multipart(fields, [("attachments", "x.jpg", JPEG)])
+            for kind, headers, data in (
+                    ("form", {"Content-Type": "application/x-www-form-urlencoded"},
+                     "&".join(f"{k}={v}" for k, v in fields.items()).encode()),
+                    ("multipart", {"Content-Type": content_type}, body),
+                    ("json", {"Content-Type": "application/json"}, b'{"description": 1}'),
+                    ("text", {"Content-Type": "text/plain"}, b"description=x"),
+                    ("none", {}, b""),
+                    ("garbage", {"Content-Type": "multipart/form-data; boundary=x"},
+                     bytes(range(256)) * 3),
+                    ("cut", {"Content-Type": content_type}, body[: len(body) // 2])):
+                answer = requests.post(server.url + path, data=data, headers=headers,
+                                       timeout=30)
+                assert answer.status_code < 500, (path, kind, answer.status_code)
+                assert "Traceback" not in answer.text
+                if kind in ("form", "multipart"):
+                    assert answer.status_code == 429, (path, kind)
+        assert report_count(station) == 1 and upload_count(station) == 0
+        log = server.log.read_text()
+        assert "Traceback" not in log and "unhandled" not in log and "escaped" not in log
+    finally:
+        server.stop()
+
+
 # --- the disk guard ---------------------------------------------------------------------
 
 
