@@ -738,6 +738,11 @@ def main() -> int:
     parser.add_argument("--think", type=float, default=0.0,
                         help="mean seconds each monitor waits between two actions (0: none; "
                         "for long runs, so that half an hour does not make tens of GB)")
+    parser.add_argument("--extract", type=int, default=300,
+                        help="how many acknowledged reports with attachments the first "
+                        "reviewer also writes out with 'review attachments' and hashes byte "
+                        "for byte (each opens the review database: about a second); every "
+                        "report is compared by its listed SHA-256s anyway")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--work", type=Path, default=None,
                         help="keep everything here (default: a temporary folder)")
@@ -747,7 +752,7 @@ def main() -> int:
     result = run(args.minutes, monitors=args.monitors, threads=args.threads,
                  big=args.big_mib * 1024 * 1024, kill_every=args.kill_every,
                  export_every=args.export_every, work=args.work, seed=args.seed,
-                 think=args.think)
+                 think=args.think, extract=args.extract)
     print(result.summary())
     for problem in _iter_problems(result):
         print("PROBLEM:", problem)
