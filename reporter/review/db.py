@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,37 @@ _MIGRATION_3 = (
         PRIMARY KEY (station_id, from_bundle, recipient_id)
     ) WITHOUT ROWID""",
 )
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3)
+# Schema 4: what the review desk filters on and shows (``query.py``, ``custody.py``).
+# Three columns taken from the body, so that filtering on them reads no JSON: the
+# source (witnessed or heard), the perpetrator codes (a JSON array, like ``types``)
+# and the number of attachments the report lists. When each report and each bundle
+# was imported (UTC, to the second: the reviewer's own chain of custody; NULL for
+# what was imported before this schema). And one index in the inbox's order
+# (newest first), which keyset pagination walks without sorting.
+_MIGRATION_4 = (
+    "ALTER TABLE reports ADD COLUMN source TEXT",
+    "ALTER TABLE reports ADD COLUMN perpetrators TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE reports ADD COLUMN attachment_count INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE reports ADD COLUMN imported TEXT",
+    "ALTER TABLE bundles ADD COLUMN imported TEXT",
+    # What a station sealed is untrusted: only a string is a source, only an array
+    # a list of perpetrators (``report_columns`` applies the same rules).
+    """UPDATE reports SET
+        source = CASE WHEN json_type(body, '$.fields.source') = 'text'
+                      THEN json_extract(body, '$.fields.source') END,
+        perpetrators = CASE WHEN json_type(body, '$.fields.perpetrators') = 'array'
+                            THEN json_extract(body, '$.fields.perpetrators') ELSE '[]' END,
+        attachment_count = coalesce(json_array_length(body, '$.attachments'), 0)""",
+    "CREATE INDEX reports_newest ON reports (submitted, station_id, seq)",
+    "DROP INDEX reports_submitted",
+)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
+                                           _MIGRATION_4)
+
+
+def utc_now() -> str:
+    """The time now, UTC, to the second (``2026-03-14T09:26:53Z``): import times."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -178,6 +209,7 @@ class BundleRecord:
     chain_head: bytes
     reports: int
     created: str
+    imported: str | None = None  # when it was imported (None: before schema 4)
 
 
 @dataclass(frozen=True)
@@ -198,6 +230,8 @@ def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
     """
     fields = report.fields
     site = fields.get("site") or fields.get("site_other") or None
+    source = fields.get("source")
+    perpetrators = fields.get("perpetrators")
     return {
         "kind": report.kind,
         "receipt": report.receipt,
@@ -209,6 +243,10 @@ def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
         "types": json.dumps(fields.get("incident_types") or [], ensure_ascii=False),
         "description": str(fields.get("description") or ""),
         "body": (body if body is not None else report.to_body()).decode("utf-8"),
+        "source": source if isinstance(source, str) else None,
+        "perpetrators": json.dumps(perpetrators if isinstance(perpetrators, list) else [],
+                                   ensure_ascii=False),
+        "attachment_count": len(report.attachments),
     }
 
 
@@ -239,6 +277,12 @@ class ReviewDB:
 
     @classmethod
     def open(cls, path: Path, passphrase: str) -> ReviewDB:
+        return cls.open_with_key(path, cls.derive_key(path, passphrase))
+
+    @staticmethod
+    def check_exists(path: Path) -> passfile.PassFile:
+        """The parsed ``<db>.json`` of the review database ``path``, or the error
+        saying what is missing (no passphrase needed: nothing in it is secret)."""
         try:
             data = sidecar(path).read_bytes()
         except FileNotFoundError:
@@ -248,8 +292,18 @@ class ReviewDB:
             ) from None
         except OSError as exc:
             raise InstanceError(f"cannot read {sidecar(path)}: {exc.strerror}") from None
-        key = passfile.parse(sidecar(path), data, FORMAT, InstanceError).unlock(
-            passphrase, "this review database")
+        return passfile.parse(sidecar(path), data, FORMAT, InstanceError)
+
+    @classmethod
+    def derive_key(cls, path: Path, passphrase: str) -> bytes:
+        """The database key from the passphrase (Argon2id, at the cost the ``.json``
+        file names); ``WrongPassphrase`` if it is not this database's."""
+        return cls.check_exists(path).unlock(passphrase, "this review database")
+
+    @classmethod
+    def open_with_key(cls, path: Path, key: bytes) -> ReviewDB:
+        """Open with a key ``derive_key`` gave (the review desk holds it while unlocked
+        and opens a connection per request: about 0.1 ms, no key derivation)."""
         if not path.is_file():
             raise InstanceError(f"the review database {path} is missing")
         try:
@@ -343,24 +397,41 @@ class ReviewDB:
 
     def bundle(self, station_id: bytes, number: int) -> BundleRecord | None:
         row = self._db.execute(
-            "SELECT station_id, number, hash, previous, first_seq, last_seq, chain_before, "
-            "chain_head, reports, created FROM bundles WHERE station_id = ? AND number = ?",
+            "SELECT " + _BUNDLE_COLUMNS + " FROM bundles "  # noqa: S608 (a constant)
+            "WHERE station_id = ? AND number = ?",
             (station_id, number)).fetchone()
         return None if row is None else _bundle(row)
 
     def bundles(self, station_id: bytes) -> list[BundleRecord]:
         return [_bundle(row) for row in self._db.execute(
-            "SELECT station_id, number, hash, previous, first_seq, last_seq, chain_before, "
-            "chain_head, reports, created FROM bundles WHERE station_id = ? ORDER BY number",
+            "SELECT " + _BUNDLE_COLUMNS + " FROM bundles "  # noqa: S608 (a constant)
+            "WHERE station_id = ? ORDER BY number",
             (station_id,))]
 
     def add_bundle(self, record: BundleRecord) -> None:
+        """Record an imported bundle; its import time is now unless ``record`` says."""
         self._db.execute(
             "INSERT INTO bundles (station_id, number, hash, previous, first_seq, last_seq, "
-            "chain_before, chain_head, reports, created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "chain_before, chain_head, reports, created, imported) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (record.station_id, record.number, record.hash, record.previous,
              record.first_seq, record.last_seq, record.chain_before, record.chain_head,
-             record.reports, record.created))
+             record.reports, record.created, record.imported or utc_now()))
+
+    def bundles_carrying(self, station_id: bytes, seq: int) -> list[BundleRecord]:
+        """The imported bundles of a station whose report range holds ``seq``, by number
+        (a report travels again in a later ``export --all``)."""
+        return [_bundle(row) for row in self._db.execute(
+            "SELECT " + _BUNDLE_COLUMNS + " FROM bundles "  # noqa: S608 (a constant)
+            "WHERE station_id = ? AND first_seq <= ? AND last_seq >= ? ORDER BY number",
+            (station_id, seq, seq))]
+
+    def recipients_state(self, station_id: bytes, number: int) -> str | None:
+        """How bundle ``number``'s recipients compared with the pin (``recipients.py``)."""
+        row = self._db.execute(
+            "SELECT recipients_state FROM bundles WHERE station_id = ? AND number = ?",
+            (station_id, number)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     # --- recipients (schema 3) ------------------------------------------------------
 
@@ -432,12 +503,14 @@ class ReviewDB:
         columns = report_columns(report, body)
         cursor = self._db.execute(
             "INSERT INTO reports (station_id, seq, envelope_hash, kind, receipt, follows, "
-            "locale, submitted, incident_date, site, types, description, body, file_key) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "locale, submitted, incident_date, site, types, description, body, file_key, "
+            "source, perpetrators, attachment_count, imported) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (station_id, seq, envelope_hash, columns["kind"], columns["receipt"],
              columns["follows"], columns["locale"], columns["submitted"],
              columns["incident_date"], columns["site"], columns["types"],
-             columns["description"], columns["body"], file_key))
+             columns["description"], columns["body"], file_key, columns["source"],
+             columns["perpetrators"], columns["attachment_count"], utc_now()))
         return int(cursor.lastrowid or 0)
 
     def first_reports_with_receipt(self, receipt: str) -> list[tuple[int, bytes, int]]:
@@ -517,9 +590,14 @@ def _recipient(row: Any) -> Recipient:
                      name=None if row[2] is None else str(row[2]))
 
 
+_BUNDLE_COLUMNS = ("station_id, number, hash, previous, first_seq, last_seq, chain_before, "
+                   "chain_head, reports, created, imported")
+
+
 def _bundle(row: Any) -> BundleRecord:
     return BundleRecord(
         station_id=bytes(row[0]), number=int(row[1]), hash=bytes(row[2]),
         previous=None if row[3] is None else bytes(row[3]), first_seq=int(row[4]),
         last_seq=int(row[5]), chain_before=bytes(row[6]), chain_head=bytes(row[7]),
-        reports=int(row[8]), created=str(row[9]))
+        reports=int(row[8]), created=str(row[9]),
+        imported=None if row[10] is None else str(row[10]))

@@ -165,14 +165,21 @@ def test_a_review_database_of_schema_2_pins_at_its_next_import(
     path = tmp_path / "old-review.db"
     with ReviewDB.create(path, "a long review passphrase") as db:
         import_bundle(db, next_bundle(station, tmp_path, 1), station.reviewer)
-        # Back to schema 2, as the previous release left it: no recipient tables.
+        # Back to schema 2, as the previous release left it: no recipient tables
+        # (nor what schema 4 added).
         c = db.connection
+        c.execute("DROP INDEX reports_newest")
+        c.execute("CREATE INDEX reports_submitted ON reports (submitted)")
+        for table, column in (("reports", "source"), ("reports", "perpetrators"),
+                              ("reports", "attachment_count"), ("reports", "imported"),
+                              ("bundles", "imported")):
+            c.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         c.execute("DROP TABLE bundle_recipients")
         c.execute("DROP TABLE recipient_pins")
         c.execute("ALTER TABLE bundles DROP COLUMN recipients_state")
         c.execute("PRAGMA user_version = 2")
     with ReviewDB.open(path, "a long review passphrase") as db:
-        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 3
+        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 4
         assert db.pins(station.station_id) == {} and rr.pending(db) == {}
         result = import_bundle(db, next_bundle(station, tmp_path, 2), station.reviewer)
         assert result.recipients is not None and result.recipients.state == rr.PINNED
