@@ -184,9 +184,10 @@ class Desk:
 
 
 def start_desk(review_db: Path, tmp_path: Path, *args: str,
-               env: dict[str, str] | None = None) -> Desk:
-    """``reporter review serve`` as a real process on a free port; waits until it answers."""
-    port = free_port()
+               env: dict[str, str] | None = None, port: int | None = None) -> Desk:
+    """``reporter review serve`` as a real process on a free port (or ``port``); waits
+    until it answers."""
+    port = port or free_port()
     log = tmp_path / f"desk-{port}.log"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
     environment.update(env or {})

@@ -22,6 +22,7 @@ message could quote what a request carried.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -54,6 +55,7 @@ def make_server(app: WSGIApp, host: str, port: int,
                 threads: int = DEFAULT_THREADS) -> DeskServer:
     """A server bound to ``host:port`` (0: a free port), ready for ``serve()``;
     ``bound_port(server)`` is the port it listens on."""
+    _probe(host, port)
     server = DeskServer((host, port), app, numthreads=threads, server_name=SERVER_NAME,
                         max=-1, request_queue_size=16, timeout=10, shutdown_timeout=5,
                         accepted_queue_size=-1)
@@ -61,6 +63,15 @@ def make_server(app: WSGIApp, host: str, port: int,
     server.max_request_body_size = MAX_BODY
     server.prepare()  # binds now, so a taken port is an error before anything is printed
     return server
+
+
+def _probe(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let go, so a refusal is the system's own ``OSError``
+    with its errno (Cheroot's says only "No socket could be created")."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def bound_port(server: DeskServer) -> int:
