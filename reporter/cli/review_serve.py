@@ -1,7 +1,9 @@
 """``reporter review serve``: the review desk, a web face over the review database.
 
 It needs no passphrase to start: the desk starts locked, and the reviewer
-unlocks it on its page (``reporter/review/desk/``). It listens on 127.0.0.1
+unlocks it on its page (``reporter/review/desk/``); ``REPORTER_REVIEW_PASSPHRASE``
+and ``--review-passphrase-file`` are not used, and the variable is wiped from
+the process's environment. It listens on 127.0.0.1
 unless ``--host`` names another address and ``--allow-remote-host`` says so
 (``desk/config.py`` says why).
 """
@@ -13,6 +15,7 @@ import sys
 
 import click
 
+from reporter.cli.process import forget_environment_variable
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.terminal import echo
 from reporter.errors import ConfigError
@@ -57,6 +60,10 @@ def review_serve(obj: ReviewContext, host: str, port: int, idle_lock: float,
     from reporter.review.desk.app import create_app
     from reporter.review.desk.serving import bound_port, make_server
 
+    # The desk is unlocked on its page, never from the environment: a passphrase
+    # exported for the other review commands must not sit in /proc/PID/environ for
+    # as long as the desk runs.
+    forget_environment_variable("REPORTER_REVIEW_PASSPHRASE")
     address = desk_config.check_host(host, allow_remote_host)
     idle = desk_config.idle_seconds(idle_lock)
     ReviewDB.check_exists(obj.path)  # fail now, not on the unlock page

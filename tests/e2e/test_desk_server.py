@@ -258,6 +258,19 @@ def test_a_file_altered_on_disk_is_never_sent_whole(station: Station, tmp_path: 
     assert "a file stopped half way" in desk.output() and "Traceback" not in desk.output()
 
 
+def test_a_passphrase_in_the_environment_neither_unlocks_nor_stays(sample: Sample,
+                                                                    tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path,
+                      env={"REPORTER_REVIEW_PASSPHRASE": REVIEW_PASSPHRASE})
+    try:
+        answer = requests.get(desk.url + "/", timeout=30, allow_redirects=False)
+        assert answer.status_code == 303  # still locked
+        environ = Path(f"/proc/{desk.process.pid}/environ").read_bytes()
+        assert REVIEW_PASSPHRASE.encode() not in environ
+    finally:
+        desk.stop()
+
+
 def test_many_requests_at_once(desk: Desk, sample: Sample) -> None:
     session = unlocked_session(desk)
     paths = [f"/reports/{sample.ids[n]}" for n in ("photo", "heard", "follow-up", "hostile")]
