@@ -161,7 +161,7 @@ _MIGRATION_4 = (
                             THEN json_extract(body, '$.fields.perpetrators') ELSE '[]' END,
         attachment_count = coalesce(json_array_length(body, '$.attachments'), 0)""",
     "CREATE INDEX reports_newest ON reports (submitted, station_id, seq)",
-    "DROP INDEX reports_submitted",
+    "DROP INDEX IF EXISTS reports_submitted",
 )
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
                                            _MIGRATION_4)

@@ -43,13 +43,15 @@ counts follow-ups by the same rule, so a forged station that reuses a code
 does not capture the real station's follow-ups.
 
 Order: ``list_reports`` gives the newest first (``submitted``, then station id,
-then sequence number, all descending); ``export_rows`` gives exactly the
+then sequence number, then id, all descending: the id only breaks a tie that
+one station's numbering cannot make); ``export_rows`` gives exactly the
 reverse, oldest first. ``page`` gives the same order a page at a time by
-*keyset* pagination: a page ends with the key ``(submitted, station, seq)`` of
-its last report, and the next page is the reports strictly older than that key
-(``WHERE (submitted, station_id, seq) < (?, ?, ?)``), walked on the index
-``reports_newest``. No ``OFFSET``: the 2,000th page costs what the first does,
-and a report imported between two pages neither repeats nor hides one.
+*keyset* pagination: a page ends with the key ``(submitted, station, seq, id)``
+of its last report, and the next page is the reports strictly older than that
+key (``WHERE (submitted, station_id, seq, id) < (?, ?, ?, ?)``), walked on the
+index ``reports_newest`` (whose entries end with the row id). No ``OFFSET``:
+the 2,000th page costs what the first does, and a report imported between two
+pages neither repeats nor hides one.
 
 Attachment counts come from the report's own sealed list (schema 2 bodies;
 0 for schema 1), so they say what the monitor sent, not what was stored.
@@ -282,7 +284,7 @@ class Summary:
 
     @property
     def key(self) -> PageKey:
-        return PageKey(self.submitted, self.station, self.seq)
+        return PageKey(self.submitted, self.station, self.seq, self.id)
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -308,8 +310,8 @@ _FOLLOW_UP_COUNT = (
     "AND g.receipt = f.follows AND g.station_id = f.station_id), "
     "(SELECT min(g.id) FROM reports AS g WHERE g.kind = 'incident' "
     "AND g.receipt = f.follows)))")
-_NEWEST_FIRST = " ORDER BY r.submitted DESC, r.station_id DESC, r.seq DESC"
-_OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq"
+_NEWEST_FIRST = " ORDER BY r.submitted DESC, r.station_id DESC, r.seq DESC, r.id DESC"
+_OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq, r.id"
 
 
 def list_reports(db: ReviewDB, filters: Filters, limit: int | None = None) -> Iterator[Summary]:
@@ -341,28 +343,30 @@ def count_reports(db: ReviewDB, filters: Filters) -> int:
 
 # --- pages (keyset pagination, see the module's docstring) ---------------------------
 
-_PAGE_KEY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\.([0-9a-f]{32})\.([0-9]{1,19})")
+_PAGE_KEY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\.([0-9a-f]{32})\.([0-9]{1,19})"
+                       r"\.([0-9]{1,19})")
 
 
 @dataclass(frozen=True, order=True)
 class PageKey:
-    """Where a report stands in the newest-first order: ``(submitted, station, seq)``."""
+    """Where a report stands in the newest-first order: ``(submitted, station, seq, id)``."""
 
     submitted: str
     station: str  # hex, 32 digits
     seq: int
+    id: int
 
     def __str__(self) -> str:
-        """``2026-03-14.<station hex>.12``: safe in a URL as it is."""
-        return f"{self.submitted}.{self.station}.{self.seq}"
+        """``2026-03-14.<station hex>.12.40``: safe in a URL as it is."""
+        return f"{self.submitted}.{self.station}.{self.seq}.{self.id}"
 
     @classmethod
     def parse(cls, text: str) -> PageKey:
         """The key ``str()`` wrote, or ``InvalidFilter`` (a hand-edited or stale link)."""
         match = _PAGE_KEY.fullmatch(text.strip())
-        if match is None or int(match.group(3)) >= 2**63:
+        if match is None or max(int(match.group(3)), int(match.group(4))) >= 2**63:
             raise InvalidFilter(f"{text[:80]!r} is not a page position")
-        return cls(match.group(1), match.group(2), int(match.group(3)))
+        return cls(match.group(1), match.group(2), int(match.group(3)), int(match.group(4)))
 
 
 @dataclass(frozen=True)
@@ -390,8 +394,9 @@ def page(db: ReviewDB, filters: Filters, size: int, *, after: PageKey | None = N
     where, params = filters.where()
     if key is not None:
         where += (" AND " if where else " WHERE ")
-        where += "(r.submitted, r.station_id, r.seq) " + ("<" if after else ">") + " (?, ?, ?)"
-        params += [key.submitted, bytes.fromhex(key.station), key.seq]
+        where += ("(r.submitted, r.station_id, r.seq, r.id) " + ("<" if after else ">")
+                  + " (?, ?, ?, ?)")
+        params += [key.submitted, bytes.fromhex(key.station), key.seq, key.id]
     order = _NEWEST_FIRST if before is None else _OLDEST_FIRST
     conn = db.connection
     conn.create_function("reviewquery_fold", 1, fold, deterministic=True)

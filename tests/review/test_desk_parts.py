@@ -244,8 +244,8 @@ def test_a_wrong_value_is_named_beside_its_field(args: dict[str, str], field: st
 
 
 def test_paging_links_keep_the_filter_and_a_bad_position_is_ignored() -> None:
-    asked = inbox.parse({"site": "a&b=c", "after": "2026-01-01." + "ab" * 16 + ".3"})
-    assert asked.after is not None and asked.after.seq == 3
+    asked = inbox.parse({"site": "a&b=c", "after": "2026-01-01." + "ab" * 16 + ".3.9"})
+    assert asked.after is not None and (asked.after.seq, asked.after.id) == (3, 9)
     assert asked.link(after="X") == "site=a%26b%3Dc&after=X"
     assert inbox.parse({"after": "1' OR '1"}).after is None
     assert inbox.parse({"files": "yes"}).values["files"] == ""
