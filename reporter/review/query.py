@@ -325,7 +325,10 @@ _SUMMARY = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.
             "r.types, CASE WHEN r.kind = 'follow-up' AND r.follows IS NOT NULL "
             "THEN r.follows ELSE r.receipt END, r.follows, r.description, "
             + _FOLLOW_UP_COUNT + ", "
-            "r.attachment_count, r.perpetrators, r.source FROM reports AS r")
+            # From the body, not ``attachment_count``: SQLite parses it, so a damaged
+            # page fails here as an SQLite error, which ``ReviewDB`` names as damage.
+            "coalesce(json_array_length(r.body, '$.attachments'), 0), r.perpetrators, "
+            "r.source FROM reports AS r")
 
 
 def _summary(row: Any) -> Summary:
@@ -515,7 +518,8 @@ class ExportRow:
 
 def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
     """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
-    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, r.attachment_count "
+    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "  # parsed: see _SUMMARY
+                         "coalesce(json_array_length(r.body, '$.attachments'), 0) "
                          "FROM reports AS r", filters, _OLDEST_FIRST)
     for row in cursor:
         yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]),
