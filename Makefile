@@ -70,6 +70,14 @@ translations: $(STAMP)
 	  $(VENV)/bin/pybabel update -i reporter/i18n/translations/messages.pot -d reporter/i18n/translations -l $$lang --ignore-obsolete --ignore-pot-creation-date || exit 1; \
 	done
 	$(VENV)/bin/pybabel compile -d reporter/i18n/translations --statistics
+	# The review desk's own domain (reporter/i18n/reviewer.py): every language with a
+	# reviewer.po (English, French and Portuguese so far).
+	$(VENV)/bin/pybabel extract -F babel-reviewer.cfg -k _l -k lazy_gettext -o reporter/i18n/translations/reviewer.pot --no-location --omit-header --sort-output .
+	for po in reporter/i18n/translations/*/LC_MESSAGES/reviewer.po; do \
+	  lang=$$(basename $$(dirname $$(dirname $$po))); \
+	  $(VENV)/bin/pybabel update -D reviewer -i reporter/i18n/translations/reviewer.pot -d reporter/i18n/translations -l $$lang --ignore-obsolete --ignore-pot-creation-date || exit 1; \
+	done
+	$(VENV)/bin/pybabel compile -D reviewer -d reporter/i18n/translations --statistics
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts

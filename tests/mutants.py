@@ -86,6 +86,13 @@ TERMINAL = "reporter/cli/terminal.py"  # where the terminal cleaning moved (issu
 TERMINAL_TEST = '        elif ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):\n'
 ACCEPT_BRANCH = "    if draft is not None:\n        report = replace(report, attachments="
 SEAL_STANZAS = "        *(r.seal(file_key) for r in recipients),\n"
+DESK_GATE = "reporter/review/desk/web/gate.py"
+DESK_UNLOCK = "reporter/review/desk/web/unlock.py"
+DESK_VAULT = "reporter/review/desk/vault.py"
+DESK_FILES = "reporter/review/desk/web/files.py"
+# The review desk's tests (the browser's take a minute more: add tests/e2e/test_desk_browser.py).
+DESK_TESTS = ("tests/review/test_desk_views.py", "tests/review/test_desk_parts.py",
+              "tests/e2e/test_desk_server.py", "tests/cli/test_review_serve.py")
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- who reports are sealed to ---------------------------------------------------------
@@ -365,6 +372,64 @@ MUTANTS: tuple[Mutant, ...] = (
     m("leave-clear-site-data", "guard", "the page behind Leave quickly clears nothing",
       "reporter/station/web/neutral.py",
       ('    response.headers["Clear-Site-Data"] = CLEAR_SITE_DATA\n', "")),
+    # --- the review desk (issue 13): run with --group desk -- DESK_TESTS ------------------
+    m("desk-host-check", "desk", "the desk answers any Host (DNS rebinding)", DESK_GATE,
+      ("        if not host_allowed(", "        if False and not host_allowed(")),
+    m("desk-fetch-site", "desk", "the desk answers requests another page makes (Sec-Fetch-Site)",
+      DESK_GATE, ("        if not fetch_site_allowed(",
+                  "        if False and not fetch_site_allowed(")),
+    m("desk-csrf", "desk", "a POST without this session's CSRF token is obeyed", DESK_GATE,
+      ('        if request.method == "POST" and not context.sessions.csrf_ok(',
+       '        if False and not context.sessions.csrf_ok(')),
+    m("desk-csrf-any-token", "desk", "any well-formed CSRF token is accepted (not bound to the "
+      "session)", "reporter/review/desk/sessions.py",
+      ("        if session_id is None or not token:\n            return False\n",
+       "        if session_id is None or not token:\n            return False\n"
+       "        return len(token) == 64\n")),
+    m("desk-cookie-httponly", "desk", "the session cookie is readable by scripts", DESK_GATE,
+      ("httponly=True,", "httponly=False,")),
+    m("desk-cookie-samesite", "desk", "the session cookie is SameSite=Lax", DESK_GATE,
+      ('samesite="Strict"', 'samesite="Lax"')),
+    m("desk-no-rotation", "desk", "unlocking keeps the session id it was given (fixation)",
+      DESK_UNLOCK, ("    new_session = context.sessions.rotate(session_id())\n",
+                    "    new_session = session_id() or context.sessions.rotate(None)\n")),
+    m("desk-any-session", "desk", "once unlocked, any session may read", DESK_VAULT,
+      ("            if self._session is None or not hmac.compare_digest(self._session, digest):",
+       "            if self._key is None:")),
+    m("desk-no-idle-lock", "desk", "the desk never locks itself", DESK_VAULT,
+      ("            idle = self._key is not None and self._clock() - self._last >= "
+       "self.idle_seconds", "            idle = False")),
+    m("desk-lock-keeps-key", "desk", "locking forgets the session but keeps the key", DESK_VAULT,
+      ("            self._key = None\n            self._session = None\n",
+       "            self._session = None\n")),
+    m("desk-stream-after-lock", "desk", "a file keeps streaming after the desk is locked",
+      DESK_FILES, ("            if not vault.current(generation):",
+                   "            if False:")),
+    m("desk-inline-files", "desk", "originals are sent inline, not as attachments", DESK_FILES,
+      ('    response.headers.set("Content-Disposition", "attachment", filename=name)',
+       '    response.headers.set("Content-Disposition", "inline", filename=name)')),
+    m("desk-type-from-name", "desk", "a file is sent with the type its sent name claims",
+      DESK_FILES, ("    media = media_type(opened.detected)",
+                   "    import mimetypes\n"
+                   "    media = mimetypes.guess_type(opened.info.name)[0] or 'text/html'")),
+    m("desk-file-csp", "desk", "files get the pages' CSP (no sandbox)",
+      "reporter/review/desk/security.py",
+      ('FILE_POLICY = "default-src \'none\'; sandbox"', "FILE_POLICY = PAGE_POLICY")),
+    m("desk-preview-original", "desk", "the preview is the original file, metadata and all",
+      DESK_FILES, ("    return _file_response(made.data, media=made.media_type)\n",
+                   "    return _file_response(bytes(data), media=made.media_type)\n")),
+    m("desk-no-autoescape", "desk", "templates do not escape what they insert",
+      "reporter/review/desk/app.py",
+      ('    app.jinja_env.filters["shown"] = text.shown\n',
+       '    app.jinja_env.filters["shown"] = text.shown\n    app.jinja_env.autoescape = False\n')),
+    m("desk-bidi", "desk", "bidi overrides and control characters reach the page",
+      "reporter/review/desk/text.py",
+      ("    return _HIDDEN.sub(REPLACEMENT, text)", "    return text")),
+    m("desk-remote-host", "desk", "serve listens on another address without being forced",
+      "reporter/review/desk/config.py",
+      ("    if not allow_remote:\n", "    if False:\n")),
+    m("desk-open-redirect", "desk", "unlock returns to any address it is given",
+      DESK_GATE, ("    if value and _SAFE_NEXT.fullmatch(value):", "    if value:")),
 )
 
 

@@ -25,6 +25,7 @@ from reporter.cli.onion import onion
 from reporter.cli.process import harden
 from reporter.cli.review import review
 from reporter.cli.review_recipients import review_recipients
+from reporter.cli.review_serve import review_serve
 from reporter.cli.station import Context, init, recipients, serve, sites, status
 from reporter.cli.terminal import clean, echo
 from reporter.errors import KeyFileError, ReporterError
@@ -145,3 +146,4 @@ cli.add_command(restore)
 review.add_command(review_import)
 review.add_command(review_gaps)
 review.add_command(review_recipients)
+review.add_command(review_serve)

@@ -22,10 +22,18 @@ from reporter.cli.common import noun, plural, read_passphrase
 from reporter.cli.terminal import clean as _clean
 from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
-from reporter.formats.report import INCIDENT_TYPES, KINDS, AttachmentInfo
+from reporter.formats.report import INCIDENT_TYPES, KINDS, PERPETRATORS, SOURCES, AttachmentInfo
 from reporter.review import files as reviewfiles
 from reporter.review import query as rq
 from reporter.review.db import ReviewDB, review_db_path
+from reporter.review.labels import (
+    CODE_LABELS,
+    FIELD_LABELS,
+    KIND_LABELS,
+    NOT_GIVEN,
+    TYPE_LABELS,
+    field_names,
+)
 from reporter.review.recipients import pending as pending_recipient_changes
 
 
@@ -90,54 +98,6 @@ def review(ctx: click.Context, review_db: Path | None,
 
 
 
-TYPE_LABELS = {
-    "shooting": "Shooting or other violence",
-    "beating-torture": "Beating or torture",
-    "sexual-violence": "Sexual violence",
-    "killing": "Killing",
-    "forced-labour": "Forced labour",
-    "child-labour": "Child labour",
-    "eviction-destruction": "Eviction or destruction of homes",
-    "smuggling": "Smuggling or illicit trade",
-    "environmental-harm": "Environmental harm (water, land, air)",
-    "intimidation-of-monitors": "Threats or intimidation against monitors",
-    "other": "Something else",
-}
-PERPETRATOR_LABELS = {
-    "state-security": "Army or other state security forces",
-    "police": "Police",
-    "private-security": "Private security guards",
-    "armed-group": "Armed group or militia",
-    "mine-operator": "Mine company or its staff",
-    "unknown": "Unknown",
-    "other": "Someone else",
-}
-SOURCE_LABELS = {"witnessed": "The monitor saw it", "heard": "Someone told the monitor"}
-CONTACT_LABELS = {"none": "Do not contact the monitor", "contact": "The monitor may be contacted"}
-KIND_LABELS = {"incident": "first report", "follow-up": "follow-up"}
-CODE_LABELS: dict[str, dict[str, str]] = {
-    "incident_types": TYPE_LABELS, "perpetrators": PERPETRATOR_LABELS,
-    "source": SOURCE_LABELS, "contact": CONTACT_LABELS,
-}
-FIELD_LABELS = {
-    "incident_types": "What happened",
-    "incident_date": "Incident date",
-    "date_approximate": "Approximate date",
-    "site": "Mine site",
-    "site_other": "Site (not in the list)",
-    "location": "Where exactly",
-    "people_affected": "People affected",
-    "children_affected": "Children affected",
-    "women_affected": "Women or girls affected",
-    "perpetrators": "Who did it",
-    "perpetrator_other": "Someone else (who)",
-    "source": "How the monitor knows",
-    "monitor_code": "Monitor code",
-    "contact": "Contact",
-    "contact_details": "Contact details",
-    "description": "Description",
-}
-NOT_GIVEN = "(not given)"
 
 
 def _width(text: str) -> int:
@@ -203,6 +163,13 @@ _FILTER_OPTIONS = (
                  help="Only first reports (incident) or only follow-ups."),
     click.option("--station", metavar="HEX", callback=_station, default=None,
                  help="Only this station (its id, or the first hex digits of it)."),
+    click.option("--perpetrator", type=click.Choice(PERPETRATORS), default=None,
+                 metavar="CODE", help="Only reports that name this perpetrator "
+                                      f"({', '.join(PERPETRATORS)})."),
+    click.option("--source", type=click.Choice(SOURCES), default=None,
+                 help="Only what the monitor saw (witnessed) or was told (heard)."),
+    click.option("--with-attachments", is_flag=True, default=False,
+                 help="Only reports with at least one attachment."),
 )
 
 F = Callable[..., Any]
@@ -220,7 +187,9 @@ def _filters(options: dict[str, Any]) -> rq.Filters:
                           incident_type=options["incident_type"],
                           date_from=options["date_from"], date_to=options["date_to"],
                           search=options["search"] or None, kind=options["kind"],
-                          station=options["station"])
+                          station=options["station"], perpetrator=options["perpetrator"],
+                          source=options["source"],
+                          with_attachments=options["with_attachments"])
     except rq.InvalidFilter as exc:
         raise click.BadParameter(str(exc), param_hint="'--from' / '--to'") from None
 
@@ -282,9 +251,7 @@ def _show_record(record: rq.Record) -> None:
     lines += [("Received", f"{report.submitted} (date the station received it, UTC)"),
               ("Language", report.locale or NOT_GIVEN), ("Form", report.form or NOT_GIVEN)]
     fields = report.fields
-    names = [n for n in FIELD_LABELS if n in fields or report.kind == "incident"]
-    names += sorted(n for n in fields if n not in FIELD_LABELS)
-    for name in names:
+    for name in field_names(report):
         if name != "description":
             lines.append((FIELD_LABELS.get(name, name), _value(name, fields.get(name))))
     lines = [(_clean(label), _clean(value)) for label, value in lines]

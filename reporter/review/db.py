@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +265,37 @@ _MIGRATION_4 = (
     "DROP TABLE unreadable",
     "ALTER TABLE unreadable_v4 RENAME TO unreadable",
 )
+# Schema 5: what the review desk filters on and shows (``query.py``, ``custody.py``).
+# Three columns taken from the body, so that filtering on them reads no JSON: the
+# source (witnessed or heard), the perpetrator codes (a JSON array, like ``types``)
+# and the number of attachments the report lists. When each report and each bundle
+# was imported (UTC, to the second: the reviewer's own chain of custody; NULL for
+# what was imported before this schema). And one index in the inbox's order
+# (newest first), which keyset pagination walks without sorting.
+_MIGRATION_5 = (
+    "ALTER TABLE reports ADD COLUMN source TEXT",
+    "ALTER TABLE reports ADD COLUMN perpetrators TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE reports ADD COLUMN attachment_count INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE reports ADD COLUMN imported TEXT",
+    "ALTER TABLE bundles ADD COLUMN imported TEXT",
+    # What a station sealed is untrusted: only a string is a source, only an array
+    # a list of perpetrators (``report_columns`` applies the same rules).
+    """UPDATE reports SET
+        source = CASE WHEN json_type(body, '$.fields.source') = 'text'
+                      THEN json_extract(body, '$.fields.source') END,
+        perpetrators = CASE WHEN json_type(body, '$.fields.perpetrators') = 'array'
+                            THEN json_extract(body, '$.fields.perpetrators') ELSE '[]' END,
+        attachment_count = coalesce(json_array_length(body, '$.attachments'), 0)""",
+    "CREATE INDEX reports_newest ON reports (submitted, station_id, seq)",
+    "DROP INDEX IF EXISTS reports_submitted",
+)
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
-                                           _MIGRATION_4)
+                                           _MIGRATION_4, _MIGRATION_5)
+
+
+def utc_now() -> str:
+    """The time now, UTC, to the second (``2026-03-14T09:26:53Z``): import times."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def review_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -306,6 +336,7 @@ class BundleRecord:
     reports: int
     created: str
     history: bytes = ROOT_HISTORY
+    imported: str | None = None  # when it was imported (None: before schema 5)
 
 
 @dataclass(frozen=True)
@@ -336,6 +367,8 @@ def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
     """
     fields = report.fields
     site = fields.get("site") or fields.get("site_other") or None
+    source = fields.get("source")
+    perpetrators = fields.get("perpetrators")
     return {
         "kind": report.kind,
         "receipt": report.receipt,
@@ -347,6 +380,10 @@ def report_columns(report: Report, body: bytes | None = None) -> dict[str, Any]:
         "types": json.dumps(fields.get("incident_types") or [], ensure_ascii=False),
         "description": str(fields.get("description") or ""),
         "body": (body if body is not None else report.to_body()).decode("utf-8"),
+        "source": source if isinstance(source, str) else None,
+        "perpetrators": json.dumps(perpetrators if isinstance(perpetrators, list) else [],
+                                   ensure_ascii=False),
+        "attachment_count": len(report.attachments),
     }
 
 
@@ -377,6 +414,12 @@ class ReviewDB:
 
     @classmethod
     def open(cls, path: Path, passphrase: str) -> ReviewDB:
+        return cls.open_with_key(path, cls.derive_key(path, passphrase))
+
+    @staticmethod
+    def check_exists(path: Path) -> passfile.PassFile:
+        """The parsed ``<db>.json`` of the review database ``path``, or the error
+        saying what is missing (no passphrase needed: nothing in it is secret)."""
         try:
             data = sidecar(path).read_bytes()
         except FileNotFoundError:
@@ -386,8 +429,18 @@ class ReviewDB:
             ) from None
         except OSError as exc:
             raise InstanceError(f"cannot read {sidecar(path)}: {exc.strerror}") from None
-        key = passfile.parse(sidecar(path), data, FORMAT, InstanceError).unlock(
-            passphrase, "this review database")
+        return passfile.parse(sidecar(path), data, FORMAT, InstanceError)
+
+    @classmethod
+    def derive_key(cls, path: Path, passphrase: str) -> bytes:
+        """The database key from the passphrase (Argon2id, at the cost the ``.json``
+        file names); ``WrongPassphrase`` if it is not this database's."""
+        return cls.check_exists(path).unlock(passphrase, "this review database")
+
+    @classmethod
+    def open_with_key(cls, path: Path, key: bytes) -> ReviewDB:
+        """Open with a key ``derive_key`` gave (the review desk holds it while unlocked
+        and opens a connection per request: about 0.1 ms, no key derivation)."""
         if not path.is_file():
             raise InstanceError(f"the review database {path} is missing")
         try:
@@ -529,13 +582,31 @@ class ReviewDB:
             (station_id, history, history))]
 
     def add_bundle(self, record: BundleRecord) -> None:
+        """Record an imported bundle; its import time is now unless ``record`` says."""
         self._db.execute(
             "INSERT INTO bundles (station_id, history, number, hash, previous, first_seq, "
-            "last_seq, chain_before, chain_head, reports, created) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "last_seq, chain_before, chain_head, reports, created, imported) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (record.station_id, record.history, record.number, record.hash, record.previous,
              record.first_seq, record.last_seq, record.chain_before, record.chain_head,
-             record.reports, record.created))
+             record.reports, record.created, record.imported or utc_now()))
+
+    def bundles_carrying(self, station_id: bytes, seq: int,
+                         history: bytes = ROOT_HISTORY) -> list[BundleRecord]:
+        """The imported bundles of one history of a station whose report range holds
+        ``seq``, by number (a report travels again in a later ``export --all``)."""
+        return [_bundle(row) for row in self._db.execute(
+            f"SELECT {_BUNDLE} FROM bundles "  # noqa: S608 (a fixed column list)
+            "WHERE station_id = ? AND history = ? AND first_seq <= ? AND last_seq >= ? "
+            "ORDER BY number", (station_id, history, seq, seq))]
+
+    def recipients_state(self, station_id: bytes, number: int,
+                         history: bytes = ROOT_HISTORY) -> str | None:
+        """How bundle ``number``'s recipients compared with the pin (``recipients.py``)."""
+        row = self._db.execute(
+            "SELECT recipients_state FROM bundles WHERE station_id = ? AND history = ? "
+            "AND number = ?", (station_id, history, number)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     # --- recipients (schema 3) ------------------------------------------------------
 
@@ -622,11 +693,13 @@ class ReviewDB:
         cursor = self._db.execute(
             "INSERT INTO reports (station_id, history, seq, envelope_hash, kind, receipt, "
             "follows, locale, submitted, incident_date, site, types, description, body, "
-            "file_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "file_key, source, perpetrators, attachment_count, imported) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (station_id, history, seq, envelope_hash, columns["kind"], columns["receipt"],
              columns["follows"], columns["locale"], columns["submitted"],
              columns["incident_date"], columns["site"], columns["types"],
-             columns["description"], columns["body"], file_key))
+             columns["description"], columns["body"], file_key, columns["source"],
+             columns["perpetrators"], columns["attachment_count"], utc_now()))
         return int(cursor.lastrowid or 0)
 
     def first_reports_with_receipt(self, receipt: str) -> list[tuple[int, bytes, int]]:
@@ -715,7 +788,7 @@ def _recipient(row: Any) -> Recipient:
 
 
 _BUNDLE = ("station_id, number, hash, previous, first_seq, last_seq, chain_before, "
-           "chain_head, reports, created, history")
+           "chain_head, reports, created, history, imported")
 _HISTORY = ("station_id, history, parent, position, bundle, bundle_hash, seq, chain, backup, "
             "restored")
 
@@ -725,7 +798,8 @@ def _bundle(row: Any) -> BundleRecord:
         station_id=bytes(row[0]), number=int(row[1]), hash=bytes(row[2]),
         previous=None if row[3] is None else bytes(row[3]), first_seq=int(row[4]),
         last_seq=int(row[5]), chain_before=bytes(row[6]), chain_head=bytes(row[7]),
-        reports=int(row[8]), created=str(row[9]), history=bytes(row[10]))
+        reports=int(row[8]), created=str(row[9]), history=bytes(row[10]),
+        imported=None if row[11] is None else str(row[11]))
 
 
 def _history(row: Any) -> HistoryRecord:

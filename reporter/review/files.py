@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -164,6 +164,77 @@ def stored_attachments(db: ReviewDB, report_id: int) -> Stored:
                   db.attachment_uploads(report_id))
 
 
+class UnknownAttachment(AttachmentError):
+    """The report has no attachment with that number."""
+
+
+@dataclass
+class Opened:
+    """One attachment being decrypted, for a reader that streams it (the review desk).
+
+    ``head`` is its first bytes, already decrypted and checked, from which
+    ``detected`` (its type, ``filetypes.detect``) was told; ``rest`` yields the
+    remaining bytes, each chunk checked before it is yielded, and the last
+    check (the SHA-256 the station sealed) is made when it is exhausted: a
+    reader that stops early has had only authenticated chunks. Close ``rest``
+    to stop.
+    """
+
+    info: AttachmentInfo
+    detected: str | None
+    head: bytes
+    rest: Generator[bytes, None, None]
+
+    def chunks(self) -> Iterator[bytes]:
+        """Every byte of the file, ``head`` first."""
+        if self.head:
+            yield self.head
+        yield from self.rest
+
+
+def _stored_one(db: ReviewDB, report_id: int, index: int) -> tuple[Stored, AttachmentInfo]:
+    stored = stored_attachments(db, report_id)
+    if not 0 <= index < len(stored.attachments):
+        raise UnknownAttachment(f"report {report_id} has no attachment {index + 1}")
+    if stored.file_key is None or index not in stored.uploads:
+        raise AttachmentError(
+            f"report {report_id}'s attachments are not in this review database (it was "
+            "imported without them); import its bundle into a new review database")
+    return stored, stored.attachments[index]
+
+
+def open_attachment(db: ReviewDB, report_id: int, index: int) -> Opened:
+    """Start decrypting attachment ``index`` (from 0) of report ``report_id``: its first
+    bytes are decrypted and checked now, to tell its type; the rest as it is read."""
+    stored, info = _stored_one(db, report_id, index)
+    chunks = _plaintext(db, stored, info)
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= filetypes.HEAD_BYTES:
+            break
+    return Opened(info, filetypes.detect(head[: filetypes.HEAD_BYTES]), head, chunks)
+
+
+def read_picture(db: ReviewDB, report_id: int, index: int) -> tuple[AttachmentInfo, bytearray]:
+    """Attachment ``index`` of report ``report_id`` decrypted whole into memory, checked
+    to the last byte, if a stripped copy can be made of it (``strip.check``, from its
+    first bytes and sealed size, before the rest is decrypted); else ``StripError``."""
+    from reporter.review import strip  # its limits; Pillow stays in the child process
+
+    stored, info = _stored_one(db, report_id, index)
+    chunks = _plaintext(db, stored, info)
+    data = bytearray()
+    for chunk in chunks:
+        data += chunk
+        if len(data) >= strip.HEAD_BYTES:
+            break
+    strip.check(bytes(data[: strip.HEAD_BYTES]), info.size, info.type)
+    for chunk in chunks:
+        data += chunk
+    return info, data
+
+
 def extract(db: ReviewDB, report_id: int, out_dir: Path, *,
             stripped: bool = False) -> Iterator[Outcome]:
     """Write report ``report_id``'s attachments (or stripped copies) into ``out_dir``."""
@@ -195,7 +266,8 @@ def _make_dir(out_dir: Path) -> None:
         raise AttachmentError(f"cannot create {out_dir}: {exc.strerror}") from None
 
 
-def _plaintext(db: ReviewDB, stored: Stored, info: AttachmentInfo) -> Iterator[bytes]:
+def _plaintext(db: ReviewDB, stored: Stored,
+               info: AttachmentInfo) -> Generator[bytes, None, None]:
     """One attachment's bytes, checked chunk by chunk; the last check (the SHA-256 the
     station sealed) is made when the last chunk has been taken."""
     assert stored.file_key is not None  # noqa: S101 (checked by extract)

@@ -170,11 +170,29 @@ def _limit(cpu_seconds: int, memory_bytes: int, output_bytes: int) -> None:
             pass
 
 
+def for_preview(clean: Image.Image, kind: str, max_side: int
+                ) -> tuple[Image.Image, str, dict[str, object]]:
+    """``clean`` made a screen preview: at most ``max_side`` pixels on its longest side,
+    in a mode browsers show, to be encoded as a JPEG (from a JPEG) or a PNG."""
+    target = "JPEG" if kind == "JPEG" else "PNG"
+    if target == "JPEG" and clean.mode not in ("L", "RGB"):
+        clean = clean.convert("RGB")
+    elif target == "PNG" and clean.mode not in ("1", "L", "LA", "RGB", "RGBA"):
+        has_alpha = "A" in clean.getbands() or clean.mode == "P"
+        clean = clean.convert("RGBA" if has_alpha else "RGB")
+    clean.thumbnail((max_side, max_side))
+    options: dict[str, object] = ({"quality": 90} if target == "JPEG"
+                                  else {"compress_level": 1})
+    return clean, target, options
+
+
 def main(argv: list[str]) -> int:
-    """``KIND MAX_PIXELS MAX_SCANS CPU_SECONDS MEMORY_BYTES OUTPUT_BYTES``; the picture on
-    standard input, the copy to standard output, the outcome on standard error."""
+    """``KIND MAX_PIXELS MAX_SCANS CPU_SECONDS MEMORY_BYTES OUTPUT_BYTES [PREVIEW_SIDE]``;
+    the picture on standard input, the copy to standard output, the outcome on standard
+    error. With ``PREVIEW_SIDE``, the copy is a preview (``for_preview``)."""
     kind = argv[0]
     max_pixels, max_scans, cpu, memory, output = (int(a) for a in argv[1:6])
+    preview_side = int(argv[6]) if len(argv) > 6 else None
     _limit(cpu, memory, output)
     status: dict[str, Any]
     try:
@@ -182,7 +200,10 @@ def main(argv: list[str]) -> int:
         clean, options, animated = clean_pixels(data, kind, max_pixels=max_pixels,
                                                 max_scans=max_scans)
         del data
-        copy = encode(clean, kind, options)
+        target = kind
+        if preview_side is not None:
+            clean, target, options = for_preview(clean, kind, preview_side)
+        copy = encode(clean, target, options)
         del clean
         write_all(sys.stdout.fileno(), copy)
         status = {"ok": True, "animated": animated, "bytes": len(copy)}

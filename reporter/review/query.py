@@ -22,6 +22,10 @@ Filtering rules (``Filters``):
   the report body (every field, code, date and receipt; not the JSON keys).
 * **kind**: ``incident`` or ``follow-up``.
 * **station**: a prefix of the station id in hex.
+* **perpetrator**: one code of ``report.PERPETRATORS``; a report matches if it
+  ticked that code among others.
+* **source**: ``witnessed`` or ``heard`` (how the monitor knows).
+* **with attachments**: only reports that list at least one attachment.
 
 Follow-ups carry no site or incident types of their own: ``--site`` and
 ``--type`` select first reports only. ``show`` lists follow-ups under the first
@@ -39,8 +43,15 @@ counts follow-ups by the same rule, so a forged station that reuses a code
 does not capture the real station's follow-ups.
 
 Order: ``list_reports`` gives the newest first (``submitted``, then station id,
-then sequence number, all descending); ``export_rows`` gives exactly the
-reverse, oldest first.
+then sequence number, then id, all descending: the id only breaks a tie that
+one station's numbering cannot make); ``export_rows`` gives exactly the
+reverse, oldest first. ``page`` gives the same order a page at a time by
+*keyset* pagination: a page ends with the key ``(submitted, station, seq, id)``
+of its last report, and the next page is the reports strictly older than that
+key (``WHERE (submitted, station_id, seq, id) < (?, ?, ?, ?)``), walked on the
+index ``reports_newest`` (whose entries end with the row id). No ``OFFSET``:
+the 2,000th page costs what the first does, and a report imported between two
+pages neither repeats nor hides one.
 
 Attachment counts come from the report's own sealed list (schema 2 bodies;
 0 for schema 1), so they say what the monitor sent, not what was stored.
@@ -67,7 +78,7 @@ from datetime import date
 from typing import Any, TextIO
 
 from reporter.errors import ReporterError
-from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, Report
+from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES, Report
 from reporter.review.db import ReviewDB
 from reporter.storage import sqlc
 
@@ -129,11 +140,20 @@ class Filters:
     search: str | None = None
     kind: str | None = None
     station: str | None = None
+    perpetrator: str | None = None
+    source: str | None = None
+    with_attachments: bool = False
 
     def __post_init__(self) -> None:
         if self.incident_type is not None and self.incident_type not in INCIDENT_TYPES:
             raise InvalidFilter(f"unknown incident type {self.incident_type!r}; "
                                 f"use one of {', '.join(INCIDENT_TYPES)}")
+        if self.perpetrator is not None and self.perpetrator not in PERPETRATORS:
+            raise InvalidFilter(f"unknown perpetrator {self.perpetrator!r}; "
+                                f"use one of {', '.join(PERPETRATORS)}")
+        if self.source is not None and self.source not in SOURCES:
+            raise InvalidFilter(f"unknown source {self.source!r}; use one of "
+                                f"{', '.join(SOURCES)}")
         if self.kind is not None and self.kind not in KINDS:
             raise InvalidFilter(f"unknown kind {self.kind!r}; use one of {', '.join(KINDS)}")
         for day in (self.date_from, self.date_to):
@@ -172,7 +192,21 @@ class Filters:
         if self.station:
             clauses.append("substr(lower(hex(r.station_id)), 1, ?) = ?")
             params += [len(self.station), self.station]
+        if self.perpetrator:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM json_each(r.perpetrators) AS p WHERE p.value = ?)")
+            params.append(self.perpetrator)
+        if self.source:
+            clauses.append("r.source = ?")
+            params.append(self.source)
+        if self.with_attachments:
+            clauses.append("r.attachment_count > 0")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    @property
+    def active(self) -> bool:
+        """Whether any filter is set (else every report matches)."""
+        return self != Filters()
 
 
 def receipt_code(report: Report) -> str:
@@ -241,10 +275,16 @@ class Summary:
     excerpt: str
     follow_ups: int
     attachments: int = 0
+    perpetrators: tuple[str, ...] = ()
+    source: str | None = None
 
     @property
     def station_short(self) -> str:
         return self.station[:SHORT_STATION]
+
+    @property
+    def key(self) -> PageKey:
+        return PageKey(self.submitted, self.station, self.seq, self.id)
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -270,28 +310,115 @@ _FOLLOW_UP_COUNT = (
     "AND g.receipt = f.follows AND g.station_id = f.station_id), "
     "(SELECT min(g.id) FROM reports AS g WHERE g.kind = 'incident' "
     "AND g.receipt = f.follows)))")
-_NEWEST_FIRST = " ORDER BY r.submitted DESC, r.station_id DESC, r.seq DESC"
-_OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq"
+_NEWEST_FIRST = " ORDER BY r.submitted DESC, r.station_id DESC, r.seq DESC, r.id DESC"
+_OLDEST_FIRST = " ORDER BY r.submitted, r.station_id, r.seq, r.id"
 
 
 def list_reports(db: ReviewDB, filters: Filters, limit: int | None = None) -> Iterator[Summary]:
     """Summaries of the matching reports, newest first, at most ``limit`` of them."""
-    what = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.site, "
+    tail, extra = (_NEWEST_FIRST, ()) if limit is None else (_NEWEST_FIRST + " LIMIT ?", (limit,))
+    for row in _select(db, _SUMMARY, filters, tail, extra):
+        yield _summary(row)
+
+
+_SUMMARY = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.site, "
             "r.types, CASE WHEN r.kind = 'follow-up' AND r.follows IS NOT NULL "
             "THEN r.follows ELSE r.receipt END, r.follows, r.description, "
             + _FOLLOW_UP_COUNT + ", "
-            "coalesce(json_array_length(r.body, '$.attachments'), 0) FROM reports AS r")
-    tail, extra = (_NEWEST_FIRST, ()) if limit is None else (_NEWEST_FIRST + " LIMIT ?", (limit,))
-    for row in _select(db, what, filters, tail, extra):
-        yield Summary(
-            id=int(row[0]), station=bytes(row[1]).hex(), seq=int(row[2]), kind=str(row[3]),
-            submitted=str(row[4]), incident_date=row[5], site=row[6], types=_types(row[7]),
-            receipt=str(row[8]), follows=row[9], excerpt=excerpt(str(row[10])),
-            follow_ups=int(row[11]), attachments=int(row[12]))
+            # From the body, not ``attachment_count``: SQLite parses it, so a damaged
+            # page fails here as an SQLite error, which ``ReviewDB`` names as damage.
+            "coalesce(json_array_length(r.body, '$.attachments'), 0), r.perpetrators, "
+            "r.source FROM reports AS r")
+
+
+def _summary(row: Any) -> Summary:
+    return Summary(
+        id=int(row[0]), station=bytes(row[1]).hex(), seq=int(row[2]), kind=str(row[3]),
+        submitted=str(row[4]), incident_date=row[5], site=row[6], types=_types(row[7]),
+        receipt=str(row[8]), follows=row[9], excerpt=excerpt(str(row[10])),
+        follow_ups=int(row[11]), attachments=int(row[12]), perpetrators=_types(row[13]),
+        source=row[14])
 
 
 def count_reports(db: ReviewDB, filters: Filters) -> int:
     return int(_select(db, "count(*) FROM reports AS r", filters).fetchone()[0])
+
+
+# --- pages (keyset pagination, see the module's docstring) ---------------------------
+
+_PAGE_KEY = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})\.([0-9a-f]{32})\.([0-9]{1,19})"
+                       r"\.([0-9]{1,19})")
+
+
+@dataclass(frozen=True, order=True)
+class PageKey:
+    """Where a report stands in the newest-first order: ``(submitted, station, seq, id)``."""
+
+    submitted: str
+    station: str  # hex, 32 digits
+    seq: int
+    id: int
+
+    def __str__(self) -> str:
+        """``2026-03-14.<station hex>.12.40``: safe in a URL as it is."""
+        return f"{self.submitted}.{self.station}.{self.seq}.{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> PageKey:
+        """The key ``str()`` wrote, or ``InvalidFilter`` (a hand-edited or stale link)."""
+        match = _PAGE_KEY.fullmatch(text.strip())
+        if match is None or max(int(match.group(3)), int(match.group(4))) >= 2**63:
+            raise InvalidFilter(f"{text[:80]!r} is not a page position")
+        return cls(match.group(1), match.group(2), int(match.group(3)), int(match.group(4)))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the newest-first list: its reports and the keys that lead to the
+    pages either side (``None``: there is no such page)."""
+
+    reports: tuple[Summary, ...]
+    newer: PageKey | None  # pass as ``before`` for the page of newer reports
+    older: PageKey | None  # pass as ``after`` for the page of older reports
+
+
+def page(db: ReviewDB, filters: Filters, size: int, *, after: PageKey | None = None,
+         before: PageKey | None = None) -> Page:
+    """``size`` matching reports, newest first: the first page, or those just older
+    than ``after``, or those just newer than ``before`` (one of the two at most).
+
+    Two steps: the page's ids walk the index ``reports_newest`` (no sort, no
+    ``OFFSET``, and the follow-up counts are not computed for rows that are only
+    passed over), then the summaries of those ids alone.
+    """
+    if size < 1 or (after is not None and before is not None):
+        raise ValueError("one page of at least one report, after or before a key")
+    key = after or before
+    where, params = filters.where()
+    if key is not None:
+        where += (" AND " if where else " WHERE ")
+        where += ("(r.submitted, r.station_id, r.seq, r.id) " + ("<" if after else ">")
+                  + " (?, ?, ?, ?)")
+        params += [key.submitted, bytes.fromhex(key.station), key.seq, key.id]
+    order = _NEWEST_FIRST if before is None else _OLDEST_FIRST
+    conn = db.connection
+    conn.create_function("reviewquery_fold", 1, fold, deterministic=True)
+    conn.create_function("reviewquery_text", 1, _body_text, deterministic=True)
+    sql = f"SELECT r.id FROM reports AS r{where}{order} LIMIT ?"  # noqa: S608 (constants)
+    ids = [int(row[0]) for row in conn.execute(sql, [*params, size + 1])]
+    more = len(ids) > size
+    ids = ids[:size]
+    if before is not None:
+        ids.reverse()
+    found = {s.id: s for s in (_summary(row) for row in conn.execute(
+        f"SELECT {_SUMMARY} WHERE r.id IN ({', '.join('?' * len(ids))})", ids))} if ids else {}
+    reports = tuple(found[i] for i in ids)
+    if not reports:
+        return Page((), None, None)
+    # Newer pages exist if we came from one (``after``), or if more lie beyond ``before``.
+    newer = reports[0].key if (after is not None or (before is not None and more)) else None
+    older = reports[-1].key if (before is not None or more) else None
+    return Page(reports, newer, older)
 
 
 # --- show ---------------------------------------------------------------------------
@@ -393,7 +520,7 @@ class ExportRow:
 
 def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
     """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
-    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "
+    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "  # parsed: see _SUMMARY
                          "coalesce(json_array_length(r.body, '$.attachments'), 0) "
                          "FROM reports AS r", filters, _OLDEST_FIRST)
     for row in cursor:

@@ -282,7 +282,43 @@ def refusal(kind: str, content_type: str | None) -> str:
     )
 
 
-def _decoder_command(kind: str, limits: Limits) -> list[str]:
+PREVIEW_PIXELS = 1600
+"""Longest side of a preview (``preview``): enough for a screen, small to send."""
+
+PREVIEW_TYPES = {"JPEG": "image/jpeg"}
+"""A preview is a JPEG for a JPEG, a PNG for every other kind (lossless, and shown
+by every browser, which TIFF and AVIF are not)."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A picture's pixels alone, re-encoded in memory: no metadata survives."""
+
+    data: bytes
+    media_type: str  # image/jpeg or image/png
+    animated: bool  # the picture had more frames: the preview has the first
+
+
+def preview(data: bytes | bytearray, content_type: str | None = None,
+            max_side: int = PREVIEW_PIXELS) -> Preview:
+    """A metadata-free copy of the picture ``data`` to show on a screen, made in memory
+    by the decoder's process with the same limits as ``strip_copy``: at most
+    ``max_side`` pixels on its longest side, a JPEG for a JPEG and a PNG otherwise.
+    ``StripError`` for what cannot or must not be decoded; nothing is written."""
+    kind = check(bytes(data[:HEAD_BYTES]), len(data), content_type)
+    status, out = _run_decoder(data, kind, LIMITS, None, preview_side=max_side)
+    return Preview(out, PREVIEW_TYPES.get(kind, "image/png"), bool(status.get("animated")))
+
+
+def stripped_bytes(data: bytes | bytearray, content_type: str | None = None) -> Preview:
+    """``strip_copy``'s copy (same format, full size, every limit), in memory: for a
+    reviewer who downloads it from the review desk. Nothing is written."""
+    kind = check(bytes(data[:HEAD_BYTES]), len(data), content_type)
+    status, out = _run_decoder(data, kind, LIMITS, None)
+    return Preview(out, COPY_TYPES[kind], bool(status.get("animated")))
+
+
+def _decoder_command(kind: str, limits: Limits, preview_side: int | None = None) -> list[str]:
     """``python -I`` running ``pixels.main``, importing this very ``reporter``."""
     if not sys.executable:
         raise StripError("cannot start the picture decoder: no Python interpreter path is "
@@ -292,19 +328,29 @@ def _decoder_command(kind: str, limits: Limits) -> list[str]:
             "from reporter.review.pixels import main; sys.exit(main(sys.argv[1:]))")
     return [sys.executable, "-I", "-c", code, root, kind, str(limits.pixels),
             str(limits.jpeg_scans), str(limits.cpu_seconds), str(limits.memory_bytes),
-            str(limits.output_bytes)]
+            str(limits.output_bytes), *([str(preview_side)] if preview_side else [])]
 
 
 def _decode(data: bytes | bytearray, kind: str, out_fd: int, limits: Limits) -> bool:
     """Run the decoder's process on ``data``, writing the copy to ``out_fd``; whether
     the picture had more than one frame. ``StripError`` for any failure, named."""
+    status, _ = _run_decoder(data, kind, limits, out_fd)
+    return bool(status.get("animated"))
+
+
+def _run_decoder(data: bytes | bytearray, kind: str, limits: Limits, out_fd: int | None,
+                 *, preview_side: int | None = None) -> tuple[dict[str, object], bytes]:
+    """Run the decoder's process on ``data``; its status and, with ``out_fd`` None, the
+    copy it wrote (else the copy went to ``out_fd``). ``StripError`` for any failure."""
     try:
-        child = subprocess.Popen(_decoder_command(kind, limits), stdin=subprocess.PIPE,  # noqa: S603
-                                 stdout=out_fd, stderr=subprocess.PIPE, close_fds=True)
+        child = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            _decoder_command(kind, limits, preview_side), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE if out_fd is None else out_fd, stderr=subprocess.PIPE,
+            close_fds=True)
     except OSError as e:
         raise StripError(f"cannot start the picture decoder: {e.strerror or e}") from e
     try:
-        _, err = child.communicate(data, timeout=limits.wall_seconds)  # type: ignore[arg-type]
+        out, err = child.communicate(data, timeout=limits.wall_seconds)  # type: ignore[arg-type]
     except subprocess.TimeoutExpired:
         child.kill()
         child.communicate()
@@ -317,10 +363,11 @@ def _decode(data: bytes | bytearray, kind: str, out_fd: int, limits: Limits) -> 
         raise
     status = _status(err)
     if child.returncode == 0 and status.get("ok") is True:
-        if status.get("bytes") != os.fstat(out_fd).st_size:
+        written = len(out or b"") if out_fd is None else os.fstat(out_fd).st_size
+        if status.get("bytes") != written:
             raise StripError(f"the stripped copy was not written whole (is the disk full?). "
                              f"{_NOTHING}")
-        return bool(status.get("animated"))
+        return status, out or b""
     error = status.get("error")
     if isinstance(error, str):
         raise StripError(error[:1000])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -15,7 +16,7 @@ from wtforms.fields.core import UnboundField
 
 from reporter.cli import review as review_cli
 from reporter.cli.main import main
-from reporter.formats import report
+from reporter.formats import attachment, report
 from reporter.review import query as rq
 from reporter.review.db import ReviewDB
 from reporter.station import forms
@@ -98,6 +99,26 @@ def test_list_filters_and_limit(run, sample: Sample) -> None:  # type: ignore[no
     assert ids("--limit", "2") == ["orphan", "died"]
 
 
+def test_list_filters_of_the_review_desk(run, sample: Sample) -> None:  # type: ignore[no-untyped-def]
+    def ids(*args: str) -> list[str]:
+        result = run("list", *args)
+        assert result.code == 0, result.err
+        return sample.names(table_ids(result.out)) if "No reports" not in result.out else []
+
+    assert ids("--perpetrator", "police") == ["beating"]
+    assert ids("--source", "heard") == ["children"]
+    assert ids("--source", "witnessed", "--site", "marange") == ["beating", "shooting"]
+    assert ids("--with-attachments") == []
+    with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
+        files = (report.AttachmentInfo(0, "a.pdf", "application/pdf", 10, bytes(32),
+                                       attachment.ciphertext_size(10), bytes(32)),)
+        new = dataclasses.replace(incident("2026-06-01"), attachments=files)
+        sample.ids["files"] = db.add_report(STATION_A, 20, bytes(32), new)
+    assert ids("--with-attachments") == ["files"]
+    stats = run("stats", "--perpetrator", "police")
+    assert stats.code == 0 and "Reports: 1" in stats.out
+
+
 def test_list_with_no_match(run, sample: Sample) -> None:  # type: ignore[no-untyped-def]
     result = run("list", "--site", "Nowhere")
     assert (result.code, result.out) == (0, "No reports match.\n")
@@ -110,6 +131,8 @@ def test_list_with_no_match(run, sample: Sample) -> None:  # type: ignore[no-unt
     (["--from", "2026-04-01", "--to", "2026-03-01"], "the start date 2026-04-01 is after"),
     (["--station", "zz"], "is not a station id"),
     (["--kind", "report"], "'report' is not one of"),
+    (["--perpetrator", "soldiers"], "'soldiers' is not one of"),
+    (["--source", "rumour"], "'rumour' is not one of"),
     (["--limit", "0"], "--limit"),
 ])
 def test_bad_filters_are_usage_errors(run, sample: Sample, args: list[str],  # type: ignore[no-untyped-def]
@@ -303,10 +326,12 @@ def test_review_db_option(run, sample: Sample, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_label_maps_cover_every_code() -> None:
-    assert list(review_cli.TYPE_LABELS) == list(report.INCIDENT_TYPES)
-    assert list(review_cli.PERPETRATOR_LABELS) == list(report.PERPETRATORS)
-    assert list(review_cli.SOURCE_LABELS) == list(report.SOURCES)
-    assert list(review_cli.CONTACT_LABELS) == list(report.CONTACT_CHOICES)
+    from reporter.review import labels
+
+    assert list(labels.TYPE_LABELS) == list(report.INCIDENT_TYPES)
+    assert list(labels.PERPETRATOR_LABELS) == list(report.PERPETRATORS)
+    assert list(labels.SOURCE_LABELS) == list(report.SOURCES)
+    assert list(labels.CONTACT_LABELS) == list(report.CONTACT_CHOICES)
     form_fields = {name for name, value in vars(forms.IncidentForm).items()
                    if isinstance(value, UnboundField)}
     form_fields = form_fields - set(forms.DATE_PARTS) | {"incident_date"}  # one sealed date

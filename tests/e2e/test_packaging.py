@@ -25,7 +25,11 @@ def test_the_wheel_is_complete_and_serves_french(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in ("reporter/station/templates/report.html", "reporter/station/static/style.css",
                      "reporter/i18n/translations/fr/LC_MESSAGES/messages.mo",
-                     "reporter/i18n/translations/messages.pot", "reporter/py.typed"):
+                     "reporter/i18n/translations/messages.pot", "reporter/py.typed",
+                     "reporter/review/desk/templates/report.html",
+                     "reporter/review/desk/static/desk.css",
+                     "reporter/i18n/translations/fr/LC_MESSAGES/reviewer.mo",
+                     "reporter/i18n/translations/reviewer.pot"):
         assert required in names, required
     assert not any(n.startswith("tests/") for n in names)
 
@@ -51,6 +55,18 @@ def test_the_wheel_is_complete_and_serves_french(tmp_path: Path) -> None:
         "text = page.get_data(as_text=True)\n"
         "assert page.status_code == 200, page.status_code\n"
         "assert '<html lang=\"fr\"' in text and 'Envoyer' in text, text[:500]\n"
+        "from reporter.review.db import ReviewDB\n"
+        "from reporter.review.desk.app import create_app as desk_app\n"
+        "from reporter.review.desk.config import DeskConfig\n"
+        "ReviewDB.create(p.absolute() / 'review.db', 'a long enough passphrase').close()\n"
+        "desk = desk_app(DeskConfig(review_db=p.absolute() / 'review.db', port=8765))\n"
+        "page = desk.test_client().get('/unlock', base_url='http://127.0.0.1:8765',\n"
+        "                              headers={'Accept-Language': 'fr'})\n"
+        "text = page.get_data(as_text=True)\n"
+        "assert page.status_code == 200, page.status_code\n"
+        "assert 'Déverrouiller le bureau de lecture' in text, text[:500]\n"
+        "assert desk.test_client().get('/static/desk.css', base_url='http://127.0.0.1:8765'"
+        ").status_code == 200\n"
         "print('ok')\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -165,16 +165,18 @@ def test_a_review_database_of_schema_2_pins_at_its_next_import(
     path = tmp_path / "old-review.db"
     with ReviewDB.create(path, "a long review passphrase") as db:
         import_bundle(db, next_bundle(station, tmp_path, 1), station.reviewer)
-        # Back to schema 2, as the previous release left it: no recipient tables.
+        # Back to schema 2, as the previous release left it: no recipient tables
+        # (nor what schema 4 added).
         c = db.connection
-        # (Schema 4's history columns stay; its migration copies the named columns.)
+        # (Schemas 4 and 5's columns stay: migration 4 rebuilds the tables from the
+        # named columns, and migration 5 adds the desk's columns again.)
         c.execute("DROP TABLE bundle_recipients")
         c.execute("DROP TABLE recipient_pins")
         c.execute("DROP TABLE histories")
         c.execute("ALTER TABLE bundles DROP COLUMN recipients_state")
         c.execute("PRAGMA user_version = 2")
     with ReviewDB.open(path, "a long review passphrase") as db:
-        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 4
+        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 5
         assert db.pins(station.station_id) == {} and rr.pending(db) == {}
         result = import_bundle(db, next_bundle(station, tmp_path, 2), station.reviewer)
         assert result.recipients is not None and result.recipients.state == rr.PINNED

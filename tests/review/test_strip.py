@@ -400,7 +400,7 @@ def test_a_gif_that_decodes_to_an_impossible_picture_fails_with_a_message(
 def fake_decoder(monkeypatch: pytest.MonkeyPatch, code: str) -> None:
     """Fault injection: the decoder's process replaced by ``python -c code``."""
     monkeypatch.setattr(strip, "_decoder_command",
-                        lambda kind, limits: [sys.executable, "-c", code])
+                        lambda kind, limits, preview_side=None: [sys.executable, "-c", code])
 
 
 @pytest.mark.parametrize(("code", "message"), [
@@ -421,6 +421,24 @@ def test_a_decoder_that_crashes_or_lies_is_named_and_leaves_nothing(
         strip_copy(src, dest)
     assert "Traceback" not in str(failed.value)
     assert no_output(dest)
+
+
+@pytest.mark.parametrize(("code", "message"), [
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
+     r"the picture decoder crashed \(SIGSEGV\) on this JPEG file"),
+    ("import sys, json; sys.stdin.read(); sys.stdout.write('xy'); "
+     "print(json.dumps({'ok': True, 'bytes': 5}), file=sys.stderr)", "was not written whole"),
+])
+def test_a_preview_decoder_that_crashes_or_lies_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: str, message: str) -> None:
+    """The review desk's previews (``strip.preview``): the same child, read from a pipe."""
+    fake_decoder(monkeypatch, code)
+    data = phone_jpeg(tmp_path / "evidence.jpg").read_bytes()
+    for make in (strip.preview, strip.stripped_bytes):
+        with pytest.raises(StripError, match=message) as failed:
+            make(data, "image/jpeg")
+        assert "Traceback" not in str(failed.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence.jpg"]
 
 
 def test_a_decoder_that_hangs_is_stopped(tmp_path: Path,

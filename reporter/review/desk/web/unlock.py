@@ -1,0 +1,117 @@
+"""Unlock, lock, and the language of the desk.
+
+The passphrase travels only in the body of the unlock form's POST: never in
+a URL (the form's method is POST, and a GET of ``/unlock`` ignores any
+``passphrase`` in its query), never in a log line (a failure is logged as
+its kind only), never in a page (the field is not filled in again).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+from werkzeug.wrappers import Response
+
+from reporter.errors import (
+    DatabaseUnreadable,
+    InstanceError,
+    ReporterError,
+    SchemaTooNew,
+    WrongPassphrase,
+)
+from reporter.i18n.reviewer import normalise
+from reporter.review.desk.vault import BUTTON, IDLE, Busy
+from reporter.review.desk.web.context import desk
+from reporter.review.desk.web.gate import authorised, safe_next, session_id, set_session_cookie
+
+bp = Blueprint("unlock", __name__)
+
+
+def _(text: str, **variables: object) -> str:
+    return str(gettext(text, **variables))
+log = logging.getLogger("reporter")
+
+
+def _state_message() -> str | None:
+    vault = desk().vault
+    if vault.unlocked:
+        return _("The desk is open in another browser window. Unlocking it here closes "
+                 "it there.")
+    if vault.reason == IDLE:
+        minutes = round(vault.idle_seconds / 60) or 1
+        return _("The desk locked itself after %(minutes)s minutes without use.",
+                 minutes=minutes)
+    if vault.reason == BUTTON:
+        return _("The desk is locked.")
+    return None
+
+
+def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    return render_template(
+        "unlock.html", error=error, state=_state_message(),
+        next=safe_next(request.values.get("next")), database=desk().config.review_db.name,
+    ), status
+
+
+@bp.get("/unlock")
+def page() -> Response | tuple[str, int]:
+    if authorised():
+        return redirect(safe_next(request.args.get("next")) or url_for("inbox.inbox"), 303)
+    return _page()
+
+
+def _failure(exc: ReporterError) -> str:
+    if isinstance(exc, WrongPassphrase):
+        return _("Wrong passphrase. Type the passphrase of this review database.")
+    if isinstance(exc, Busy):
+        return _("Another unlock is being checked. Try again in a moment.")
+    if isinstance(exc, DatabaseUnreadable):
+        return _("The review database is damaged or was altered. Restore it from a backup "
+                 "(keep the damaged copy: it may be evidence).")
+    if isinstance(exc, SchemaTooNew):
+        return _("This review database was made by a newer version of reporter. "
+                 "Upgrade reporter.")
+    if isinstance(exc, InstanceError):
+        return _("The review database or one of the files beside it is missing or "
+                 "cannot be read.")
+    return _("The review database could not be opened.")
+
+
+@bp.post("/unlock")
+def unlock() -> Response | tuple[str, int]:
+    passphrase = request.form.get("passphrase", "")
+    if not passphrase:
+        return _page(_("Type the passphrase of the review database."), 400)
+    context = desk()
+    new_session = context.sessions.rotate(session_id())
+    try:
+        context.vault.unlock(passphrase, new_session)
+    except ReporterError as exc:
+        # Never the passphrase, never what the exception quotes: its kind is enough.
+        log.warning("review desk: an unlock failed (%s)", type(exc).__name__)
+        return _page(_failure(exc), 403 if isinstance(exc, WrongPassphrase) else 503)
+    finally:
+        del passphrase
+    response = redirect(safe_next(request.form.get("next")) or url_for("inbox.inbox"), 303)
+    set_session_cookie(response, new_session)
+    g.pop("new_session", None)
+    return response
+
+
+@bp.post("/lock")
+def lock() -> Response:
+    if authorised():
+        desk().vault.lock(BUTTON)
+    return redirect(url_for("unlock.page"), 303)
+
+
+@bp.post("/language")
+def language() -> Response:
+    chosen = normalise(request.form.get("lang"))
+    sid = session_id()
+    if chosen is not None and sid is not None:
+        desk().sessions.set_language(sid, chosen)
+    target = safe_next(request.form.get("next")) or url_for("inbox.inbox")
+    return redirect(target, 303)
