@@ -33,7 +33,7 @@ from reporter.station.web import (
     refusals,
 )
 from reporter.station.web.context import EXTENSION, StationContext
-from reporter.station.web.guard import Guard, where
+from reporter.station.web.guard import guarded, where
 
 STYLE_FILE = Path(__file__).parent / "static" / "style.css"
 log = logging.getLogger("reporter")
@@ -128,5 +128,5 @@ def create_app(config: Config) -> Flask:
     hotspot.init_app(app)
     app.register_blueprint(intake.bp)
     app.register_blueprint(neutral.bp)
-    app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = guarded(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -13,7 +13,7 @@ from flask.wrappers import Request, Response
 from reporter.i18n import reviewer as i18n
 from reporter.review.desk import text
 from reporter.review.desk.config import DeskConfig
-from reporter.review.desk.security import Guard, where
+from reporter.review.desk.security import guarded, where
 from reporter.review.desk.sessions import Sessions
 from reporter.review.desk.vault import Vault
 from reporter.review.desk.web import errors, files, gate, inbox, reports, unlock
@@ -94,5 +94,5 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
     errors.init_app(app)
     for module in (unlock, inbox, reports, files):
         app.register_blueprint(module.bp)
-    app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = guarded(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -1,6 +1,7 @@
 """The desk's security headers, its checks of where a request comes from, and its guard.
 
-Headers (the station's, SECURITY.md "The web pages", with what a reading
+Headers (the station's, ``reporter/web/headers.py`` and SECURITY.md "The web
+pages", with what a reading
 room needs): pages may load this origin's style sheet, pictures and media
 and nothing else, run no script at all, be framed by nobody, and post forms
 only here; nothing is cached (``no-store``) or sent as a referrer. A file
@@ -22,14 +23,12 @@ Checks, before anything else runs:
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Callable, Iterable
-from typing import Any
-
 from werkzeug.wrappers import Response
 
-log = logging.getLogger("reporter")
+from reporter.web.guard import Guard, WSGIApp, where
+from reporter.web.headers import COMMON
+
+__all__ = ["COMMON", "FILE_POLICY", "PAGE_POLICY", "guarded", "where"]
 
 PAGE_POLICY = "; ".join([
     "default-src 'none'",
@@ -41,17 +40,6 @@ PAGE_POLICY = "; ".join([
     "base-uri 'none'",
 ])
 FILE_POLICY = "default-src 'none'; sandbox"
-BARE_POLICY = "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-COMMON = {
-    "Cache-Control": "no-store, max-age=0",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
 ALLOWED_FETCH_SITES = frozenset({"same-origin", "none"})
 
 
@@ -82,48 +70,10 @@ FALLBACK = (
     '<h2 lang="pt">A mesa de leitura teve um problema</h2><p lang="pt">Volte e tente '
     "de novo.</p></main></body></html>"
 ).encode()
-FALLBACK_HEADERS = [
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Content-Length", str(len(FALLBACK))),
-    ("Content-Security-Policy", BARE_POLICY),
-    *COMMON.items(),
-]
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def where(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    location = "?"
-    while tb is not None:
-        location = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return location
-
-
-class Guard:
-    """Whatever escapes Flask's error handlers: logged as its type and line only (a
-    message may quote a report), answered with a fixed page. Streams (a file being
-    sent) are passed through, so a failure half way closes the connection and the
-    browser sees a download that did not finish, never a page glued to the file."""
-
-    def __init__(self, app: WSGIApp) -> None:
-        self.app = app
-
-    def __call__(self, environ: dict[str, Any],
-                 start_response: Callable[..., Any]) -> Iterable[bytes]:
-        started = False
-
-        def tracking_start_response(*args: Any) -> Any:
-            nonlocal started
-            started = True
-            return start_response(*args)
-
-        try:
-            return self.app(environ, tracking_start_response)
-        except Exception as exc:
-            log.error("escaped %s at %s", type(exc).__name__, where(exc))
-            if started:
-                start_response("500 Internal Server Error", FALLBACK_HEADERS, sys.exc_info())
-            else:
-                start_response("500 Internal Server Error", FALLBACK_HEADERS)
-            return [FALLBACK]
+def guarded(app: WSGIApp) -> Guard:
+    """The desk behind ``reporter/web/guard.py``'s guard. Streams (a file being sent)
+    pass through, so a failure half way closes the connection and the browser sees
+    a download that did not finish, never a page glued to the file."""
+    return Guard(app, FALLBACK, buffer=False)

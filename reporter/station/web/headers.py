@@ -3,7 +3,8 @@
 The content security policy allows nothing but the page itself, its one
 inline style sheet (by hash), same-origin images and form posts to this
 origin: no script at all, no frames, nothing from another origin. Every page
-is ``no-store`` so a shared or seized phone keeps no copy of a report.
+is ``no-store`` so a shared or seized phone keeps no copy of a report. The
+headers besides the policy are the review desk's too (``reporter/web/headers.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import base64
 import hashlib
 
 from flask import Flask, Response
+
+from reporter.web.headers import BARE_POLICY, COMMON
+
+__all__ = ["BARE_POLICY", "COMMON", "init_app", "policy", "style_hash"]
 
 
 def style_hash(css: str) -> str:
@@ -27,22 +32,6 @@ def policy(css: str) -> str:
         "frame-ancestors 'none'",
         "base-uri 'none'",
     ])
-
-
-# Every answer but the policy, which names the page's style sheet: the guard's
-# fallback page (``guard.py``) sends these too, with a policy of its own.
-COMMON = {
-    "Cache-Control": "no-store, max-age=0",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Cross-Origin-Opener-Policy": "same-origin",
-    "Cross-Origin-Resource-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
-}
-# For a page with no style sheet and no form.
-BARE_POLICY = "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 
 def init_app(app: Flask, css: str) -> None:
