@@ -106,6 +106,46 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited in 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def raw_request(url: str, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None,
+                host: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request on its own connection, written by hand (every header exactly as
+    given, ``host`` as the Host header if set): the status, every header line of the
+    answer in order (repeats kept), and the body."""
+    address, port = url.removeprefix("http://").split(":")
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or f'{address}:{port}'}",
+             "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    with socket.create_connection((address, int(port)), timeout=30) as sock:
+        try:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        reply = b""
+        try:
+            while chunk := sock.recv(65536):
+                reply += chunk
+        except ConnectionResetError:
+            pass
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    pairs = [(n.strip(), v.strip()) for n, _, v in (x.partition(":") for x in header_lines)]
+    return int(status_line.split()[1]), pairs, rest
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -113,13 +153,7 @@ class Server:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 def start_server(station: Station, tmp_path: Path, *, env: dict[str, str] | None = None,

@@ -26,7 +26,7 @@ from reporter.station.instance import load_identity
 from reporter.station.intake import build_report
 from reporter.station.submission import Draft, Limits
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Station, add_reports, free_port
+from tests.conftest import Station, add_reports, free_port, stop_process
 from tests.reviewing import REVIEW_PASSPHRASE
 
 # What a hostile monitor (or a station running modified software) can put in a report.
@@ -171,13 +171,7 @@ class Desk:
     log: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")

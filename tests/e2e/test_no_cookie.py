@@ -9,7 +9,6 @@ instead (SECURITY.md, "The web pages").
 from __future__ import annotations
 
 import re
-import socket
 from urllib.parse import urlencode
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from reporter.formats.receipt import new_receipt
 from reporter.station.app import create_app
 from reporter.station.config import load_config
-from tests.conftest import Server, Station, form_token, valid_report
+from tests.conftest import Server, Station, form_token, raw_request, valid_report
 from tests.e2e.test_e2e import multipart
 
 pytestmark = pytest.mark.slow
@@ -28,27 +27,7 @@ JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 def exchange(server: Server, method: str, path: str, body: bytes | None = None,
              headers: dict[str, str] | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """One request on its own connection: status, every header line, body."""
-    host, port = server.url.removeprefix("http://").split(":")
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    if body is not None:
-        lines.append(f"Content-Length: {len(body)}")
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        try:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        reply = b""
-        try:
-            while chunk := sock.recv(65536):
-                reply += chunk
-        except ConnectionResetError:
-            pass
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    status = int(status_line.split()[1])
-    pairs = [tuple(part.strip() for part in line.split(":", 1)) for line in header_lines]
-    return status, pairs, rest  # type: ignore[return-value]
+    return raw_request(server.url, method, path, body, headers)
 
 
 def no_cookie(answer: tuple[int, list[tuple[str, str]], bytes], what: object) -> int:

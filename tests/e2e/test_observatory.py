@@ -51,7 +51,6 @@ recorded before cookies went).
 from __future__ import annotations
 
 import re
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +58,7 @@ import pytest
 import requests
 
 from reporter.i18n.languages import shipped_languages
-from tests.conftest import Server, Station, form_token, start_server, valid_report
+from tests.conftest import Server, Station, form_token, raw_request, start_server, valid_report
 from tests.e2e.test_e2e import multipart
 
 pytestmark = pytest.mark.slow
@@ -299,27 +298,9 @@ def observatory(answer: Answer) -> Score:
 def fetch(server: Server, what: str, method: str, path: str, body: bytes | None = None,
           headers: dict[str, str] | None = None, host: str | None = None) -> Answer:
     """One request on its own connection, as the Observatory asks (with an Origin)."""
-    address, port = server.url.removeprefix("http://").split(":")
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host or f'{address}:{port}'}",
-             "Connection: close", f"Origin: {ORIGIN}"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    if body is not None:
-        lines.append(f"Content-Length: {len(body)}")
-    with socket.create_connection((address, int(port)), timeout=30) as sock:
-        try:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-        reply = b""
-        try:
-            while chunk := sock.recv(65536):
-                reply += chunk
-        except ConnectionResetError:
-            pass
-    head, _, rest = reply.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    pairs = [(n.strip(), v.strip()) for n, _, v in (x.partition(":") for x in header_lines)]
-    return Answer(what, int(status_line.split()[1]), pairs, rest.decode("utf-8", "replace"))
+    status, pairs, rest = raw_request(server.url, method, path, body,
+                                      {"Origin": ORIGIN, **(headers or {})}, host)
+    return Answer(what, status, pairs, rest.decode("utf-8", "replace"))
 
 
 def flat(data: dict[str, object]) -> dict[str, str]:
