@@ -1,6 +1,6 @@
 """The signed table of contents of a bundle: canonical JSON, and every check on it.
 
-Part of the bundle format (``docs/bundle-format.md``, ``bundle.py``): the
+Part of the bundle format (``docs/bundle-format.md``, ``bundle/``): the
 manifest names the station and its signing key, the bundle number and the
 previous bundle's hash, the report range with the hash chain before and after
 it, every envelope's sequence number, size and hash with the size and hash of
@@ -8,7 +8,7 @@ each of its attachments' ciphertext, and the recipients: from version 3 each
 recipient's public key with the name the operator gave it, before that only
 their key ids; from version 4 the station's restores from backups (``Restore``:
 where each new history of the station forks from the one before). The station
-signs it; ``bundle.py`` carries it, signed, inside the encryption.
+signs it; ``bundle/writer.py`` carries it, signed, inside the encryption.
 
 Parsing is strict: canonical form only, every field checked, and the envelope
 count checked against the claimed range before anything is built from it.

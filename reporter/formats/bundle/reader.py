@@ -1,46 +1,14 @@
-"""Sealed, signed bundles: how reports leave a station (``RPTR-BDL`` version 4).
+"""Reading a bundle: every length checked before decrypting, the signature before the
+manifest is trusted, each envelope and attachment against the manifest as it streams past.
 
-The full specification, with the reasons behind each choice, is
-``docs/bundle-format.md``. In short::
-
-    header  = magic "RPTR-BDL" (8) || version 0x04 (1) || n (1, 1..64)
-              || padded length P (8, big endian)
-              || n x crypto_box_seal(file_key) (80 each) || secretstream header (24)
-    payload = secretstream chunks of 64 KiB of plaintext (+17 each), the last
-              tagged FINAL; the first chunk's associated data is the header
-    plaintext (P bytes) = frames, then zero padding
-    frame   = type (1) || length (4, big endian) || data
-              MANIFEST (1), then SIGNATURE (2), then per report in the
-              manifest's order one ENVELOPE (3) followed by its attachments'
-              ciphertext in ATTACHMENT (4) frames of 1 MiB (the last of each
-              attachment shorter), attachments in index order; then END (0, empty)
-
-The manifest (canonical JSON, ``manifest.py``) names the station and its signing key, the
-bundle number and the previous bundle's hash, the report range with the hash
-chain before and after it, every envelope's sequence number, size and hash
-with the size and hash of each of its attachments' ciphertext, and the
-recipients (version 3: each public key with its name; key ids before) and,
-from version 4, the station's restores from backups (each one a new history
-of its numbering, with the point it forks from). The
-station signs it (Ed25519, context
-``reporter/bundle/v1/manifest``) *inside* the encryption: a courier learns
-only the file's size bucket, not even which station sent it.
-
-Readers check every length before decrypting, verify the signature before
-trusting a byte of the manifest, check each envelope and each attachment
-against the manifest as it streams past (one chunk and one envelope in
-memory, never a whole attachment), recompute the hash chain, and refuse
-anything after the end. Version 1 bundles (no attachments), version 2
-bundles (recipients as key ids) and version 3 bundles (no restores) are still
-read.
+The rules are ``docs/bundle-format.md``'s; ``review/importer.py`` applies the rest.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import nacl.bindings as sodium
 import nacl.exceptions
@@ -54,18 +22,37 @@ from reporter.errors import (
 )
 from reporter.formats import jsonio
 from reporter.formats.attachment import CiphertextHash
+from reporter.formats.bundle.layout import (
+    ATTACHMENT_FRAME,
+    CHUNK,
+    CTX_PAYLOAD,
+    CTX_SIGNATURE,
+    FIXED_HEADER,
+    FRAME_ATTACHMENT,
+    FRAME_END,
+    FRAME_ENVELOPE,
+    FRAME_HEADER,
+    FRAME_MANIFEST,
+    FRAME_SIGNATURE,
+    MAGIC,
+    MAX_MANIFEST,
+    MAX_RECIPIENTS,
+    PIECE,
+    SS_ABYTES,
+    SS_HEADER_BYTES,
+    TAG_FINAL,
+    TAG_MESSAGE,
+    chunk_count,
+    valid_padded,
+)
 from reporter.formats.chain import chain_link_hashed, envelope_hash
 from reporter.formats.crypto import (
-    KEY_BYTES,
     SIGNATURE_BYTES,
     STANZA_BYTES,
     RecipientPrivateKey,
-    RecipientPublicKey,
-    StationSigningKey,
     StationVerifyKey,
     constant_time_equal,
     open_stanzas,
-    random_bytes,
     subkey,
 )
 from reporter.formats.manifest import (
@@ -75,211 +62,6 @@ from reporter.formats.manifest import (
     Manifest,
     recipient_id,
 )
-
-MAGIC = b"RPTR-BDL"
-MAX_RECIPIENTS = 64
-SS_HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
-SS_ABYTES = sodium.crypto_secretstream_xchacha20poly1305_ABYTES
-TAG_MESSAGE = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-TAG_FINAL = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
-CHUNK = 64 * 1024
-FIXED_HEADER = struct.Struct(">8sBBQ")
-FRAME_HEADER = struct.Struct(">BI")
-FRAME_END, FRAME_MANIFEST, FRAME_SIGNATURE, FRAME_ENVELOPE, FRAME_ATTACHMENT = 0, 1, 2, 3, 4
-MIN_PADDED = 64 * 1024
-STEP_PADDED = 64 * 1024 * 1024
-MAX_PADDED = 1 << 40
-MAX_MANIFEST = 64 * 1024 * 1024
-ATTACHMENT_FRAME = 1024 * 1024  # attachment ciphertext bytes per ATTACHMENT frame (the last: fewer)
-PIECE = CHUNK  # attachment ciphertext is handed on in pieces of at most this size
-CTX_PAYLOAD = b"reporter/bundle/v1/payload"
-CTX_SIGNATURE = b"reporter/bundle/v1/manifest"
-
-
-def padded_size(length: int) -> int:
-    """Powers of two from 64 KiB to 64 MiB, then whole multiples of 64 MiB."""
-    size = MIN_PADDED
-    while size < length and size < STEP_PADDED:
-        size *= 2
-    if size < length:
-        size = -(-length // STEP_PADDED) * STEP_PADDED
-    return size
-
-
-def _valid_padded(size: int) -> bool:
-    if size < MIN_PADDED or size > MAX_PADDED:
-        return False
-    if size <= STEP_PADDED:
-        return size & (size - 1) == 0
-    return size % STEP_PADDED == 0
-
-
-def _chunks(padded: int) -> int:
-    return -(-padded // CHUNK)
-
-
-def attachment_frames(size: int) -> int:
-    """How many ATTACHMENT frames carry ``size`` bytes of one attachment's ciphertext."""
-    return -(-size // ATTACHMENT_FRAME)
-
-
-# --- writing ------------------------------------------------------------------------
-
-
-class _ChunkWriter:
-    """Cuts the plaintext into 64 KiB secretstream chunks as it is produced."""
-
-    def __init__(self, out: BinaryIO, state: Any, header: bytes, padded: int) -> None:
-        self._out, self._state, self._header = out, state, header
-        self._remaining = padded
-        self._buffer = bytearray()
-        self._first = True
-        self.written = 0
-
-    def write(self, data: bytes | memoryview) -> None:
-        self._buffer += data
-        if len(self._buffer) < CHUNK:
-            return
-        # Push whole chunks from a view and cut the buffer once: a 1 MB piece
-        # is not shifted sixteen times.
-        start = 0
-        with memoryview(self._buffer) as view:
-            while len(self._buffer) - start >= CHUNK and self._remaining > CHUNK:
-                self._push(bytes(view[start : start + CHUNK]))
-                start += CHUNK
-        del self._buffer[:start]
-
-    def _push(self, piece: bytes) -> None:
-        last = len(piece) == self._remaining
-        ciphertext = sodium.crypto_secretstream_xchacha20poly1305_push(
-            self._state, piece, self._header if self._first else None,
-            TAG_FINAL if last else TAG_MESSAGE)
-        self._out.write(ciphertext)
-        self.written += len(ciphertext)
-        self._remaining -= len(piece)
-        self._first = False
-
-    def finish(self) -> None:
-        if len(self._buffer) != self._remaining:
-            raise AssertionError("bundle plaintext length does not match its header")
-        self._push(bytes(self._buffer))
-        self._buffer.clear()
-
-
-def _frame(kind: int, data: bytes) -> bytes:
-    return FRAME_HEADER.pack(kind, len(data)) + data
-
-
-def plaintext_length(manifest: Manifest) -> int:
-    """The bytes of every frame (before padding), from the manifest alone."""
-    # Three fixed frames (manifest, signature, end) plus one per envelope and
-    # one per started MiB of each attachment.
-    frames = 3 * FRAME_HEADER.size + len(manifest.to_json()) + SIGNATURE_BYTES
-    frames += sum(FRAME_HEADER.size + size for _seq, size, _h in manifest.envelopes)
-    return frames + sum(attachment_frames(size) * FRAME_HEADER.size + size
-                        for listed in manifest.attachments for size, _h in listed)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One report as ``write_bundle`` takes it: its envelope, then each attachment's
-    ciphertext (in index order) as an iterable of pieces of any size, read only
-    when its turn comes."""
-
-    envelope: bytes
-    attachments: Sequence[Iterable[bytes]] = ()
-
-
-def _write_attachment(writer: _ChunkWriter, seq: int, index: int, expected: AttachmentEntry,
-                      pieces: Iterable[bytes]) -> None:
-    size, expected_hash = expected
-    hashed = CiphertextHash()
-    done = frame_left = 0
-    for piece in pieces:
-        with memoryview(piece) as view:
-            offset = 0
-            while offset < len(view):
-                if frame_left == 0:
-                    frame_left = min(ATTACHMENT_FRAME, size - done)
-                    if frame_left <= 0:
-                        raise ValueError(f"report {seq}, attachment {index + 1} is longer "
-                                         "than the manifest says (it changed while the "
-                                         "bundle was written)")
-                    writer.write(FRAME_HEADER.pack(FRAME_ATTACHMENT, frame_left))
-                take = min(frame_left, len(view) - offset)
-                part = view[offset : offset + take]
-                hashed.update(part)  # type: ignore[arg-type]  # hashlib takes any buffer
-                writer.write(part)
-                offset += take
-                done += take
-                frame_left -= take
-    if done != size or not constant_time_equal(hashed.digest(), expected_hash):
-        raise ValueError(f"report {seq}, attachment {index + 1} changed while the bundle "
-                         "was written")
-
-
-def write_bundle(out: BinaryIO, manifest: Manifest, signing_key: StationSigningKey,
-                 envelopes: Iterable[bytes | Outgoing],
-                 recipients: list[RecipientPublicKey]) -> int:
-    """Write a bundle for ``manifest``; ``envelopes`` must match its list, in order.
-
-    Each item is an envelope (a report without attachments) or an ``Outgoing``
-    with its attachments' ciphertext. Streams: memory holds one envelope, one
-    piece of an attachment and one chunk at a time. Returns the number of
-    bytes written. A mismatch with the manifest raises ``ValueError`` (the
-    caller must discard what was written).
-    """
-    if not 1 <= len(recipients) <= MAX_RECIPIENTS:
-        raise ValueError(f"a bundle needs 1..{MAX_RECIPIENTS} recipients")
-    if signing_key.verify_key != manifest.station_key:
-        raise ValueError("the signing key is not the manifest's station key")
-    manifest_json = manifest.to_json()
-    if len(manifest_json) > MAX_MANIFEST:
-        raise ValueError(f"the manifest is larger than readers accept ({MAX_MANIFEST} bytes): "
-                         "export fewer reports per bundle")
-    used = plaintext_length(manifest)
-    padded = padded_size(used)
-    if padded > MAX_PADDED:
-        raise ValueError("the bundle would be larger than readers accept (1 TiB): "
-                         "export fewer reports per bundle")
-    file_key = random_bytes(KEY_BYTES)
-    state = sodium.crypto_secretstream_xchacha20poly1305_state()
-    ss_header = sodium.crypto_secretstream_xchacha20poly1305_init_push(
-        state, subkey(file_key, CTX_PAYLOAD))
-    header = b"".join([
-        FIXED_HEADER.pack(MAGIC, manifest.version, len(recipients), padded),
-        *(r.seal(file_key) for r in recipients),
-        ss_header,
-    ])
-    out.write(header)
-    writer = _ChunkWriter(out, state, header, padded)
-    writer.write(_frame(FRAME_MANIFEST, manifest_json))
-    writer.write(_frame(FRAME_SIGNATURE, signing_key.sign(CTX_SIGNATURE, manifest_json)))
-    expected = iter(zip(manifest.envelopes, manifest.attachments, strict=True))
-    for item in envelopes:
-        outgoing = item if isinstance(item, Outgoing) else Outgoing(item)
-        (seq, size, h), listed = next(expected, ((0, -1, b""), ()))
-        envelope = outgoing.envelope
-        if size != len(envelope) or envelope_hash(envelope) != h:
-            raise ValueError(f"envelope {seq} changed while the bundle was written")
-        if len(outgoing.attachments) != len(listed):
-            raise ValueError(f"report {seq} has {len(outgoing.attachments)} attachments, "
-                             f"the manifest lists {len(listed)}")
-        writer.write(_frame(FRAME_ENVELOPE, envelope))
-        for index, (entry, pieces) in enumerate(zip(listed, outgoing.attachments,
-                                                    strict=True)):
-            _write_attachment(writer, seq, index, entry, pieces)
-    if next(expected, None) is not None:
-        raise ValueError("fewer envelopes than the manifest lists")
-    writer.write(_frame(FRAME_END, b""))
-    zeros = bytes(CHUNK)
-    for start in range(used, padded, CHUNK):
-        writer.write(zeros[: min(CHUNK, padded - start)])
-    writer.finish()
-    return len(header) + writer.written
-
-
-# --- reading --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -306,10 +88,10 @@ def inspect(header: bytes, file_size: int) -> BundleInfo:
             f"{', '.join(map(str, READABLE_VERSIONS))}); upgrade reporter")
     if not 1 <= count <= MAX_RECIPIENTS:
         raise Malformed(f"the bundle declares {count} recipients (allowed: 1..{MAX_RECIPIENTS})")
-    if not _valid_padded(padded):
+    if not valid_padded(padded):
         raise Malformed(f"the bundle declares an invalid padded length ({padded})")
     header_length = FIXED_HEADER.size + count * STANZA_BYTES + SS_HEADER_BYTES
-    total = header_length + padded + _chunks(padded) * SS_ABYTES
+    total = header_length + padded + chunk_count(padded) * SS_ABYTES
     if file_size < total:
         raise Truncated(f"the bundle is {file_size} bytes but its header says {total}: "
                         "it was cut short (copy it again)")
@@ -434,7 +216,7 @@ class BundleReader:
             self._state, header[-SS_HEADER_BYTES:], subkey(file_key, CTX_PAYLOAD))
         self._header = header
         self._chunk_index = 0
-        self._chunks = _chunks(info.padded_length)
+        self._chunks = chunk_count(info.padded_length)
         self._buffer = bytearray()
         self._consumed = 0
         self._where = "its manifest"
