@@ -63,11 +63,22 @@ from typing import Any
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES
 from reporter.review.db import ReviewDB, utc_now
+from reporter.review.labels import N_
 from reporter.review.query import Filters, UnknownReport, _select, count_reports, tag_key
 from reporter.review.workflow_schema import HISTORY_ACTIONS, STATUSES
 
 __all__ = ["HISTORY_ACTIONS", "INCIDENT_KEY", "STATUSES", "tag_key"]
 
+# The words reviewers read for each status (msgids of the ``reviewer`` domain; the CLI
+# prints them in English).
+STATUS_LABELS = {
+    "new": N_("New"),
+    "under-review": N_("Under review"),
+    "verified": N_("Verified"),
+    "needs-follow-up": N_("Needs follow-up"),
+    "duplicate": N_("Dismissed as a duplicate"),
+    "unreliable": N_("Dismissed as unreliable"),
+}
 MAX_NAME = 80
 MAX_TAG = 50
 MAX_TAGS = 50  # per report
@@ -502,11 +513,12 @@ def get_incident(db: ReviewDB, incident_id: int) -> Incident:
     return _incident(row)
 
 
-def list_incidents(db: ReviewDB) -> list[Incident]:
-    """Every incident, newest first (by its date, else when it was created)."""
+def list_incidents(db: ReviewDB, limit: int = -1) -> list[Incident]:
+    """The incidents, newest first (by their date, else when each was created), at most
+    ``limit`` of them (-1: all)."""
     return [_incident(row) for row in db.connection.execute(
         _INCIDENT + " ORDER BY coalesce(i.date_from, substr(i.created, 1, 10)) DESC, "
-                    "i.id DESC")]
+                    "i.id DESC LIMIT ?", (limit,))]
 
 
 def _insert_incident(db: ReviewDB, fields: IncidentFields, reviewer: str) -> int:
