@@ -545,8 +545,12 @@ FIELD_COLUMNS = (
 )
 # ``receipt`` is the monitor's code (``receipt_code``): a follow-up and its first
 # report share it, so sorting on it groups them.
+# Then what the review database adds: the station history the report belongs to
+# (``histories.py``; 32 zeros for the station's first) and the reviewers' marks
+# (``workflow.py``): status, sensitive, incident id, tags (joined with ``;``).
 CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "locale", "submitted",
-               *FIELD_COLUMNS, "attachments")
+               *FIELD_COLUMNS, "attachments", "history", "status", "sensitive", "incident",
+               "tags")
 
 
 @dataclass(frozen=True)
@@ -556,16 +560,27 @@ class ExportRow:
     seq: int
     body: str  # the stored canonical JSON of the report
     attachments: int = 0  # how many the report lists
+    history: str = "00" * 16  # hex; all zero: the station's first history
+    status: str = "new"  # the reviewers' marks (``workflow.py``)
+    sensitive: bool = False
+    incident: int | None = None
+    tags: tuple[str, ...] = ()  # as first typed, in the order of their keys
 
 
 def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
     """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
     cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "  # parsed: see _SUMMARY
-                         "coalesce(json_array_length(r.body, '$.attachments'), 0) "
+                         "coalesce(json_array_length(r.body, '$.attachments'), 0), "
+                         "r.history, r.status, r.sensitive, r.incident, "
+                         "(SELECT json_group_array(label) FROM (SELECT g.label FROM "
+                         "report_tags AS g WHERE g.report = r.id ORDER BY g.tag)) "
                          "FROM reports AS r", filters, _OLDEST_FIRST)
     for row in cursor:
         yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]),
-                        int(row[4]))
+                        int(row[4]), history=bytes(row[5]).hex(), status=str(row[6]),
+                        sensitive=bool(row[7]),
+                        incident=None if row[8] is None else int(row[8]),
+                        tags=tuple(str(t) for t in json.loads(row[9] or "[]")))
 
 
 # Where a spreadsheet may start a cell: at the start of ours, and, if it splits
@@ -615,6 +630,8 @@ def export_values(row: ExportRow) -> list[str | int | float]:
         "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
         "receipt": receipt_code(report), "locale": report.locale,
         "submitted": report.submitted, "attachments": len(report.attachments),
+        "history": row.history, "status": row.status, "sensitive": row.sensitive,
+        "incident": row.incident, "tags": list(row.tags),
     }
     return [_value(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
 
@@ -626,15 +643,19 @@ def csv_cells(row: ExportRow) -> list[str | int | float]:
 
 
 def jsonl_line(row: ExportRow) -> str:
-    """``{"id", "station", "seq", "receipt", "attachments", "report": <the stored body,
-    as JSON>}`` on one line; ``receipt`` is the monitor's code (``receipt_code``),
-    ``attachments`` how many the report lists (their details are in
-    ``report.attachments``)."""
+    """``{"id", "station", "seq", "receipt", "attachments", "history", "status",
+    "sensitive", "incident", "tags", "report": <the stored body, as JSON>}`` on one
+    line; ``receipt`` is the monitor's code (``receipt_code``), ``attachments`` how
+    many the report lists (their details are in ``report.attachments``), the next
+    five as in the CSV (``incident`` null when not linked, ``tags`` a list)."""
     report = json.loads(row.body)  # stored by import: a checked report (report.py)
     receipt = (report["follows"] if report.get("kind") == "follow-up" and report.get("follows")
                else report["receipt"])
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
-                       "receipt": receipt, "attachments": row.attachments, "report": report},
+                       "receipt": receipt, "attachments": row.attachments,
+                       "history": row.history, "status": row.status,
+                       "sensitive": row.sensitive, "incident": row.incident,
+                       "tags": list(row.tags), "report": report},
                       ensure_ascii=False, separators=(",", ":"))
     # JSON allows these raw in strings, but tools that split lines on them would break
     # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls
