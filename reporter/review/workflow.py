@@ -224,6 +224,12 @@ def history(db: ReviewDB, *, report: int | None = None,
     return [_entry(row) for row in rows]
 
 
+def recent(db: ReviewDB, limit: int = 100) -> list[Entry]:
+    """The last ``limit`` entries of the whole history, newest first."""
+    return [_entry(row) for row in db.connection.execute(
+        _ENTRY + " ORDER BY id DESC LIMIT ?", (limit,))]
+
+
 def notes(db: ReviewDB, report_id: int) -> list[Entry]:
     """The notes about a report, oldest first."""
     return [_entry(row) for row in db.connection.execute(
@@ -259,6 +265,15 @@ def verify_history(db: ReviewDB) -> HistoryCheck:
             return HistoryCheck(count, previous, entry_id)
         previous, expected_id = digest, entry_id + 1
     return HistoryCheck(count, previous, None)
+
+
+def entry_with_hash(db: ReviewDB, digest: bytes) -> int | None:
+    """The id of the entry whose hash is ``digest`` (a head written down earlier), if the
+    history holds it. With ``verify_history`` intact up to it, nothing up to that entry
+    was rewritten since."""
+    row = db.connection.execute("SELECT id FROM review_history WHERE hash = ?",
+                                (digest,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 # --- one report's state ----------------------------------------------------------------

@@ -203,13 +203,13 @@ def test_the_workflow_pages_have_no_serious_accessibility_violation(
              "report-duplicate": f"/reports/{sample.ids['hostile']}",
              "report-problem": f"/reports/{sample.ids['photo']}?problem=too-long",
              "incident": f"/incidents/{sample.ids['incident']}",
-             "incidents": "/incidents", "reviewer": "/reviewer",
+             "incidents": "/incidents", "reviewer": "/reviewer", "history": "/history",
              "inbox-workflow": "/?status=verified&sensitive=1&tag=x"}
     for name, path in pages.items():
         page.goto(desk.url + path)
         page.wait_for_load_state("networkidle")
         found[name] = axe(page)
-        if name in ("report", "incident", "incidents"):
+        if name in ("report", "incident", "incidents", "history"):
             page.screenshot(path=artifact(f"desk-workflow-{name}-{language}.png"),
                             full_page=True)
     assert urlsplit(page.url).path == "/"

@@ -199,3 +199,31 @@ def test_without_a_name_the_desk_asks_for_one_first(desk: Desk, sample: Sample) 
         "csrf_token": token, "passphrase": REVIEW_PASSPHRASE, "reviewer": "x" * 10_000},
         timeout=30, allow_redirects=False)
     assert answer.status_code == 400 and "at most 80 characters" in answer.text
+
+
+def test_the_history_page_checks_the_chain(desk: Desk, sample: Sample) -> None:
+    session = unlock(desk)
+    photo = sample.ids["photo"]
+    for status in ("under-review", "verified"):
+        assert post(session, desk, f"/reports/{photo}/status", status=status
+                    ).status_code == 303
+    page = session.get(desk.url + "/history", timeout=30).text
+    assert "2 changes recorded. Every entry matches its hash" in page
+    with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
+        head = wf.verify_history(db).head.hex()
+        assert head in page and f'href="/reports/{photo}"' in page
+        first = wf.history(db)[0].hash.hex()
+    found = session.get(desk.url + "/history", params={"hash": first.upper()}, timeout=30)
+    assert "Found: entry 1 has this hash" in found.text
+    assert "No entry has this hash" in session.get(
+        desk.url + "/history", params={"hash": "ab" * 32}, timeout=30).text
+    assert "64 hexadecimal digits" in session.get(
+        desk.url + "/history", params={"hash": "<script>"}, timeout=30).text
+    with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
+        # Someone with the passphrase edits an entry with other tools.
+        db.connection.execute("DROP TRIGGER review_history_no_update")
+        db.connection.execute("UPDATE review_history SET reviewer = 'Mallory' WHERE id = 1")
+    page = session.get(desk.url + "/history", timeout=30).text
+    assert "Warning: entry 1 of the history does not match its hash" in page
+    assert "Entry 1 has this hash, but the history does not match" in session.get(
+        desk.url + "/history", params={"hash": first}, timeout=30).text

@@ -12,6 +12,8 @@ made and the reviewer is sent to ``/reviewer`` to give it first.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.exceptions import NotFound
@@ -25,6 +27,7 @@ from reporter.review.recipients import pending
 
 bp = Blueprint("verify", __name__)
 MAX_LISTED = 500  # incidents offered in a report's "link to" list (the newest)
+RECENT = 200  # changes listed on the history page
 
 
 def _(text: str, **variables: object) -> str:
@@ -228,6 +231,21 @@ def edit_incident(incident_id: int) -> Response:
                                 problem=exc.problem) + "#edit", 303)
     return redirect(url_for("verify.incident", incident_id=incident_id,
                             done="saved" if changed else "same"), 303)
+
+
+@bp.get("/history")
+def whole_history() -> str:
+    """The last changes of the whole review database, and its hash chain checked now."""
+    asked = request.args.get("hash", "").strip().lower()
+    digest = bytes.fromhex(asked) if re.fullmatch(r"[0-9a-f]{64}", asked) else None
+    with desk().vault.open() as db:
+        check = workflow.verify_history(db)
+        entries = workflow.recent(db, RECENT)
+        found = workflow.entry_with_hash(db, digest) if digest is not None else None
+        changed = pending(db)
+    return render_template("history.html", check=check, entries=entries, changed=changed,
+                           recent=RECENT, asked=asked[:64] if asked else None,
+                           valid=digest is not None, found=found)
 
 
 # --- the reviewer's name -----------------------------------------------------------------
