@@ -670,6 +670,20 @@ def count_incidents(db: ReviewDB, filters: Filters) -> int:
                        filters).fetchone()[0])
 
 
+def count_incidents_by(db: ReviewDB, filters: Filters, key: str,
+                       source: str = "reports AS r") -> list[tuple[Any, int]]:
+    """Incidents (as ``count_incidents`` counts them) among the reports matching
+    ``filters``, grouped by ``key``: an SQL expression over ``source`` (constants of
+    the caller, never text a reviewer typed), e.g. the month
+    ``substr(coalesce(r.incident_date, r.submitted), 1, 7)``, or ``t.value`` with
+    ``source="reports AS r, json_each(r.types) AS t"`` (an incident then counts once
+    under each type its reports ticked). An incident whose reports fall in two groups
+    counts in both. Ordered by ``key``."""
+    cursor = _select(db, f"{key}, count(DISTINCT {INCIDENT_KEY}) FROM {source}", filters,
+                     f" GROUP BY {key} ORDER BY {key}")
+    return [(k, int(n)) for k, n in cursor]
+
+
 # --- the reviewer's name -----------------------------------------------------------------
 
 

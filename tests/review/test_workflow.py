@@ -284,3 +284,19 @@ def test_incident_fields_are_checked_and_edits_recorded(db: ReviewDB, sample: Sa
         wf.link(db, sample.ids["shooting"], 999, ME)
     assert refused.value.problem == wf.UNKNOWN_INCIDENT
     assert [i.id for i in wf.list_incidents(db)] == [incident]
+
+
+def test_incidents_grouped_for_charts(db: ReviewDB, sample: Sample) -> None:
+    ids = sample.ids
+    month = "substr(coalesce(r.incident_date, r.submitted), 1, 7)"
+    # Unlinked: shooting (Feb) with its follow-ups (Mar, Apr) is one incident, but counts
+    # in each month one of its reports falls in.
+    assert wf.count_incidents_by(db, rq.Filters(), month) == [
+        ("2026-02", 1), ("2026-03", 3), ("2026-04", 2)]
+    wf.mark_duplicate(db, ids["beating"], ids["shooting"], ME)
+    by_type = wf.count_incidents_by(db, rq.Filters(), "t.value",
+                                    "reports AS r, json_each(r.types) AS t")
+    assert dict(by_type) == {"shooting": 1, "killing": 1, "beating-torture": 1,
+                             "child-labour": 1}
+    assert sum(n for _k, n in wf.count_incidents_by(db, rq.Filters(kind="incident"),
+                                                    "r.kind")) == 2
