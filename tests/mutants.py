@@ -91,6 +91,10 @@ DESK_UNLOCK = "reporter/review/desk/web/unlock.py"
 DESK_VAULT = "reporter/review/desk/vault.py"
 DESK_FILES = "reporter/review/desk/web/files.py"
 # The review desk's tests (the browser's take a minute more: add tests/e2e/test_desk_browser.py).
+WORKFLOW = "reporter/review/workflow.py"
+WORKFLOW_SCHEMA = "reporter/review/workflow_schema.py"
+WORKFLOW_TESTS = ("tests/review/test_workflow.py", "tests/e2e/test_desk_workflow_server.py",
+                  "tests/cli/test_review_workflow_cli.py")
 DESK_TESTS = ("tests/review/test_desk_views.py", "tests/review/test_desk_parts.py",
               "tests/e2e/test_desk_server.py", "tests/cli/test_review_serve.py")
 
@@ -430,6 +434,22 @@ MUTANTS: tuple[Mutant, ...] = (
       ("    if not allow_remote:\n", "    if False:\n")),
     m("desk-open-redirect", "desk", "unlock returns to any address it is given",
       DESK_GATE, ("    if value and _SAFE_NEXT.fullmatch(value):", "    if value:")),
+    # --- the verification workflow (issue 13): --group workflow -- WORKFLOW_TESTS ---------
+    m("workflow-history-update", "workflow", "the database lets the history be rewritten",
+      WORKFLOW_SCHEMA, ("        BEGIN SELECT RAISE(ABORT, 'the review history is append-only'); "
+                        "END\"\"\",\n    \"\"\"CREATE TRIGGER review_history_no_delete",
+                        "        BEGIN SELECT 1; END\"\"\",\n    \"\"\"CREATE TRIGGER "
+                        "review_history_no_delete")),
+    m("workflow-chain-unchecked", "workflow", "verify_history trusts each entry's hash",
+      WORKFLOW, ("        if entry_id != expected_id or bytes(row[7]) != previous or "
+                 "bytes(row[8]) != digest:", "        if entry_id != expected_id:")),
+    m("workflow-name-unchecked", "workflow", "a reviewer's name is recorded as typed",
+      WORKFLOW, ('    return _clean(text, MAX_NAME, "reviewer\'s name")',
+                 '    return text or "?"')),
+    m("workflow-tag-case", "workflow", "tags match only as typed (no folding)",
+      "reporter/review/query.py",
+      ("    return unicodedata.normalize(\"NFC\", collapsed.casefold())",
+       "    return collapsed")),
 )
 
 

@@ -25,6 +25,7 @@ from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, KINDS, PERPETRATORS, SOURCES, AttachmentInfo
 from reporter.review import files as reviewfiles
 from reporter.review import query as rq
+from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB, review_db_path
 from reporter.review.labels import (
     CODE_LABELS,
@@ -170,6 +171,13 @@ _FILTER_OPTIONS = (
                  help="Only what the monitor saw (witnessed) or was told (heard)."),
     click.option("--with-attachments", is_flag=True, default=False,
                  help="Only reports with at least one attachment."),
+    click.option("--status", type=click.Choice(wf.STATUSES), default=None,
+                 help="Only reports reviewers gave this status (the desk sets it)."),
+    click.option("--tag", default=None, help="Only reports with this tag (any case)."),
+    click.option("--sensitive/--not-sensitive", default=None,
+                 help="Only reports marked sensitive, or only those not marked."),
+    click.option("--incident", type=click.IntRange(min=1), default=None, metavar="ID",
+                 help="Only reports linked to this incident."),
 )
 
 F = Callable[..., Any]
@@ -189,7 +197,9 @@ def _filters(options: dict[str, Any]) -> rq.Filters:
                           search=options["search"] or None, kind=options["kind"],
                           station=options["station"], perpetrator=options["perpetrator"],
                           source=options["source"],
-                          with_attachments=options["with_attachments"])
+                          with_attachments=options["with_attachments"],
+                          status=options["status"], tag=options["tag"] or None,
+                          sensitive=options["sensitive"], incident=options["incident"])
     except rq.InvalidFilter as exc:
         raise click.BadParameter(str(exc), param_hint="'--from' / '--to'") from None
 
@@ -304,10 +314,14 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
     """Every field of report ID, with its follow-ups (or the report it follows)."""
     with obj.open() as db:
         detail = rq.get_report(db, report_id)
+        state = wf.state(db, report_id)
+        incident = wf.get_incident(db, state.incident) if state.incident else None
+        entries = wf.history(db, report=report_id)
     record = detail.record
     click.echo(f"Report {record.id}")
     _shared_code_warning(detail)
     _show_record(record)
+    _show_verification(state, incident, entries)
     if record.report.follows is not None:
         click.echo("")
         if detail.follows is None:
@@ -324,6 +338,42 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
             click.echo(f"  {_heading(follow_up, 'Report')}{_elsewhere(follow_up, record)}:")
             _indented(str(follow_up.report.fields.get("description") or NOT_GIVEN), "      ")
             _attachments(follow_up, "    ")
+
+
+def _show_verification(state: wf.ReportState, incident: wf.Incident | None,
+                       entries: list[wf.Entry]) -> None:
+    """What reviewers decided about the report (the desk records it), and its history."""
+    status = wf.STATUS_LABELS.get(state.status, state.status)
+    if state.duplicate_of is not None:
+        status += f" (of report {state.duplicate_of})"
+    click.echo(f"Status:    {status}")
+    click.echo(f"Sensitive: {'yes' if state.sensitive else 'no'}")
+    click.echo("Tags:      " + (_clean(", ".join(t.label for t in state.tags)) or "none"))
+    if incident is None:
+        click.echo("Incident:  not linked (counted as an incident of its own)")
+    else:
+        click.echo(f"Incident:  {incident.id}, {_clean(incident.fields.title)} "
+                   f"({plural(incident.reports, 'report')})")
+    if entries:
+        click.echo(f"History:   {plural(len(entries), 'change')}")
+        for entry in entries:
+            click.echo("  " + _clean(f"{entry.at}  {entry.reviewer}: {_what(entry)}"))
+            if entry.action == "note":
+                _indented(str(entry.detail.get("text", "")), "      ")
+
+
+def _what(entry: wf.Entry) -> str:
+    d = entry.detail
+    if entry.action == "status":
+        return (f"status {wf.STATUS_LABELS.get(str(d.get('from')), d.get('from'))} -> "
+                f"{wf.STATUS_LABELS.get(str(d.get('to')), d.get('to'))}")
+    if entry.action in ("tag-added", "tag-removed"):
+        return f"{entry.action} {d.get('tag')}"
+    if entry.action in ("linked", "unlinked"):
+        return f"{entry.action} incident {entry.incident}"
+    if entry.action == "duplicate":
+        return f"marked a duplicate of report {d.get('of')}"
+    return entry.action.replace("-", " ")
 
 
 def _elsewhere(linked: rq.Record, record: rq.Record) -> str:
@@ -488,10 +538,13 @@ def review_stats(obj: ReviewContext, /, **options: Any) -> None:
     filters = _filters(options)
     with obj.open() as db:
         counts = rq.stats(db, filters)
+        incidents = wf.count_incidents(db, filters)
     if not counts.total:
         click.echo("No reports match.")
         return
     click.echo(f"Reports: {counts.total}")
+    click.echo(f"Incidents: {incidents} (reports linked to one "
+               "incident count once; a report linked to none counts as its own)")
     click.echo("")
     _table(["KIND", "REPORTS"], [[k, str(n)] for k, n in counts.by_kind], frozenset({1}))
     click.echo("")

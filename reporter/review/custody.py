@@ -18,7 +18,9 @@ evidence package):
   chain values before and after that range, when the station made it, when
   it was imported, and whom it was sealed to (names as the station's list
   gives them, fingerprints, and how that set compared with the pinned one);
-* when the report itself was added to this database.
+* when the report itself was added to this database;
+* the station's history the report belongs to (``histories.py``): the
+  station's first, or the restores from backups that led to it, oldest first.
 
 Import times exist from schema 5 on; earlier imports show none.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reporter.formats.crypto import StationVerifyKey
+from reporter.formats.manifest import Restore
 from reporter.review.db import ReviewDB
 from reporter.review.query import UnknownReport
 from reporter.review.recipients import fingerprint
@@ -64,6 +67,8 @@ class Custody:
     envelope_hash: str  # hex
     imported: str | None  # UTC; None before schema 5
     bundles: tuple[BundleCustody, ...]  # every imported bundle that carried it, by number
+    history: str = "00" * 16  # hex; all zero: the station's first (never restored)
+    restores: tuple[Restore, ...] = ()  # the restores that led to ``history``, oldest first
 
 
 def custody(db: ReviewDB, report_id: int) -> Custody:
@@ -88,4 +93,5 @@ def custody(db: ReviewDB, report_id: int) -> Custody:
         report_id=report_id, station=station_id.hex(),
         station_key=StationVerifyKey(pinned).fingerprint() if pinned else "",
         seq=seq, envelope_hash=bytes(row[2]).hex(),
-        imported=None if row[3] is None else str(row[3]), bundles=bundles)
+        imported=None if row[3] is None else str(row[3]), bundles=bundles,
+        history=history.hex(), restores=db.lineage(station_id, history))

@@ -40,6 +40,7 @@ from reporter.errors import (
 from reporter.formats.crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
 from reporter.formats.manifest import ROOT_HISTORY, Restore
 from reporter.formats.report import Report
+from reporter.review.workflow_schema import MIGRATION as _MIGRATION_6
 from reporter.storage import passfile, sqlc
 from reporter.storage.blobs import BlobStore
 
@@ -289,8 +290,10 @@ _MIGRATION_5 = (
     "CREATE INDEX reports_newest ON reports (submitted, station_id, seq)",
     "DROP INDEX IF EXISTS reports_submitted",
 )
+# Schema 6: the verification workflow (status, tags, sensitive mark, incidents and the
+# append-only history): ``workflow_schema.py``.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
-                                           _MIGRATION_4, _MIGRATION_5)
+                                           _MIGRATION_4, _MIGRATION_5, _MIGRATION_6)
 
 
 def utc_now() -> str:

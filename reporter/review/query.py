@@ -26,6 +26,11 @@ Filtering rules (``Filters``):
   ticked that code among others.
 * **source**: ``witnessed`` or ``heard`` (how the monitor knows).
 * **with attachments**: only reports that list at least one attachment.
+* **status**, **tag**, **sensitive**, **incident**: the reviewers' own marks
+  (``workflow.py``): a status code of ``workflow_schema.STATUSES``; a tag,
+  matched as ``workflow.tag_key`` folds it (case and Unicode form do not
+  matter); marked sensitive (``True``) or not (``False``); linked to one
+  incident (its id).
 
 Follow-ups carry no site or incident types of their own: ``--site`` and
 ``--type`` select first reports only. ``show`` lists follow-ups under the first
@@ -80,6 +85,7 @@ from typing import Any, TextIO
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES, Report
 from reporter.review.db import ReviewDB
+from reporter.review.workflow_schema import STATUSES
 from reporter.storage import sqlc
 
 STATION_HEX = re.compile(r"[0-9a-f]{1,32}")
@@ -129,6 +135,13 @@ def fold(text: str | None) -> str | None:
     return unicodedata.normalize("NFC", str(text)).casefold()
 
 
+def tag_key(text: str) -> str:
+    """How a tag is matched: NFC, inner white space collapsed to one space, trimmed,
+    case-folded (``Spill``, ``spill`` and `` SPILL `` are one tag)."""
+    collapsed = " ".join(unicodedata.normalize("NFC", text).split())
+    return unicodedata.normalize("NFC", collapsed.casefold())
+
+
 @dataclass(frozen=True)
 class Filters:
     """What to select; ``None`` means "any". Checked on construction."""
@@ -143,8 +156,15 @@ class Filters:
     perpetrator: str | None = None
     source: str | None = None
     with_attachments: bool = False
+    status: str | None = None
+    tag: str | None = None
+    sensitive: bool | None = None
+    incident: int | None = None
 
     def __post_init__(self) -> None:
+        if self.status is not None and self.status not in STATUSES:
+            raise InvalidFilter(f"unknown status {self.status!r}; use one of "
+                                f"{', '.join(STATUSES)}")
         if self.incident_type is not None and self.incident_type not in INCIDENT_TYPES:
             raise InvalidFilter(f"unknown incident type {self.incident_type!r}; "
                                 f"use one of {', '.join(INCIDENT_TYPES)}")
@@ -201,6 +221,19 @@ class Filters:
             params.append(self.source)
         if self.with_attachments:
             clauses.append("r.attachment_count > 0")
+        if self.status:
+            clauses.append("r.status = ?")
+            params.append(self.status)
+        if self.tag and self.tag.strip():
+            clauses.append("EXISTS (SELECT 1 FROM report_tags AS g WHERE g.report = r.id "
+                           "AND g.tag = ?)")
+            params.append(tag_key(self.tag))
+        if self.sensitive is not None:
+            clauses.append("r.sensitive = ?")
+            params.append(1 if self.sensitive else 0)
+        if self.incident is not None:
+            clauses.append("r.incident = ?")
+            params.append(self.incident)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     @property
@@ -277,6 +310,9 @@ class Summary:
     attachments: int = 0
     perpetrators: tuple[str, ...] = ()
     source: str | None = None
+    status: str = "new"  # the reviewers' (``workflow.py``)
+    sensitive: bool = False
+    incident: int | None = None
 
     @property
     def station_short(self) -> str:
@@ -328,7 +364,7 @@ _SUMMARY = ("r.id, r.station_id, r.seq, r.kind, r.submitted, r.incident_date, r.
             # From the body, not ``attachment_count``: SQLite parses it, so a damaged
             # page fails here as an SQLite error, which ``ReviewDB`` names as damage.
             "coalesce(json_array_length(r.body, '$.attachments'), 0), r.perpetrators, "
-            "r.source FROM reports AS r")
+            "r.source, r.status, r.sensitive, r.incident FROM reports AS r")
 
 
 def _summary(row: Any) -> Summary:
@@ -337,7 +373,8 @@ def _summary(row: Any) -> Summary:
         submitted=str(row[4]), incident_date=row[5], site=row[6], types=_types(row[7]),
         receipt=str(row[8]), follows=row[9], excerpt=excerpt(str(row[10])),
         follow_ups=int(row[11]), attachments=int(row[12]), perpetrators=_types(row[13]),
-        source=row[14])
+        source=row[14], status=str(row[15]), sensitive=bool(row[16]),
+        incident=None if row[17] is None else int(row[17]))
 
 
 def count_reports(db: ReviewDB, filters: Filters) -> int:
@@ -450,7 +487,10 @@ class Detail:
     same_code: tuple[Record, ...] = ()
 
 
-_RECORD = "SELECT r.id, r.station_id, r.seq, r.body, r.history FROM reports AS r"
+# ``json_type``: SQLite parses the body, so a damaged page fails here as an SQLite
+# error, which ``ReviewDB`` names as damage (see ``_SUMMARY``).
+_RECORD = ("SELECT r.id, r.station_id, r.seq, r.body, r.history, json_type(r.body) "
+           "FROM reports AS r")
 
 
 def _record(row: Any) -> Record:
@@ -505,8 +545,12 @@ FIELD_COLUMNS = (
 )
 # ``receipt`` is the monitor's code (``receipt_code``): a follow-up and its first
 # report share it, so sorting on it groups them.
+# Then what the review database adds: the station history the report belongs to
+# (``histories.py``; 32 zeros for the station's first) and the reviewers' marks
+# (``workflow.py``): status, sensitive, incident id, tags (joined with ``;``).
 CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "locale", "submitted",
-               *FIELD_COLUMNS, "attachments")
+               *FIELD_COLUMNS, "attachments", "history", "status", "sensitive", "incident",
+               "tags")
 
 
 @dataclass(frozen=True)
@@ -516,16 +560,27 @@ class ExportRow:
     seq: int
     body: str  # the stored canonical JSON of the report
     attachments: int = 0  # how many the report lists
+    history: str = "00" * 16  # hex; all zero: the station's first history
+    status: str = "new"  # the reviewers' marks (``workflow.py``)
+    sensitive: bool = False
+    incident: int | None = None
+    tags: tuple[str, ...] = ()  # as first typed, in the order of their keys
 
 
 def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
     """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
     cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "  # parsed: see _SUMMARY
-                         "coalesce(json_array_length(r.body, '$.attachments'), 0) "
+                         "coalesce(json_array_length(r.body, '$.attachments'), 0), "
+                         "r.history, r.status, r.sensitive, r.incident, "
+                         "(SELECT json_group_array(label) FROM (SELECT g.label FROM "
+                         "report_tags AS g WHERE g.report = r.id ORDER BY g.tag)) "
                          "FROM reports AS r", filters, _OLDEST_FIRST)
     for row in cursor:
         yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]),
-                        int(row[4]))
+                        int(row[4]), history=bytes(row[5]).hex(), status=str(row[6]),
+                        sensitive=bool(row[7]),
+                        incident=None if row[8] is None else int(row[8]),
+                        tags=tuple(str(t) for t in json.loads(row[9] or "[]")))
 
 
 # Where a spreadsheet may start a cell: at the start of ours, and, if it splits
@@ -575,6 +630,8 @@ def export_values(row: ExportRow) -> list[str | int | float]:
         "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
         "receipt": receipt_code(report), "locale": report.locale,
         "submitted": report.submitted, "attachments": len(report.attachments),
+        "history": row.history, "status": row.status, "sensitive": row.sensitive,
+        "incident": row.incident, "tags": list(row.tags),
     }
     return [_value(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
 
@@ -586,15 +643,19 @@ def csv_cells(row: ExportRow) -> list[str | int | float]:
 
 
 def jsonl_line(row: ExportRow) -> str:
-    """``{"id", "station", "seq", "receipt", "attachments", "report": <the stored body,
-    as JSON>}`` on one line; ``receipt`` is the monitor's code (``receipt_code``),
-    ``attachments`` how many the report lists (their details are in
-    ``report.attachments``)."""
+    """``{"id", "station", "seq", "receipt", "attachments", "history", "status",
+    "sensitive", "incident", "tags", "report": <the stored body, as JSON>}`` on one
+    line; ``receipt`` is the monitor's code (``receipt_code``), ``attachments`` how
+    many the report lists (their details are in ``report.attachments``), the next
+    five as in the CSV (``incident`` null when not linked, ``tags`` a list)."""
     report = json.loads(row.body)  # stored by import: a checked report (report.py)
     receipt = (report["follows"] if report.get("kind") == "follow-up" and report.get("follows")
                else report["receipt"])
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
-                       "receipt": receipt, "attachments": row.attachments, "report": report},
+                       "receipt": receipt, "attachments": row.attachments,
+                       "history": row.history, "status": row.status,
+                       "sensitive": row.sensitive, "incident": row.incident,
+                       "tags": list(row.tags), "report": report},
                       ensure_ascii=False, separators=(",", ":"))
     # JSON allows these raw in strings, but tools that split lines on them would break
     # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls

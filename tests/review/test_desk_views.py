@@ -355,7 +355,7 @@ def test_the_filter_form_is_a_get_form_with_a_label_for_each_field(
         '<form method="get"'))]
     names = re.findall(r'name="([a-z]+)"', form)
     assert names == ["q", "site", "type", "perpetrator", "source", "kind", "station", "from",
-                     "to", "files"]
+                     "to", "status", "tag", "sensitive", "files"]
     for field_id in re.findall(r'<(?:input|select)[^>]* id="([a-z]+)"', form):
         assert f'<label for="{field_id}">' in form
     assert "csrf_token" not in form  # a GET form changes nothing

@@ -312,7 +312,7 @@ DOCUMENTED_COLUMNS = [
     "incident_date", "date_approximate", "site", "site_other", "location", "incident_types",
     "people_affected", "children_affected", "women_affected", "perpetrators",
     "perpetrator_other", "description", "source", "monitor_code", "contact",
-    "contact_details", "attachments",
+    "contact_details", "attachments", "history", "status", "sensitive", "incident", "tags",
 ]
 
 
@@ -350,7 +350,8 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
         "perpetrators": "state-security", "perpetrator_other": "",
         "description": "Soldiers fired at diggers by the river.\nOne man was killed.",
         "source": "witnessed", "monitor_code": "", "contact": "none", "contact_details": "",
-        "attachments": "0",
+        "attachments": "0", "history": "0" * 32, "status": "new", "sensitive": "false",
+        "incident": "", "tags": "",
     }
     died = by_id[sample.ids["died"]]
     # The monitor's code: the follow-up's own code (no monitor saw it) is not exported.
@@ -358,7 +359,7 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
     assert sample.reports["died"].receipt not in text
     assert died["locale"] == "fr" and died["station"] == STATION_B.hex()
     assert died["description"] == "Two of the wounded died in hospital, ÉTÉ."
-    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[7:-1] if c != "description")
+    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[7:-6] if c != "description")
     assert died["attachments"] == "0"
 
 
@@ -408,8 +409,9 @@ def test_jsonl_round_trip(db: ReviewDB, sample: Sample) -> None:
         exported = by_name[name]
         code = report.follows if report.kind == "follow-up" else report.receipt
         assert exported == {"id": sample.ids[name], "station": station.hex(), "seq": seq,
-                            "receipt": code, "attachments": 0,
-                            "report": json.loads(report.to_body())}
+                            "receipt": code, "attachments": 0, "history": "0" * 32,
+                            "status": "new", "sensitive": False, "incident": None,
+                            "tags": [], "report": json.loads(report.to_body())}
         assert Report.from_body(json.dumps(exported["report"]).encode()) == report
 
 

@@ -16,7 +16,7 @@ from reporter.review.desk.config import DeskConfig
 from reporter.review.desk.security import guarded, where
 from reporter.review.desk.sessions import Sessions
 from reporter.review.desk.vault import Vault
-from reporter.review.desk.web import errors, files, gate, inbox, reports, unlock
+from reporter.review.desk.web import errors, files, gate, inbox, reports, unlock, verify
 from reporter.review.desk.web.context import EXTENSION, DeskContext, desk
 from reporter.review.labels import (
     KIND_LABELS,
@@ -25,6 +25,7 @@ from reporter.review.labels import (
     SOURCE_LABELS,
     TYPE_LABELS,
 )
+from reporter.review.workflow import STATUS_LABELS
 
 log = logging.getLogger("reporter")
 # A form of the desk is a few fields; nothing is uploaded (yet): a body larger than
@@ -89,10 +90,11 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
         TYPE_LABELS=TYPE_LABELS, KIND_LABELS=KIND_LABELS, NOT_GIVEN=NOT_GIVEN,
         type_labels=TYPE_LABELS, perpetrator_labels=PERPETRATOR_LABELS,
         source_labels=SOURCE_LABELS, SHORT_STATION=8,
+        STATUS_LABELS=STATUS_LABELS, current_reviewer=lambda: desk().vault.reviewer,
     )
     gate.init_app(app)
     errors.init_app(app)
-    for module in (unlock, inbox, reports, files):
+    for module in (unlock, inbox, reports, files, verify):
         app.register_blueprint(module.bp)
     app.wsgi_app = guarded(app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -20,14 +20,15 @@ from flask_babel import lazy_gettext as _l
 
 from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES
 from reporter.review.query import STATION_HEX, Filters, InvalidFilter, PageKey
+from reporter.review.workflow_schema import STATUSES
 
 PAGE_SIZE = 50
 MAX_TEXT = 200  # characters in a text filter
 # The names in the query string, in the form's order.
 FIELDS = ("q", "site", "type", "perpetrator", "source", "kind", "station", "from", "to",
-          "files")
+          "files", "status", "tag", "sensitive")
 _CHOICES = {"type": INCIDENT_TYPES, "perpetrator": PERPETRATORS, "source": SOURCES,
-            "kind": KINDS}
+            "kind": KINDS, "status": STATUSES, "sensitive": ("1", "0")}
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def parse(args: Mapping[str, str]) -> InboxQuery:
     """The filters in ``args`` (a request's query string), each checked."""
     values = {name: str(args.get(name, "") or "").strip() for name in FIELDS}
     errors: dict[str, str] = {}
-    for name in ("q", "site"):
+    for name in ("q", "site", "tag"):
         if len(values[name]) > MAX_TEXT:
             errors[name] = str(_l("Use at most %(max)s characters.", max=MAX_TEXT))
     for name, codes in _CHOICES.items():
@@ -86,7 +87,9 @@ def parse(args: Mapping[str, str]) -> InboxQuery:
             date_from=values["from"] or None, date_to=values["to"] or None,
             search=values["q"] or None, kind=values["kind"] or None,
             station=station or None, perpetrator=values["perpetrator"] or None,
-            source=values["source"] or None, with_attachments=values["files"] == "1")
+            source=values["source"] or None, with_attachments=values["files"] == "1",
+            status=values["status"] or None, tag=values["tag"] or None,
+            sensitive={"1": True, "0": False}.get(values["sensitive"]))
     except InvalidFilter:  # everything was checked above; kept as a last guard
         return InboxQuery(values, None, {"q": str(_l("Check the filters."))})
     return InboxQuery(values, filters, {}, after, before)

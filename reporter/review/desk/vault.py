@@ -17,6 +17,10 @@ freed memory until it is reused; SQLCipher wipes its own copy when a
 connection closes. A stream of a file in progress checks ``generation``
 between chunks and stops when the desk is locked.
 
+The reviewer's name (``workflow.clean_name``: what was typed on the unlock
+page, else the last one remembered in the database) is kept here with the
+session, and dropped with it: every change the desk records carries it.
+
 Key derivations are made one at a time (``Busy`` if another is running for
 more than ``UNLOCK_WAIT`` seconds): each costs up to 256 MiB of memory
 (Argon2id "moderate"), and a page sent many times at once must not add them up.
@@ -64,6 +68,7 @@ class Vault:
         self._last = 0.0
         self.generation = 0
         self.reason: str | None = None  # why it locked last (IDLE, BUTTON, ELSEWHERE)
+        self._reviewer: str | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -87,6 +92,7 @@ class Vault:
             self._last = self._clock()
             self.generation += 1
             self.reason = None
+            self._reviewer = None
 
     def lock(self, reason: str) -> None:
         with self._state:
@@ -94,6 +100,7 @@ class Vault:
                 return
             self._key = None
             self._session = None
+            self._reviewer = None
             self.generation += 1
             self.reason = reason
 
@@ -132,6 +139,17 @@ class Vault:
         if key is None:
             raise Locked("the review desk is locked")
         return ReviewDB.open_with_key(self.path, key)
+
+    @property
+    def reviewer(self) -> str | None:
+        """The name changes are recorded under (None until one is given)."""
+        with self._state:
+            return self._reviewer if self._key is not None else None
+
+    def set_reviewer(self, name: str | None) -> None:
+        with self._state:
+            if self._key is not None:
+                self._reviewer = name
 
     def current(self, generation: int) -> bool:
         """Whether nothing has locked (or unlocked) the desk since ``generation``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from reporter.review import query
+from reporter.review import query, workflow
 from reporter.review.desk import inbox as form
 from reporter.review.desk.web.context import desk
 from reporter.review.recipients import pending
@@ -16,6 +16,7 @@ bp = Blueprint("inbox", __name__)
 def inbox() -> tuple[str, int]:
     asked = form.parse(request.args)
     page = count = None
+    tags: dict[int, tuple[workflow.Tag, ...]] = {}
     with desk().vault.open() as db:
         stations = [sid.hex() for sid, _key in db.stations()]
         total = db.report_count()
@@ -24,8 +25,9 @@ def inbox() -> tuple[str, int]:
                               before=asked.before)
             count = total if not asked.filters.active else query.count_reports(
                 db, asked.filters)
+            tags = workflow.tags_for(db, (s.id for s in page.reports))
         changed = pending(db)
     return render_template(
         "inbox.html", asked=asked, page=page, count=count, total=total, stations=stations,
-        changed=changed,
+        changed=changed, tags=tags,
     ), 200 if asked.filters is not None else 400

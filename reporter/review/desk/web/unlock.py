@@ -22,6 +22,7 @@ from reporter.errors import (
     WrongPassphrase,
 )
 from reporter.i18n.reviewer import normalise
+from reporter.review import workflow
 from reporter.review.desk.vault import BUTTON, IDLE, Busy
 from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.gate import authorised, safe_next, session_id, set_session_cookie
@@ -48,9 +49,12 @@ def _state_message() -> str | None:
     return None
 
 
-def _page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+def _page(error: str | None = None, status: int = 200,
+          name_error: str | None = None) -> tuple[str, int]:
     return render_template(
-        "unlock.html", error=error, state=_state_message(),
+        "unlock.html", error=error, state=_state_message(), name_error=name_error,
+        reviewer=request.form.get("reviewer", "")[:workflow.MAX_NAME * 2]
+        if request.method == "POST" else "",
         next=safe_next(request.values.get("next")), database=desk().config.review_db.name,
     ), status
 
@@ -84,6 +88,13 @@ def unlock() -> Response | tuple[str, int]:
     passphrase = request.form.get("passphrase", "")
     if not passphrase:
         return _page(_("Type the passphrase of the review database."), 400)
+    typed = request.form.get("reviewer", "")
+    name = None
+    if typed.strip():
+        try:
+            name = workflow.clean_name(typed)
+        except workflow.WorkflowError as exc:
+            return _page(None, 400, name_error=name_problem(exc.problem))
     context = desk()
     new_session = context.sessions.rotate(session_id())
     try:
@@ -94,10 +105,23 @@ def unlock() -> Response | tuple[str, int]:
         return _page(_failure(exc), 403 if isinstance(exc, WrongPassphrase) else 503)
     finally:
         del passphrase
+    with context.vault.open() as db:
+        name = (workflow.remember_reviewer(db, name) if name is not None
+                else workflow.remembered_reviewer(db))
+    context.vault.set_reviewer(name)
     response = redirect(safe_next(request.form.get("next")) or url_for("inbox.inbox"), 303)
     set_session_cookie(response, new_session)
     g.pop("new_session", None)
     return response
+
+
+def name_problem(problem: str) -> str:
+    """What is wrong with a reviewer's name, in the reviewer's language."""
+    if problem == workflow.TOO_LONG:
+        return _("Use at most %(max)s characters.", max=workflow.MAX_NAME)
+    if problem == workflow.CONTROL:
+        return _("Use letters, digits and punctuation only.")
+    return _("Type your name.")
 
 
 @bp.post("/lock")
