@@ -32,6 +32,7 @@ from tests.review.test_reviewquery import (
 from tests.review.test_reviewquery import (
     listed as listed_by,
 )
+from tests.review.test_search_index import drop_search_index
 
 
 @pytest.fixture
@@ -243,6 +244,7 @@ def test_a_review_database_of_schema_4_gets_its_columns_from_the_bodies(
         forged = db.add_report(STATION_A, 3, os.urandom(32),
                                incident("2026-01-02", perpetrators="police", source=7))
         c = db.connection
+        drop_search_index(c)  # a later migration's, which reads these columns
         c.execute("DROP INDEX reports_newest")
         c.execute("CREATE INDEX reports_submitted ON reports (submitted)")
         for table, column in (("reports", "source"), ("reports", "perpetrators"),
@@ -251,7 +253,7 @@ def test_a_review_database_of_schema_4_gets_its_columns_from_the_bodies(
             c.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         c.execute("PRAGMA user_version = 4")
     with ReviewDB.open(path, REVIEW_PASSPHRASE) as db:
-        assert sqlc.schema_version(db.connection) == len(MIGRATIONS) == 5
+        assert sqlc.schema_version(db.connection) == len(MIGRATIONS)
         rows = {i: (s, json.loads(p), n, t) for i, s, p, n, t in db.connection.execute(
             "SELECT id, source, perpetrators, attachment_count, imported FROM reports")}
         assert rows[plain] == ("heard", ["police"], 0, None)

@@ -161,6 +161,7 @@ def test_a_review_database_of_schema_2_pins_at_its_next_import(
         station: Station, tmp_path: Path) -> None:
     from reporter.review import db as reviewdb
     from reporter.storage import sqlc
+    from tests.review.test_search_index import drop_search_index
 
     path = tmp_path / "old-review.db"
     with ReviewDB.create(path, "a long review passphrase") as db:
@@ -174,9 +175,10 @@ def test_a_review_database_of_schema_2_pins_at_its_next_import(
         c.execute("DROP TABLE recipient_pins")
         c.execute("DROP TABLE histories")
         c.execute("ALTER TABLE bundles DROP COLUMN recipients_state")
+        drop_search_index(c)  # a later migration's
         c.execute("PRAGMA user_version = 2")
     with ReviewDB.open(path, "a long review passphrase") as db:
-        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS) == 5
+        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS)
         assert db.pins(station.station_id) == {} and rr.pending(db) == {}
         result = import_bundle(db, next_bundle(station, tmp_path, 2), station.reviewer)
         assert result.recipients is not None and result.recipients.state == rr.PINNED
