@@ -240,6 +240,14 @@ class Filters:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     @property
+    def terms(self) -> int:
+        """How many clauses ``where()`` writes (a date range has two)."""
+        return sum(map(bool, (
+            self.site and self.site.strip(), self.incident_type, self.date_from,
+            self.date_to, self.search, self.kind, self.station, self.perpetrator,
+            self.source, self.with_attachments)))
+
+    @property
     def active(self) -> bool:
         """Whether any filter is set (else every report matches)."""
         return self != Filters()
@@ -398,7 +406,13 @@ def _summary(row: Any) -> Summary:
 
 
 def count_reports(db: ReviewDB, filters: Filters) -> int:
-    return int(_select(db, "count(*) FROM reports AS r", filters).fetchone()[0])
+    """How many reports match. One filter: SQLite counts on that filter's own index.
+    Several: on ``reports_newest``, which holds every column they test (SQLite
+    would take one filter's index and read each of its reports from the table
+    to test the others: 0.07 to 0.3 s on 100,000 reports, against 0.03 s)."""
+    source = ("count(*) FROM reports AS r INDEXED BY reports_newest"
+              if filters.terms > 1 else "count(*) FROM reports AS r")
+    return int(_select(db, source, filters).fetchone()[0])
 
 
 # --- pages (keyset pagination, see the module's docstring) ---------------------------
@@ -440,16 +454,19 @@ class Page:
 
 
 def page(db: ReviewDB, filters: Filters, size: int, *, after: PageKey | None = None,
-         before: PageKey | None = None) -> Page:
+         before: PageKey | None = None, matches: int | None = None) -> Page:
     """``size`` matching reports, newest first: the first page, or those just older
     than ``after``, or those just newer than ``before`` (one of the two at most).
 
     Two steps: the page's ids walk the index ``reports_newest`` (no sort, no
     ``OFFSET``, and the follow-up counts are not computed for rows that are only
-    passed over), then the summaries of those ids alone.
+    passed over), then the summaries of those ids alone. ``matches``: how many
+    reports match, if the caller counted them already (0: nothing to walk).
     """
     if size < 1 or (after is not None and before is not None):
         raise ValueError("one page of at least one report, after or before a key")
+    if matches == 0:  # the caller counted: no report matches, no index to walk
+        return Page((), None, None)
     key = after or before
     where, params = filters.where()
     if key is not None:

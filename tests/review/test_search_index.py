@@ -142,7 +142,11 @@ def test_every_filter_through_its_index_selects_what_the_scan_did(
     db, _ids, _ = hostile_database(tmp_path / "review.db")
     with db:
         filters = rq.Filters(**chosen)
-        assert selected(db, filters, indexed=True) == selected(db, filters, indexed=False)
+        found = selected(db, filters, indexed=True)
+        assert found == selected(db, filters, indexed=False)
+        assert rq.count_reports(db, filters) == len(found)  # on its own index, or the inbox's
+        pages = rq.page(db, filters, 2)
+        assert [s.id for s in pages.reports] == [s.id for s in rq.list_reports(db, filters, 2)]
     # Not vacuous: most of these filters select some reports, and not all.
     db = ReviewDB.open(tmp_path / "review.db", REVIEW_PASSPHRASE)
     with db:
