@@ -241,11 +241,11 @@ class Filters:
 
     @property
     def terms(self) -> int:
-        """How many clauses ``where()`` writes (a date range has two)."""
+        """How many filters are set (a date range is one: its index serves both ends)."""
         return sum(map(bool, (
-            self.site and self.site.strip(), self.incident_type, self.date_from,
-            self.date_to, self.search, self.kind, self.station, self.perpetrator,
-            self.source, self.with_attachments)))
+            self.site and self.site.strip(), self.incident_type,
+            self.date_from or self.date_to, self.search, self.kind, self.station,
+            self.perpetrator, self.source, self.with_attachments)))
 
     @property
     def active(self) -> bool:
