@@ -59,7 +59,7 @@ body: ``reports_newest`` holds, in the inbox's order, every column a filter
 tests, so a page walks it and stops at its last report whatever the filter
 (``INDEXED BY``: SQLite would otherwise take a filter's own index and sort every
 match), and a count scans it when no narrower index serves; ``reports_day``
-(the date the date filters apply to), ``reports_source``, ``reports_kind``,
+(the date the date filters apply to), ``reports_source``,
 ``reports_site`` (a site filter folds each *distinct* site, not each report's),
 ``reports_with_attachments``; ``report_codes`` (type and perpetrator codes);
 and ``reports_fts``, a trigram full-text index of ``searchtext.body_text``

@@ -158,7 +158,7 @@ def drop_search_index(conn: Any) -> None:
     """Undo ``_MIGRATION_FTS`` on a database (to make one as an older reporter did)."""
     for statement in ("DROP TABLE reports_fts", "DROP TABLE report_codes",
                       "DROP INDEX reports_day", "DROP INDEX reports_source",
-                      "DROP INDEX reports_kind", "DROP INDEX reports_site",
+                      "DROP INDEX reports_site",
                       "DROP INDEX reports_with_attachments"):
         conn.execute(statement)
 
@@ -207,3 +207,26 @@ def test_a_database_made_before_the_index_is_migrated(tmp_path: Path,
         db.add_report(STATION_A, 100, os.urandom(32), incident(
             "2026-05-01", description="Trucks at night, déplacés again"))
         assert rq.count_reports(db, rq.Filters(search="DÉPLACÉS")) == 2
+
+
+IMPORT_LOOKUPS = [
+    # (what import and show ask of every report, the index that answers it)
+    ("SELECT id, station_id, seq FROM reports WHERE receipt = ? AND kind = 'incident' "
+     "ORDER BY id", ("x",), "reports_receipt"),
+    ("SELECT 1 FROM reports WHERE envelope_hash = ?", (b"x",), "reports_envelope_hash"),
+    ("SELECT r.id FROM reports AS r WHERE r.follows = ? AND r.kind = 'follow-up'", ("x",),
+     "reports_follows"),
+]
+
+
+@pytest.mark.parametrize(("sql", "params", "index"), IMPORT_LOOKUPS)
+def test_the_filter_indexes_never_take_over_an_import_lookup(
+        tmp_path: Path, sql: str, params: tuple[object, ...], index: str) -> None:
+    """An index on a column of two values (``kind``) was taken for the receipt lookup
+    import makes of every report, which then read every first report: import went
+    quadratic (10,000 reports in 134 s instead of 2.5 s)."""
+    db, _ids, _ = hostile_database(tmp_path / "review.db")
+    with db:
+        plan = " ".join(str(row[-1]) for row in db.connection.execute(
+            "EXPLAIN QUERY PLAN " + sql, params))
+    assert f"INDEX {index} " in plan, plan
