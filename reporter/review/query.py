@@ -262,10 +262,19 @@ FTS_MIN_CHARS = 3
 def fts_phrase(needle: str) -> str | None:
     """The FTS5 query that finds ``needle`` (already folded) as a substring of the
     indexed text: one quoted phrase (its trigrams, consecutive), quotes doubled;
-    ``None`` when the index cannot answer (too short, or a NUL in it)."""
-    if len(needle) < FTS_MIN_CHARS or "\x00" in needle:
+    ``None`` when the index cannot answer (too short, a NUL in it, or not UTF-8)."""
+    if len(needle) < FTS_MIN_CHARS or "\x00" in needle or not _is_utf8(needle):
         return None
     return '"' + needle.replace('"', '""') + '"'
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a lone surrogate (a command-line argument that was not UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def receipt_code(report: Report) -> str:
@@ -288,7 +297,7 @@ def _utf8(text: str | None) -> bytes:
 def _decode(value: bytes | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return bytes(value).decode("utf-8", "replace")
+    return bytes(value).decode("utf-8", "surrogatepass")
 
 
 def _has(text: bytes | None, needle: bytes | None) -> bool:

@@ -118,6 +118,7 @@ def test_the_index_is_used_only_where_it_can_answer() -> None:
     assert rq.fts_phrase("a\x00bc") is None
     assert rq.fts_phrase("abc") == '"abc"'
     assert rq.fts_phrase('a"b') == '"a""b"'
+    assert rq.fts_phrase("ab\udcff") is None  # an argument that was not UTF-8
     where, params = rq.Filters(search="Été").where()
     assert "reports_fts MATCH ?" in where and params == ['"été"']
     where, _ = rq.Filters(search="é").where()
