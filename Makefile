@@ -52,7 +52,7 @@ bench: $(STAMP)
 	$(PY) -m bench.upload
 
 ## bench-desk: the review desk on 100,000 reports (docs/benchmarks.md); builds them
-## through real bundles once (about 2 minutes, 430 MB in ~/.cache/reporter-bench)
+## through real bundles once (2-3 minutes, 850 MB in ~/.cache/reporter-bench)
 bench-desk: $(STAMP)
 	$(PY) -m bench.desk $(BENCH_DESK_ARGS)
 
