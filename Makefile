@@ -8,7 +8,7 @@ INSTANCE ?= instance
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run preview test bench lint typecheck translations clean demo
+.PHONY: run preview test bench bench-desk lint typecheck translations clean demo
 
 # Two installs: the runtime alone for `make run`, the test tools too for `make test`.
 $(RUNTIME): pyproject.toml
@@ -50,6 +50,11 @@ bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
 	$(PY) -m bench.bundles
 	$(PY) -m bench.upload
+
+## bench-desk: the review desk on 100,000 reports (docs/benchmarks.md); builds them
+## through real bundles once (2-3 minutes, 850 MB in ~/.cache/reporter-bench)
+bench-desk: $(STAMP)
+	$(PY) -m bench.desk $(BENCH_DESK_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check reporter tests bench

@@ -40,6 +40,7 @@ from reporter.errors import (
 from reporter.formats.crypto import KEY_BYTES, KdfParams, check_new_passphrase, derive_key, subkey
 from reporter.formats.manifest import ROOT_HISTORY, Restore
 from reporter.formats.report import Report
+from reporter.review.searchtext import body_text
 from reporter.review.workflow_schema import MIGRATION as _MIGRATION_6
 from reporter.storage import passfile, sqlc
 from reporter.storage.blobs import BlobStore
@@ -290,10 +291,68 @@ _MIGRATION_5 = (
     "CREATE INDEX reports_newest ON reports (submitted, station_id, seq)",
     "DROP INDEX IF EXISTS reports_submitted",
 )
+# Fast filters and counts on 100,000 reports (``query.py``, ``docs/benchmarks.md``).
+# * ``reports_fts``: a full-text index of every report's searchable text
+#   (``searchtext.body_text``: every value of the body, folded) with the trigram
+#   tokenizer, so a search of three characters or more is a substring match that
+#   reads the index, not every body. Contentless (the text is in ``body``
+#   already); its rowid is the report's id. It holds decrypted words, inside this
+#   SQLCipher file like the bodies (SECURITY.md). ``add_report`` keeps it in step
+#   (a trigger cannot: the text is folded in Python; and a text a Python function
+#   returns to SQLite is cut at its first NUL, so the migration binds it too).
+# * ``report_codes``: one row per (incident type or perpetrator code, report), the
+#   text elements of ``types`` and ``perpetrators``, so the type and perpetrator
+#   filters read an index instead of parsing JSON per row. Derived from ``reports``
+#   like the full-text index, so no foreign key (a migration may rebuild
+#   ``reports``, as migration 4 did).
+# * Indexes for the other filters: the date they apply to (the incident date,
+#   else the arrival date), the source, the site, the reports with
+#   attachments; station ids are looked up in ``stations`` and then by the
+#   existing unique index. No index on ``kind`` (two values): SQLite took it
+#   for ``receipt = ? AND kind = 'incident' ORDER BY id`` (import asks that of
+#   every report) and import grew quadratic (10,000 reports: 134 s, not 2.5 s);
+#   a kind filter counts on ``reports_newest``. No ``ANALYZE``: statistics
+#   taken while a database is new and empty would mislead the planner once
+#   reports come; the plans hold without them (``docs/benchmarks.md``).
+def _fill_search_index(db: sqlc.Connection) -> None:
+    """Index the reports already imported (the search migration's Python step)."""
+    rows = db.execute("SELECT id, body FROM reports")  # streamed, not held
+    db.executemany("INSERT INTO reports_fts (rowid, text) VALUES (?, ?)",
+                   ((int(i), body_text(body)) for i, body in rows))
+
+
+_MIGRATION_FTS: tuple[sqlc.Step, ...] = (
+    "CREATE VIRTUAL TABLE reports_fts USING fts5(text, content='', contentless_delete=1, "
+    "tokenize='trigram case_sensitive 1')",
+    _fill_search_index,
+    """CREATE TABLE report_codes (
+        field  TEXT NOT NULL CHECK (field IN ('type', 'perpetrator')),
+        code   TEXT NOT NULL,
+        report INTEGER NOT NULL,
+        PRIMARY KEY (field, code, report)
+    ) WITHOUT ROWID""",
+    "INSERT OR IGNORE INTO report_codes (field, code, report) SELECT 'type', t.value, r.id "
+    "FROM reports AS r, json_each(r.types) AS t WHERE t.type = 'text'",
+    "INSERT OR IGNORE INTO report_codes (field, code, report) SELECT 'perpetrator', p.value, "
+    "r.id FROM reports AS r, json_each(r.perpetrators) AS p WHERE p.type = 'text'",
+    # The inbox's order, now with every column a filter reads: a page walks it and
+    # tests each entry without reading the report (whatever the filter, it stops
+    # at the page's last report), and a count scans it rather than the table.
+    "DROP INDEX reports_newest",
+    "CREATE INDEX reports_newest ON reports (submitted, station_id, seq, id, kind, source, "
+    "attachment_count, incident_date, site, status, sensitive, incident)",
+    "CREATE INDEX reports_day ON reports (coalesce(incident_date, submitted))",
+    "CREATE INDEX reports_source ON reports (source)",
+    "CREATE INDEX reports_site ON reports (site)",
+    "CREATE INDEX reports_with_attachments ON reports (attachment_count) "
+    "WHERE attachment_count > 0",
+)
 # Schema 6: the verification workflow (status, tags, sensitive mark, incidents and the
-# append-only history): ``workflow_schema.py``.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
-                                           _MIGRATION_4, _MIGRATION_5, _MIGRATION_6)
+# append-only history): ``workflow_schema.py``. Schema 7: the search index and the
+# filters' indexes above (the inbox index also holds the workflow's columns).
+MIGRATIONS: tuple[tuple[sqlc.Step, ...], ...] = (_MIGRATION_1, _MIGRATION_2, _MIGRATION_3,
+                                                 _MIGRATION_4, _MIGRATION_5, _MIGRATION_6,
+                                                 _MIGRATION_FTS)
 
 
 def utc_now() -> str:
@@ -703,7 +762,20 @@ class ReviewDB:
              columns["incident_date"], columns["site"], columns["types"],
              columns["description"], columns["body"], file_key, columns["source"],
              columns["perpetrators"], columns["attachment_count"], utc_now()))
-        return int(cursor.lastrowid or 0)
+        report_id = int(cursor.lastrowid or 0)
+        self._index_report(report_id, columns)
+        return report_id
+
+    def _index_report(self, report_id: int, columns: dict[str, Any]) -> None:
+        """What the search migration indexes, for one new report (same SQL rules)."""
+        self._db.execute("INSERT INTO reports_fts (rowid, text) VALUES (?, ?)",
+                         (report_id, body_text(columns["body"])))
+        for field, codes in (("type", columns["types"]),
+                             ("perpetrator", columns["perpetrators"])):
+            self._db.execute(
+                "INSERT OR IGNORE INTO report_codes (field, code, report) "
+                "SELECT ?, value, ? FROM json_each(?) WHERE type = 'text'",
+                (field, report_id, codes))
 
     def first_reports_with_receipt(self, receipt: str) -> list[tuple[int, bytes, int]]:
         """(id, station id, seq) of every first report carrying ``receipt``, oldest first."""

@@ -2,8 +2,9 @@
 
 Everything here is read-only. The SQL is assembled only from the constant
 fragments below; every value a reviewer types reaches SQLite as a ``?``
-parameter. Two small Python functions are registered on the connection for
-Unicode-aware matching (``reviewquery_fold``, ``reviewquery_text``).
+parameter. Small Python functions are registered on the connection for
+Unicode-aware matching (``reviewquery_fold``, ``reviewquery_text``,
+``reviewquery_has``, ``reviewquery_body_has``).
 
 Filtering rules (``Filters``):
 
@@ -58,6 +59,20 @@ index ``reports_newest`` (whose entries end with the row id). No ``OFFSET``:
 the 2,000th page costs what the first does, and a report imported between two
 pages neither repeats nor hides one.
 
+Indexes (``db._MIGRATION_FTS``), so that a filter and its count read no report
+body: ``reports_newest`` holds, in the inbox's order, every column a filter
+tests, so a page walks it and stops at its last report whatever the filter
+(``INDEXED BY``: SQLite would otherwise take a filter's own index and sort every
+match), and a count scans it when no narrower index serves; ``reports_day``
+(the date the date filters apply to), ``reports_source``,
+``reports_site`` (a site filter folds each *distinct* site, not each report's),
+``reports_with_attachments``; ``report_codes`` (type and perpetrator codes);
+and ``reports_fts``, a trigram full-text index of ``searchtext.body_text``
+(folded), which answers a search of three characters or more as a substring
+match (one quoted phrase); shorter needles, and needles with a NUL, are tested
+on every row as before. The two paths select the same reports
+(``tests/review/test_search_index.py``).
+
 Attachment counts come from the report's own sealed list (schema 2 bodies;
 0 for schema 1), so they say what the monitor sent, not what was stored.
 
@@ -85,6 +100,8 @@ from typing import Any, TextIO
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES, Report
 from reporter.review.db import ReviewDB
+from reporter.review.searchtext import body_text as _body_text
+from reporter.review.searchtext import fold
 from reporter.review.workflow_schema import STATUSES
 from reporter.storage import sqlc
 
@@ -126,13 +143,6 @@ def parse_station(text: str) -> str:
         raise InvalidFilter(
             f"{text!r} is not a station id: use 1 to 32 hex digits (0-9, a-f)")
     return value
-
-
-def fold(text: str | None) -> str | None:
-    """Unicode-aware case folding, after NFC, for case-insensitive matching."""
-    if text is None:
-        return None
-    return unicodedata.normalize("NFC", str(text)).casefold()
 
 
 def tag_key(text: str) -> str:
@@ -185,15 +195,32 @@ class Filters:
         if self.station is not None:
             object.__setattr__(self, "station", parse_station(self.station))
 
-    def where(self) -> tuple[str, list[Any]]:
-        """A ``WHERE`` clause over ``reports AS r`` (constant text) and its parameters."""
+    def where(self, *, indexed: bool = True) -> tuple[str, list[Any]]:
+        """A ``WHERE`` clause over ``reports AS r`` (constant text) and its parameters.
+
+        Each filter reads an index (see "Indexes" in the module's docstring);
+        ``indexed=False`` gives the plain clauses that read every row instead,
+        which select the same reports (the tests hold the two to each other).
+        A list of ids is tested as ``+r.id IN (...)``: the ``+`` keeps SQLite from
+        fetching each listed report from the table (one page read and decrypted per
+        id: 0.15 s for 15,000 ids) rather than testing the list while it scans an
+        index.
+        """
         clauses: list[str] = []
         params: list[Any] = []
         if self.site and self.site.strip():
-            clauses.append("instr(reviewquery_fold(r.site), ?) > 0")
-            params.append(fold(self.site.strip()))
+            # Fold each distinct site once, not each report's (LIMIT -1 keeps SQLite
+            # from pushing the test down into the rows).
+            clauses.append(
+                "r.site IN (SELECT s FROM (SELECT DISTINCT site AS s FROM reports "
+                "WHERE site IS NOT NULL LIMIT -1) WHERE reviewquery_has(CAST(s AS BLOB), ?))"
+                if indexed else "reviewquery_has(CAST(r.site AS BLOB), ?)")
+            params.append(_utf8(fold(self.site.strip())))
         if self.incident_type:
-            clauses.append("EXISTS (SELECT 1 FROM json_each(r.types) AS t WHERE t.value = ?)")
+            clauses.append(
+                "+r.id IN (SELECT report FROM report_codes WHERE field = 'type' AND code = ?)"
+                if indexed else
+                "EXISTS (SELECT 1 FROM json_each(r.types) AS t WHERE t.value = ?)")
             params.append(self.incident_type)
         if self.date_from:
             clauses.append("coalesce(r.incident_date, r.submitted) >= ?")
@@ -202,18 +229,28 @@ class Filters:
             clauses.append("coalesce(r.incident_date, r.submitted) <= ?")
             params.append(self.date_to)
         if self.search:
-            needle = fold(self.search)
-            clauses.append("(instr(reviewquery_fold(r.description), ?) > 0 "
-                           "OR instr(reviewquery_text(r.body), ?) > 0)")
-            params += [needle, needle]
+            needle = fold(self.search) or ""
+            if indexed and fts_phrase(needle) is not None:
+                clauses.append("+r.id IN (SELECT rowid FROM reports_fts "
+                               "WHERE reports_fts MATCH ?)")
+                params.append(fts_phrase(needle))
+            else:
+                clauses.append("(reviewquery_has(CAST(r.description AS BLOB), ?) "
+                               "OR reviewquery_body_has(CAST(r.body AS BLOB), ?))")
+                params += [_utf8(needle), _utf8(needle)]
         if self.kind:
             clauses.append("r.kind = ?")
             params.append(self.kind)
         if self.station:
-            clauses.append("substr(lower(hex(r.station_id)), 1, ?) = ?")
+            clauses.append(
+                "r.station_id IN (SELECT station_id FROM stations "
+                "WHERE substr(lower(hex(station_id)), 1, ?) = ?)"
+                if indexed else "substr(lower(hex(r.station_id)), 1, ?) = ?")
             params += [len(self.station), self.station]
         if self.perpetrator:
             clauses.append(
+                "+r.id IN (SELECT report FROM report_codes WHERE field = 'perpetrator' "
+                "AND code = ?)" if indexed else
                 "EXISTS (SELECT 1 FROM json_each(r.perpetrators) AS p WHERE p.value = ?)")
             params.append(self.perpetrator)
         if self.source:
@@ -237,9 +274,43 @@ class Filters:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     @property
+    def terms(self) -> int:
+        """How many filters are set (a date range is one: its index serves both ends)."""
+        return sum(map(bool, (
+            self.site and self.site.strip(), self.incident_type,
+            self.date_from or self.date_to, self.search, self.kind, self.station,
+            self.perpetrator, self.source, self.with_attachments, self.status,
+            self.tag and self.tag.strip(), self.sensitive is not None,
+            self.incident is not None)))
+
+    @property
     def active(self) -> bool:
         """Whether any filter is set (else every report matches)."""
         return self != Filters()
+
+
+# The trigram tokenizer indexes every run of three characters: a needle shorter
+# than that matches nothing through the index. A NUL would end the query text
+# inside FTS5. Both take the plain path.
+FTS_MIN_CHARS = 3
+
+
+def fts_phrase(needle: str) -> str | None:
+    """The FTS5 query that finds ``needle`` (already folded) as a substring of the
+    indexed text: one quoted phrase (its trigrams, consecutive), quotes doubled;
+    ``None`` when the index cannot answer (too short, a NUL in it, or not UTF-8)."""
+    if len(needle) < FTS_MIN_CHARS or "\x00" in needle or not _is_utf8(needle):
+        return None
+    return '"' + needle.replace('"', '""') + '"'
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a lone surrogate (a command-line argument that was not UTF-8)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def receipt_code(report: Report) -> str:
@@ -248,29 +319,33 @@ def receipt_code(report: Report) -> str:
     return report.follows if report.kind == "follow-up" and report.follows else report.receipt
 
 
-def _body_text(body: str | None) -> str | None:
-    """Every value in a report body, folded, one per line, but a follow-up's own
-    receipt code (no monitor knows it). Never raises: it runs inside SQLite, on
-    bodies a station sent (iterative, so depth cannot hurt)."""
-    if body is None:
-        return None
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        return fold(body)
-    if isinstance(document, dict) and document.get("kind") == "follow-up":
-        document = {k: v for k, v in document.items() if k != "receipt"}
-    pending: list[Any] = [document]
-    values: list[str] = []
-    while pending:
-        value = pending.pop()
-        if isinstance(value, dict):
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-        elif value is not None:
-            values.append(str(value))
-    return fold("\n".join(values))
+# Text goes to the Python functions below as UTF-8 bytes (``CAST(... AS BLOB)``, and
+# the needle bound as bytes): the ``sqlite3`` module of Python 3.11 hands a text
+# argument to a Python function as a C string, cut at its first NUL, so the
+# ``instr(reviewquery_fold(...), ?)`` of old never saw what followed a NUL (and a
+# needle with a NUL became the empty needle, which matched every report).
+
+
+def _utf8(text: str | None) -> bytes:
+    return (text or "").encode("utf-8", "surrogatepass")
+
+
+def _decode(value: bytes | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return bytes(value).decode("utf-8", "surrogatepass")
+
+
+def _has(text: bytes | None, needle: bytes | None) -> bool:
+    """Whether ``needle`` (folded) is in ``fold(text)``."""
+    haystack, wanted = fold(_decode(text)), _decode(needle)
+    return haystack is not None and wanted is not None and wanted in haystack
+
+
+def _body_has(body: bytes | None, needle: bytes | None) -> bool:
+    """Whether ``needle`` (folded) is in the searchable text of ``body``."""
+    haystack, wanted = _body_text(_decode(body)), _decode(needle)
+    return haystack is not None and wanted is not None and wanted in haystack
 
 
 def _select(db: ReviewDB, what: str, filters: Filters, tail: str = "",
@@ -283,6 +358,8 @@ def _select(db: ReviewDB, what: str, filters: Filters, tail: str = "",
     conn: sqlc.Connection = db.connection
     conn.create_function("reviewquery_fold", 1, fold, deterministic=True)
     conn.create_function("reviewquery_text", 1, _body_text, deterministic=True)
+    conn.create_function("reviewquery_has", 2, _has, deterministic=True)
+    conn.create_function("reviewquery_body_has", 2, _body_has, deterministic=True)
     where, params = filters.where()
     sql = f"SELECT {what}{where}{tail}"  # constant fragments only, see above
     return conn.execute(sql, [*params, *extra])
@@ -378,7 +455,13 @@ def _summary(row: Any) -> Summary:
 
 
 def count_reports(db: ReviewDB, filters: Filters) -> int:
-    return int(_select(db, "count(*) FROM reports AS r", filters).fetchone()[0])
+    """How many reports match. One filter: SQLite counts on that filter's own index.
+    Several: on ``reports_newest``, which holds every column they test (SQLite
+    would take one filter's index and read each of its reports from the table
+    to test the others: 0.07 to 0.3 s on 100,000 reports, against 0.03 s)."""
+    source = ("count(*) FROM reports AS r INDEXED BY reports_newest"
+              if filters.terms > 1 else "count(*) FROM reports AS r")
+    return int(_select(db, source, filters).fetchone()[0])
 
 
 # --- pages (keyset pagination, see the module's docstring) ---------------------------
@@ -420,16 +503,19 @@ class Page:
 
 
 def page(db: ReviewDB, filters: Filters, size: int, *, after: PageKey | None = None,
-         before: PageKey | None = None) -> Page:
+         before: PageKey | None = None, matches: int | None = None) -> Page:
     """``size`` matching reports, newest first: the first page, or those just older
     than ``after``, or those just newer than ``before`` (one of the two at most).
 
     Two steps: the page's ids walk the index ``reports_newest`` (no sort, no
     ``OFFSET``, and the follow-up counts are not computed for rows that are only
-    passed over), then the summaries of those ids alone.
+    passed over), then the summaries of those ids alone. ``matches``: how many
+    reports match, if the caller counted them already (0: nothing to walk).
     """
     if size < 1 or (after is not None and before is not None):
         raise ValueError("one page of at least one report, after or before a key")
+    if matches == 0:  # the caller counted: no report matches, no index to walk
+        return Page((), None, None)
     key = after or before
     where, params = filters.where()
     if key is not None:
@@ -441,7 +527,10 @@ def page(db: ReviewDB, filters: Filters, size: int, *, after: PageKey | None = N
     conn = db.connection
     conn.create_function("reviewquery_fold", 1, fold, deterministic=True)
     conn.create_function("reviewquery_text", 1, _body_text, deterministic=True)
-    sql = f"SELECT r.id FROM reports AS r{where}{order} LIMIT ?"  # noqa: S608 (constants)
+    conn.create_function("reviewquery_has", 2, _has, deterministic=True)
+    conn.create_function("reviewquery_body_has", 2, _body_has, deterministic=True)
+    sql = (f"SELECT r.id FROM reports AS r INDEXED BY reports_newest{where}{order} "  # noqa: S608
+           "LIMIT ?")  # constants only
     ids = [int(row[0]) for row in conn.execute(sql, [*params, size + 1])]
     more = len(ids) > size
     ids = ids[:size]

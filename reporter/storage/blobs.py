@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from reporter.errors import StoreUnavailable
+from reporter.errors import DatabaseUnreadable, StoreUnavailable
 from reporter.formats.crypto import subkey
 from reporter.storage import sqlc
 
@@ -304,8 +304,30 @@ class Sink:
 
 
 def _segment_at(db: sqlc.Connection, *, upload: int, seq: int) -> tuple[bytes] | None:
-    row: tuple[bytes] | None = db.execute(
-        "SELECT data FROM segments WHERE upload = ? AND seq = ?", (upload, seq)).fetchone()
+    """One segment, and proof that every page of it passed its HMAC.
+
+    SQLCipher answers a read of a page that fails its HMAC with a page of zeros
+    and puts the pager in its error state, which fails the *next* page read, not
+    this one; in rollback-journal mode that state is cleared when the read
+    transaction ends. The last overflow page of a segment is the last page its
+    statement reads, so a damaged one came back as 64 KiB of zeros without an
+    error, and the reader then called the attachment altered. So the segment is
+    read inside a savepoint, and one more page is read before it ends: a page
+    that failed its HMAC now fails this call (``DatabaseUnreadable``, "damaged").
+    """
+    db.execute("SAVEPOINT reporter_segment")
+    try:
+        row: tuple[bytes] | None = db.execute(
+            "SELECT data FROM segments WHERE upload = ? AND seq = ?", (upload, seq)).fetchone()
+        db.execute("SELECT count(*) FROM uploads WHERE id = ?", (upload,)).fetchone()
+    except BaseException:
+        try:
+            db.execute("ROLLBACK TO reporter_segment")
+            db.execute("RELEASE reporter_segment")
+        except (sqlc.Error, DatabaseUnreadable):
+            pass  # SQLite may have ended the transaction already; the first error counts
+        raise
+    db.execute("RELEASE reporter_segment")
     return row
 
 

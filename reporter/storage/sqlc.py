@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,10 @@ BUSY_TIMEOUT_MS = 60_000
 Connection = sqlcipher.Connection
 Error = sqlcipher.Error
 OperationalError = sqlcipher.OperationalError
-Migrations = Sequence[Sequence[str]]
+# A migration is a sequence of steps: SQL statements, or functions of the connection
+# (for what SQL alone cannot compute); all of one migration run in one transaction.
+Step = str | Callable[[sqlcipher.Connection], None]
+Migrations = Sequence[Sequence[Step]]
 # SQLite's answers when a page fails SQLCipher's HMAC or does not parse.
 _DAMAGED = {sqlcipher.SQLITE_CORRUPT, sqlcipher.SQLITE_NOTADB}
 
@@ -216,8 +219,11 @@ def migrate(db: sqlcipher.Connection, migrations: Migrations) -> None:
         with Transaction(db):
             version = schema_version(db)
             if version < len(migrations):
-                for statement in migrations[version]:
-                    db.execute(statement)
+                for step in migrations[version]:
+                    if callable(step):
+                        step(db)
+                    else:
+                        db.execute(step)
                 db.execute(f"PRAGMA user_version = {version + 1}")
         version = schema_version(db)
 

@@ -145,6 +145,27 @@ def test_a_damaged_attachment_store_is_named(run, station: Station, key_file: Pa
     assert str(store) in err and "is damaged or was altered" in err
 
 
+def test_a_damaged_last_page_of_an_attachment_is_named_damage_not_alteration(  # type: ignore[no-untyped-def]
+        run, station: Station, key_file: Path, tmp_path: Path) -> None:
+    """SQLCipher answers a page that fails its HMAC with zeros, and fails only the next
+    page the statement asks for: the last page of an attachment's segment is the last
+    one its statement reads, so its zeros reached the reader, which called the
+    attachment altered. The store's own check now tells damage first."""
+    from tests.conftest import add_report_with_attachments
+
+    add_report_with_attachments(station, [("a.pdf", b"%PDF-1.4\n" + bytes(range(256)) * 3000)])
+    bundle = tmp_path / "1.rptr"
+    run("export", "--out", str(bundle))
+    assert run("review", "import", str(bundle), "--key", str(key_file))[0] == 0
+    store = tmp_path / "review.db.attachments"
+    _flip(store, store.stat().st_size - 30_000)  # the last page: the segment's tail
+    code, _, err = run("review", "attachments", "1", "--out", str(tmp_path / "out"))
+    assert code == 1 and "unexpected" not in err
+    assert str(store) in err and "is damaged or was altered" in err, err
+    assert "attachment 1 was altered" not in err
+    assert not (tmp_path / "out" / "1-a.pdf").exists()
+
+
 def test_a_second_reviewer_key_fills_in_what_the_first_could_not_read(  # type: ignore[no-untyped-def]
         run, station: Station, key_file: Path, tmp_path: Path) -> None:
     """Issue 11, section 4: one review database, two reviewer keys. Importing a bundle

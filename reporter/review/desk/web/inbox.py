@@ -21,10 +21,10 @@ def inbox() -> tuple[str, int]:
         stations = [sid.hex() for sid, _key in db.stations()]
         total = db.report_count()
         if asked.filters is not None:
-            page = query.page(db, asked.filters, form.PAGE_SIZE, after=asked.after,
-                              before=asked.before)
             count = total if not asked.filters.active else query.count_reports(
                 db, asked.filters)
+            page = query.page(db, asked.filters, form.PAGE_SIZE, after=asked.after,
+                              before=asked.before, matches=count)
             tags = workflow.tags_for(db, (s.id for s in page.reports))
         changed = pending(db)
     return render_template(
