@@ -79,6 +79,7 @@ from typing import Any, TextIO
 
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES, Report
+from reporter.review import vocabulary
 from reporter.review.db import ReviewDB
 from reporter.storage import sqlc
 
@@ -504,9 +505,11 @@ FIELD_COLUMNS = (
     "contact_details",
 )
 # ``receipt`` is the monitor's code (``receipt_code``): a follow-up and its first
-# report share it, so sorting on it groups them.
+# report share it, so sorting on it groups them. The last two: the report's types
+# and perpetrators as codes of the HURIDOCS micro-thesauri (``vocabulary.py``).
+VOCABULARY_COLUMNS = ("type_codes_huridocs", "perpetrator_codes_huridocs")
 CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "locale", "submitted",
-               *FIELD_COLUMNS, "attachments")
+               *FIELD_COLUMNS, "attachments", *VOCABULARY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -575,8 +578,18 @@ def export_values(row: ExportRow) -> list[str | int | float]:
         "id": row.id, "station": row.station, "seq": row.seq, "kind": report.kind,
         "receipt": receipt_code(report), "locale": report.locale,
         "submitted": report.submitted, "attachments": len(report.attachments),
+        **_vocabulary_codes(report.fields),
     }
     return [_value(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
+
+
+def _vocabulary_codes(fields: Any) -> dict[str, list[str]]:
+    """``VOCABULARY_COLUMNS`` of a report's fields (none for a follow-up)."""
+    if not isinstance(fields, dict):
+        fields = {}
+    return {"type_codes_huridocs": vocabulary.type_codes(fields.get("incident_types")),
+            "perpetrator_codes_huridocs": vocabulary.perpetrator_codes(
+                fields.get("perpetrators"))}
 
 
 def csv_cells(row: ExportRow) -> list[str | int | float]:
@@ -586,15 +599,19 @@ def csv_cells(row: ExportRow) -> list[str | int | float]:
 
 
 def jsonl_line(row: ExportRow) -> str:
-    """``{"id", "station", "seq", "receipt", "attachments", "report": <the stored body,
+    """``{"id", "station", "seq", "receipt", "attachments", "vocabulary",
+    "type_codes_huridocs", "perpetrator_codes_huridocs", "report": <the stored body,
     as JSON>}`` on one line; ``receipt`` is the monitor's code (``receipt_code``),
     ``attachments`` how many the report lists (their details are in
-    ``report.attachments``)."""
+    ``report.attachments``), ``vocabulary`` the name of the mapping the two lists of
+    codes come from (``vocabulary.NAME``)."""
     report = json.loads(row.body)  # stored by import: a checked report (report.py)
     receipt = (report["follows"] if report.get("kind") == "follow-up" and report.get("follows")
                else report["receipt"])
     text = json.dumps({"id": row.id, "station": row.station, "seq": row.seq,
-                       "receipt": receipt, "attachments": row.attachments, "report": report},
+                       "receipt": receipt, "attachments": row.attachments,
+                       "vocabulary": vocabulary.NAME, **_vocabulary_codes(report.get("fields")),
+                       "report": report},
                       ensure_ascii=False, separators=(",", ":"))
     # JSON allows these raw in strings, but tools that split lines on them would break
     # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls

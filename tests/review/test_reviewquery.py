@@ -19,6 +19,7 @@ from reporter.formats import attachment
 from reporter.formats.receipt import new_receipt
 from reporter.formats.report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, AttachmentInfo, Report
 from reporter.review import query as rq
+from reporter.review import vocabulary
 from reporter.review.db import ReviewDB
 
 REVIEW_PASSPHRASE = "a long review passphrase"
@@ -312,7 +313,7 @@ DOCUMENTED_COLUMNS = [
     "incident_date", "date_approximate", "site", "site_other", "location", "incident_types",
     "people_affected", "children_affected", "women_affected", "perpetrators",
     "perpetrator_other", "description", "source", "monitor_code", "contact",
-    "contact_details", "attachments",
+    "contact_details", "attachments", "type_codes_huridocs", "perpetrator_codes_huridocs",
 ]
 
 
@@ -351,6 +352,10 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
         "description": "Soldiers fired at diggers by the river.\nOne man was killed.",
         "source": "witnessed", "monitor_code": "", "contact": "none", "contact_details": "",
         "attachments": "0",
+        # HURIDOCS Types of Acts: Physical assaults (broader), Direct actions which
+        # violate the right to life (broader); Types of Perpetrators: Executive.
+        "type_codes_huridocs": "020101000000;010100000000",
+        "perpetrator_codes_huridocs": "010100000000",
     }
     died = by_id[sample.ids["died"]]
     # The monitor's code: the follow-up's own code (no monitor saw it) is not exported.
@@ -358,7 +363,8 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
     assert sample.reports["died"].receipt not in text
     assert died["locale"] == "fr" and died["station"] == STATION_B.hex()
     assert died["description"] == "Two of the wounded died in hospital, ÉTÉ."
-    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[7:-1] if c != "description")
+    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[7:] if c not in (
+        "description", "attachments"))
     assert died["attachments"] == "0"
 
 
@@ -392,6 +398,7 @@ def test_csv_cells_of_odd_values(tmp_path: Path) -> None:
     row = rq.ExportRow(1, STATION_A.hex(), 9, report.to_body().decode())
     cells = dict(zip(DOCUMENTED_COLUMNS, rq.csv_cells(row), strict=True))
     assert cells["perpetrators"] == "'=evil;police"
+    assert cells["perpetrator_codes_huridocs"] == "010104000000"  # an unknown code has none
     assert cells["people_affected"] == -3  # a number, written as a number
     assert cells["location"] == '{"=k": 1}' and cells["monitor_code"] == "true"
 
@@ -409,6 +416,12 @@ def test_jsonl_round_trip(db: ReviewDB, sample: Sample) -> None:
         code = report.follows if report.kind == "follow-up" else report.receipt
         assert exported == {"id": sample.ids[name], "station": station.hex(), "seq": seq,
                             "receipt": code, "attachments": 0,
+                            "vocabulary": "huridocs-mt-2001",
+                            "type_codes_huridocs": [vocabulary.INCIDENT_TYPES[t].code for t in
+                                                    report.fields.get("incident_types", [])],
+                            "perpetrator_codes_huridocs": [
+                                vocabulary.PERPETRATORS[p].code
+                                for p in report.fields.get("perpetrators", [])],
                             "report": json.loads(report.to_body())}
         assert Report.from_body(json.dumps(exported["report"]).encode()) == report
 
