@@ -230,9 +230,10 @@ def csv_text(table: Table, translate: Translate) -> str:
 
 # --- drawing --------------------------------------------------------------------------
 
-# Okabe and Ito's palette (told apart with any colour vision), then greys.
+# Okabe and Ito's palette (told apart with any colour vision); grey for "Others".
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
-           "#000000", "#999999")
+           "#000000")
+OTHERS_COLOUR = "#999999"
 _DRAWING = threading.Lock()  # matplotlib's settings are global: one chart at a time
 _RC: dict[Any, Any] = {
     "svg.fonttype": "none", "svg.hashsalt": SALT, "svg.image_inline": True,
@@ -246,6 +247,7 @@ _RC: dict[Any, Any] = {
 class Series:
     label: str
     values: tuple[int, ...]
+    folded: bool = False  # the "Others" of categories beyond MAX_SERIES
 
 
 def series_of(table: Table, months: list[str], translate: Translate) -> list[Series]:
@@ -267,7 +269,7 @@ def series_of(table: Table, months: list[str], translate: Translate) -> list[Ser
     if rest:
         out.append(Series(
             translate(OTHERS) % {"num": len(rest)},
-            tuple(sum(values[k].get(m, 0) for k in rest) for m in months)))
+            tuple(sum(values[k].get(m, 0) for k in rest) for m in months), folded=True))
     return out
 
 
@@ -313,7 +315,8 @@ def draw(table: Table, translate: Translate) -> bytes:
             bottom = [0] * len(months)
             for number, item in enumerate(series):
                 axes.bar(positions, item.values, bottom=bottom, width=0.8,
-                         color=COLOURS[number % len(COLOURS)], label=item.label,
+                         color=OTHERS_COLOUR if item.folded else COLOURS[number % len(COLOURS)],
+                         label=item.label,
                          edgecolor="white", linewidth=0.5)
                 bottom = [b + v for b, v in zip(bottom, item.values, strict=True)]
             step = max(1, -(-len(months) // 12))
@@ -328,9 +331,10 @@ def draw(table: Table, translate: Translate) -> bytes:
                                  frameon=False, reverse=True)
             for text in legend.get_texts():
                 text.set_parse_math(False)
+        # What it counts, under the months (so the layout makes room for it).
         note = PEOPLE_FOOTNOTE if table.chart == "people" else FOOTNOTE
-        figure.text(0.01, 0.005, translate(note) % {"unit": unit}, fontsize=8,
-                    color="#444444", parse_math=False)
+        axes.set_xlabel(translate(note) % {"unit": unit}, loc="left", fontsize=8,
+                        color="#444444", parse_math=False)
         out = io.BytesIO()
         # A Figure of its own (no pyplot), written by matplotlib's SVG backend.
         figure.savefig(out, format="svg", metadata={"Date": None})
