@@ -29,8 +29,9 @@ reports' numbers, say.)
   running modified software can seal anything.
 
 A month is the incident date's, else the date the station received the
-report (``query``'s date rule); a value that is not a real ``YYYY-MM`` counts
-as undated (``Table.undated``).
+report (``query``'s date rule). Import checks both dates (``Report.from_body``),
+so every report has one; a value that were not ``YYYY-MM`` would be counted in
+``Table.undated``, never drawn.
 
 **Drawing** (``draw``): matplotlib, imported only here and only when a chart
 is drawn, with its SVG backend (never a GUI one, no pyplot state). The same
