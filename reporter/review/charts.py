@@ -67,6 +67,7 @@ CHARTS = ("types", "sites", "perpetrators", "people")
 MAX_PEOPLE = 1_000_000  # the station form's limit (station/forms.py MAX_PEOPLE)
 MAX_SERIES = 8  # categories drawn; the rest fold into "Others"
 MAX_LABEL = 32  # characters of a label drawn (the CSV has them whole)
+MAX_CODE_LABEL = 48  # the same, for the label of one of our codes
 MAX_MONTHS = 60  # months drawn: the latest; the CSV has them all
 SALT = "reporter-review-charts"  # svg.hashsalt: the same table, the same bytes
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -251,6 +252,13 @@ class Series:
     folded: bool = False  # the "Others" of categories beyond MAX_SERIES
 
 
+def _limit(chart: str, key: str | None) -> int:
+    """How much of a label is drawn: a site's name (a monitor's words) ``MAX_LABEL``
+    characters; our own codes' labels (translated) a little more, to be whole."""
+    known = {"types": TYPE_LABELS, "perpetrators": PERPETRATOR_LABELS}.get(chart, {})
+    return MAX_CODE_LABEL if key in known else MAX_LABEL
+
+
 def series_of(table: Table, months: list[str], translate: Translate) -> list[Series]:
     """The categories drawn over ``months``: the ``MAX_SERIES - 1`` largest, and the
     rest folded into one "Others" (all of them if they fit)."""
@@ -264,7 +272,7 @@ def series_of(table: Table, months: list[str], translate: Translate) -> list[Ser
             values[row.key][row.month] = row.count
     order = sorted(values, key=lambda k: (-sum(values[k].values()), k is None, k or ""))
     keep = order if len(order) <= MAX_SERIES else order[: MAX_SERIES - 1]
-    out = [Series(clean_label(key_label(table.chart, k, translate)),
+    out = [Series(clean_label(key_label(table.chart, k, translate), _limit(table.chart, k)),
                   tuple(values[k].get(m, 0) for m in months)) for k in keep]
     rest = order[len(keep):]
     if rest:
