@@ -326,3 +326,19 @@ def test_the_charts_speak_the_reviewers_language(desk_client: FlaskClient) -> No
     svg = desk_client.get("/charts/types.svg", base_url=BASE,
                           headers={"Accept-Language": "pt"}).data
     assert "relatórios recebidos" in " ".join(texts(parse_svg(svg))).lower()
+
+
+def test_drawing_writes_nothing_but_matplotlibs_font_list(tmp_path: Path) -> None:
+    """Charts are drawn in memory: the only file matplotlib writes is its list of the
+    system's fonts, and no site name reaches the disk."""
+    home, temp = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    temp.mkdir()
+    program = ("from reporter.review import charts; t = charts.Table('sites', charts.REPORTS, "
+               "(charts.Row('2026-01', 'CANARY-SITE-NAME', 1),)); charts.draw(t, str)")
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=120,
+                   cwd=Path(__file__).resolve().parents[2],
+                   env={"HOME": str(home), "TMPDIR": str(temp), "PATH": "/usr/bin:/bin"})
+    written = [p for p in [*home.rglob("*"), *temp.rglob("*")] if p.is_file()]
+    assert [p.name for p in written if not p.name.startswith("fontlist-")] == []
+    assert all(b"CANARY-SITE-NAME" not in p.read_bytes() for p in written)
