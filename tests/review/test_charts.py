@@ -146,6 +146,14 @@ def test_the_unit_is_a_parameter(db: ReviewDB) -> None:
                             ("2026-03", "killing", 1),
                             ("2026-03", "shooting", 1), ("2026-04", "other", 1)]
     assert "sites\r\n" in charts.csv_text(table, identity).splitlines(True)[0]
+    # A unit reached through a join (as incidents will be, through their link table):
+    # one station sent them all, so every cell counts 1.
+    stations = charts.Unit("stations", "stations", "stations", "Stations", "s.station_id",
+                           " JOIN stations AS s ON s.station_id = r.station_id")
+    for chart in charts.CHARTS:
+        assert {r.count for r in charts.count(db, rq.Filters(), chart, stations).rows} == {1}
+    people = charts.count(db, rq.Filters(), "people", stations)
+    assert [(r.month, r.people) for r in people.rows][2] == ("2026-03", 5)
 
 
 def test_csv_names_its_unit_and_guards_formulas(db: ReviewDB) -> None:
