@@ -80,7 +80,7 @@ class Unit:
 
     name: str
     column: str  # the CSV column of the count
-    label: str  # what it counts, for people (translated where shown)
+    label: str  # what it counts, in words (translated where shown): "reports received"
     axis: str  # the same, as an axis title
     counted: str
     joins: str = ""
@@ -88,7 +88,7 @@ class Unit:
 
 REPORTS = Unit("reports", "reports_received", N_("reports received"), N_("Reports received"),
                "r.id")
-UNITS = {REPORTS.name: REPORTS}
+UNITS = {REPORTS.name: REPORTS}  # where an INCIDENTS unit will join it
 
 TITLES = {
     "types": N_("Per month, by what happened"),
@@ -349,7 +349,3 @@ def draw(table: Table, translate: Translate) -> bytes:
         figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
 
-
-def chart_svg(db: ReviewDB, filters: query.Filters, chart: str, translate: Translate,
-              unit: Unit = REPORTS) -> bytes:
-    return draw(count(db, filters, chart, unit), translate)
