@@ -97,6 +97,9 @@ WORKFLOW_TESTS = ("tests/review/test_workflow.py", "tests/e2e/test_desk_workflow
                   "tests/cli/test_review_workflow_cli.py")
 DESK_TESTS = ("tests/review/test_desk_views.py", "tests/review/test_desk_parts.py",
               "tests/e2e/test_desk_server.py", "tests/cli/test_review_serve.py")
+CHARTS = "reporter/review/charts.py"
+CHARTS_WEB = "reporter/review/desk/web/charts.py"
+# (The charts' mutants: run them with tests/review/test_charts.py tests/e2e/test_desk_charts.py.)
 
 MUTANTS: tuple[Mutant, ...] = (
     # --- who reports are sealed to ---------------------------------------------------------
@@ -461,6 +464,31 @@ MUTANTS: tuple[Mutant, ...] = (
       "reporter/review/query.py",
       ("    return unicodedata.normalize(\"NFC\", collapsed.casefold())",
        "    return collapsed")),
+    # --- the desk's charts (issue 13): --group charts -- tests/review/test_charts.py \
+    #     tests/e2e/test_desk_charts.py
+    m("charts-label-controls", "charts", "controls and bidi controls reach a chart's labels",
+      CHARTS, ('                   if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", '
+               '"Cn")\n', "                   if True\n")),
+    m("charts-label-length", "charts", "a chart draws a label of any length", CHARTS,
+      ('    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"',
+       "    return line")),
+    m("charts-no-fold", "charts", "every category is drawn, none folds into Others", CHARTS,
+      ("    keep = order if len(order) <= MAX_SERIES else order[: MAX_SERIES - 1]",
+       "    keep = order")),
+    m("charts-random-salt", "charts", "the SVG's ids are salted at random (not the same "
+      "bytes)", CHARTS, ('"svg.hashsalt": SALT', '"svg.hashsalt": None')),
+    m("charts-follow-ups", "charts", "follow-ups are counted as reports", CHARTS,
+      ('        filters = replace(filters, kind="incident")', "        pass")),
+    m("charts-csv-guard", "charts", "a chart's CSV is written without the formula guard",
+      CHARTS, ("        writer.writerow([row.month, query.guard_cell(row.key or \"\"),\n"
+               "                         query.guard_cell(label), row.count])",
+               "        writer.writerow([row.month, row.key or \"\", label, row.count])")),
+    m("charts-svg-csp", "charts", "an SVG opened alone gets no sandbox", CHARTS_WEB,
+      ('SVG_POLICY = "default-src \'none\'; style-src \'unsafe-inline\'; sandbox"',
+       'SVG_POLICY = "default-src \'none\'; style-src \'unsafe-inline\'"')),
+    m("charts-svg-type", "charts", "an SVG is sent as a page (text/html)", CHARTS_WEB,
+      ('    response = Response(body, mimetype="image/svg+xml")',
+       '    response = Response(body, mimetype="text/html")')),
 )
 
 

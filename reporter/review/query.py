@@ -99,6 +99,7 @@ from typing import Any, TextIO
 
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES, Report
+from reporter.review import vocabulary
 from reporter.review.db import ReviewDB
 from reporter.review.searchtext import body_text as _body_text
 from reporter.review.searchtext import fold
@@ -637,9 +638,12 @@ FIELD_COLUMNS = (
 # Then what the review database adds: the station history the report belongs to
 # (``histories.py``; 32 zeros for the station's first) and the reviewers' marks
 # (``workflow.py``): status, sensitive, incident id, tags (joined with ``;``).
+# The last two: the report's types and perpetrators as codes of the HURIDOCS
+# micro-thesauri (``vocabulary.py``).
+VOCABULARY_COLUMNS = ("type_codes_huridocs", "perpetrator_codes_huridocs")
 CSV_COLUMNS = ("id", "station", "seq", "kind", "receipt", "locale", "submitted",
                *FIELD_COLUMNS, "attachments", "history", "status", "sensitive", "incident",
-               "tags")
+               "tags", *VOCABULARY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -721,8 +725,18 @@ def export_values(row: ExportRow) -> list[str | int | float]:
         "submitted": report.submitted, "attachments": len(report.attachments),
         "history": row.history, "status": row.status, "sensitive": row.sensitive,
         "incident": row.incident, "tags": list(row.tags),
+        **_vocabulary_codes(report.fields),
     }
     return [_value(header[c] if c in header else report.fields.get(c)) for c in CSV_COLUMNS]
+
+
+def _vocabulary_codes(fields: Any) -> dict[str, list[str]]:
+    """``VOCABULARY_COLUMNS`` of a report's fields (none for a follow-up)."""
+    if not isinstance(fields, dict):
+        fields = {}
+    return {"type_codes_huridocs": vocabulary.type_codes(fields.get("incident_types")),
+            "perpetrator_codes_huridocs": vocabulary.perpetrator_codes(
+                fields.get("perpetrators"))}
 
 
 def csv_cells(row: ExportRow) -> list[str | int | float]:
@@ -733,10 +747,13 @@ def csv_cells(row: ExportRow) -> list[str | int | float]:
 
 def jsonl_line(row: ExportRow) -> str:
     """``{"id", "station", "seq", "receipt", "attachments", "history", "status",
-    "sensitive", "incident", "tags", "report": <the stored body, as JSON>}`` on one
+    "sensitive", "incident", "tags", "vocabulary", "type_codes_huridocs",
+    "perpetrator_codes_huridocs", "report": <the stored body, as JSON>}`` on one
     line; ``receipt`` is the monitor's code (``receipt_code``), ``attachments`` how
     many the report lists (their details are in ``report.attachments``), the next
-    five as in the CSV (``incident`` null when not linked, ``tags`` a list)."""
+    five as in the CSV (``incident`` null when not linked, ``tags`` a list),
+    ``vocabulary`` the name of the mapping the two lists of codes come from
+    (``vocabulary.NAME``)."""
     report = json.loads(row.body)  # stored by import: a checked report (report.py)
     receipt = (report["follows"] if report.get("kind") == "follow-up" and report.get("follows")
                else report["receipt"])
@@ -744,7 +761,9 @@ def jsonl_line(row: ExportRow) -> str:
                        "receipt": receipt, "attachments": row.attachments,
                        "history": row.history, "status": row.status,
                        "sensitive": row.sensitive, "incident": row.incident,
-                       "tags": list(row.tags), "report": report},
+                       "tags": list(row.tags),
+                       "vocabulary": vocabulary.NAME, **_vocabulary_codes(report.get("fields")),
+                       "report": report},
                       ensure_ascii=False, separators=(",", ":"))
     # JSON allows these raw in strings, but tools that split lines on them would break
     # (U+2028, U+2029), and a terminal obeys them (DEL, C1 controls; bidi controls

@@ -117,6 +117,8 @@ def test_the_spreadsheet_export_holds_typed_text_exactly_as_sent(
         for field in FIELDS:  # as the monitor sent it: no apostrophe, nothing lost
             # (A line break in ODF is a new paragraph: CR LF and LF read back alike.)
             assert cells[field] == fields[field].replace("\r\n", "\n")
+        # The HURIDOCS code of "shooting" is text: its leading zero is kept.
+        assert cells["type_codes_huridocs"] == "020101000000"
 
 
 def test_the_spreadsheet_export_refuses_a_standard_output_terminal(

@@ -19,6 +19,7 @@ from reporter.formats import attachment
 from reporter.formats.receipt import new_receipt
 from reporter.formats.report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, AttachmentInfo, Report
 from reporter.review import query as rq
+from reporter.review import vocabulary
 from reporter.review.db import ReviewDB
 
 REVIEW_PASSPHRASE = "a long review passphrase"
@@ -313,6 +314,7 @@ DOCUMENTED_COLUMNS = [
     "people_affected", "children_affected", "women_affected", "perpetrators",
     "perpetrator_other", "description", "source", "monitor_code", "contact",
     "contact_details", "attachments", "history", "status", "sensitive", "incident", "tags",
+    "type_codes_huridocs", "perpetrator_codes_huridocs",
 ]
 
 
@@ -352,6 +354,10 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
         "source": "witnessed", "monitor_code": "", "contact": "none", "contact_details": "",
         "attachments": "0", "history": "0" * 32, "status": "new", "sensitive": "false",
         "incident": "", "tags": "",
+        # HURIDOCS Types of Acts: Physical assaults (broader), Direct actions which
+        # violate the right to life (broader); Types of Perpetrators: Executive.
+        "type_codes_huridocs": "020101000000;010100000000",
+        "perpetrator_codes_huridocs": "010100000000",
     }
     died = by_id[sample.ids["died"]]
     # The monitor's code: the follow-up's own code (no monitor saw it) is not exported.
@@ -359,7 +365,8 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
     assert sample.reports["died"].receipt not in text
     assert died["locale"] == "fr" and died["station"] == STATION_B.hex()
     assert died["description"] == "Two of the wounded died in hospital, ÉTÉ."
-    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[7:-6] if c != "description")
+    assert all(died[c] == "" for c in DOCUMENTED_COLUMNS[7:-8] if c != "description")
+    assert died["type_codes_huridocs"] == died["perpetrator_codes_huridocs"] == ""
     assert died["attachments"] == "0"
 
 
@@ -393,6 +400,7 @@ def test_csv_cells_of_odd_values(tmp_path: Path) -> None:
     row = rq.ExportRow(1, STATION_A.hex(), 9, report.to_body().decode())
     cells = dict(zip(DOCUMENTED_COLUMNS, rq.csv_cells(row), strict=True))
     assert cells["perpetrators"] == "'=evil;police"
+    assert cells["perpetrator_codes_huridocs"] == "010104000000"  # an unknown code has none
     assert cells["people_affected"] == -3  # a number, written as a number
     assert cells["location"] == '{"=k": 1}' and cells["monitor_code"] == "true"
 
@@ -411,7 +419,13 @@ def test_jsonl_round_trip(db: ReviewDB, sample: Sample) -> None:
         assert exported == {"id": sample.ids[name], "station": station.hex(), "seq": seq,
                             "receipt": code, "attachments": 0, "history": "0" * 32,
                             "status": "new", "sensitive": False, "incident": None,
-                            "tags": [], "report": json.loads(report.to_body())}
+                            "tags": [], "vocabulary": "huridocs-mt-2001",
+                            "type_codes_huridocs": [vocabulary.INCIDENT_TYPES[t].code for t in
+                                                    report.fields.get("incident_types", [])],
+                            "perpetrator_codes_huridocs": [
+                                vocabulary.PERPETRATORS[p].code
+                                for p in report.fields.get("perpetrators", [])],
+                            "report": json.loads(report.to_body())}
         assert Report.from_body(json.dumps(exported["report"]).encode()) == report
 
 

@@ -16,7 +16,16 @@ from reporter.review.desk.config import DeskConfig
 from reporter.review.desk.security import guarded, where
 from reporter.review.desk.sessions import Sessions
 from reporter.review.desk.vault import Vault
-from reporter.review.desk.web import errors, files, gate, inbox, reports, unlock, verify
+from reporter.review.desk.web import (
+    charts,
+    errors,
+    files,
+    gate,
+    inbox,
+    reports,
+    unlock,
+    verify,
+)
 from reporter.review.desk.web.context import EXTENSION, DeskContext, desk
 from reporter.review.labels import (
     KIND_LABELS,
@@ -94,7 +103,7 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
     )
     gate.init_app(app)
     errors.init_app(app)
-    for module in (unlock, inbox, reports, files, verify):
+    for module in (unlock, inbox, reports, files, verify, charts):
         app.register_blueprint(module.bp)
     app.wsgi_app = guarded(app.wsgi_app)  # type: ignore[method-assign]
     return app
