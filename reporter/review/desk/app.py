@@ -16,7 +16,7 @@ from reporter.review.desk.config import DeskConfig
 from reporter.review.desk.security import Guard, where
 from reporter.review.desk.sessions import Sessions
 from reporter.review.desk.vault import Vault
-from reporter.review.desk.web import errors, files, gate, inbox, reports, unlock
+from reporter.review.desk.web import errors, exports, files, gate, inbox, reports, unlock
 from reporter.review.desk.web.context import EXTENSION, DeskContext, desk
 from reporter.review.labels import (
     KIND_LABELS,
@@ -92,7 +92,7 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
     )
     gate.init_app(app)
     errors.init_app(app)
-    for module in (unlock, inbox, reports, files):
+    for module in (unlock, inbox, reports, files, exports):
         app.register_blueprint(module.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
     return app
