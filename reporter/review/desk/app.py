@@ -16,8 +16,18 @@ from reporter.review.desk.config import DeskConfig
 from reporter.review.desk.security import Guard, where
 from reporter.review.desk.sessions import Sessions
 from reporter.review.desk.vault import Vault
-from reporter.review.desk.web import errors, exports, files, gate, inbox, reports, unlock
+from reporter.review.desk.web import (
+    errors,
+    exports,
+    files,
+    gate,
+    imports,
+    inbox,
+    reports,
+    unlock,
+)
 from reporter.review.desk.web.context import EXTENSION, DeskContext, desk
+from reporter.review.importer import format_ranges
 from reporter.review.labels import (
     KIND_LABELS,
     NOT_GIVEN,
@@ -88,11 +98,11 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
         csrf_token=gate.csrf_token, authorised=gate.authorised,
         TYPE_LABELS=TYPE_LABELS, KIND_LABELS=KIND_LABELS, NOT_GIVEN=NOT_GIVEN,
         type_labels=TYPE_LABELS, perpetrator_labels=PERPETRATOR_LABELS,
-        source_labels=SOURCE_LABELS, SHORT_STATION=8,
+        source_labels=SOURCE_LABELS, SHORT_STATION=8, format_ranges=format_ranges,
     )
     gate.init_app(app)
     errors.init_app(app)
-    for module in (unlock, inbox, reports, files, exports):
+    for module in (unlock, inbox, reports, files, exports, imports):
         app.register_blueprint(module.bp)
     app.wsgi_app = Guard(app.wsgi_app)  # type: ignore[method-assign]
     return app
