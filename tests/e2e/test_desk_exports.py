@@ -302,3 +302,38 @@ def test_unzip_lists_every_member_of_a_package(desk: Desk, sample: Sample,
     done = subprocess.run(["unzip", "-t", str(tmp_path / "p.zip")], capture_output=True,
                           timeout=60, check=False)
     assert done.returncode == 0 and b"No errors detected" in done.stdout, done.stdout
+
+
+def test_locking_the_desk_stops_a_package_half_way(station: Station, tmp_path: Path) -> None:
+    """The stream checks the lock between chunks: the browser keeps a download that
+    no unzip tool opens, never an archive that looks whole."""
+    video = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + hashlib.shake_256(
+        b"long video").digest(48 << 20)
+    add_report(station, {"description": "a long video", "incident_types": ["other"],
+                         "contact": "none"}, files=[("night.mp4", video)])
+    made = make_sample(station, tmp_path)
+    with ReviewDB.open(made.path, REVIEW_PASSPHRASE) as db:
+        video_id = db.connection.execute(
+            "SELECT id FROM reports WHERE description = 'a long video'").fetchone()[0]
+    desk = start_desk(made.path, tmp_path)
+    try:
+        session = unlocked_session(desk)
+        csrf_token = token(session, desk)
+        received = 0
+        with session.post(desk.url + "/evidence", data={
+                "csrf_token": csrf_token, "report": str(video_id)},
+                timeout=60, stream=True) as answer:
+            assert answer.status_code == 200
+            chunks = answer.iter_content(1 << 16)
+            received += len(next(chunks))
+            locker = requests.Session()
+            locker.cookies = session.cookies
+            assert locker.post(desk.url + "/lock", data={"csrf_token": csrf_token},
+                               timeout=30).status_code == 200
+            with pytest.raises(requests.exceptions.RequestException):
+                for chunk in chunks:
+                    received += len(chunk)
+        assert received < len(video)
+        assert "evidence package stopped half way: Stopped" in desk.output()
+    finally:
+        desk.stop()

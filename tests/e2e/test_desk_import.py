@@ -182,3 +182,10 @@ def test_without_a_key_file_the_page_says_how_to_start(review_db: Path,
         assert 'type="file"' not in page.text
     finally:
         desk.stop()
+
+
+def test_an_empty_file_field_is_no_bundle(desk: Desk, review_db: Path) -> None:
+    session = unlocked_session(desk)
+    answer = upload(session, desk, [("", b"")])
+    assert answer.status_code == 400 and "Choose one or more bundle files" in answer.text
+    assert staged_files(review_db) == [] and reports(review_db) == 0

@@ -253,7 +253,13 @@ def receive(environ: dict[str, Any], boundary: bytes, length: int, folder: Path,
         raise
     if out is not None:
         out.close()
-    return fields, [s for s in staged if s.size > 0 or s.name]
+    chosen = []
+    for item in staged:
+        if item.size == 0 and not item.name:  # a file field left empty
+            item.path.unlink(missing_ok=True)
+        else:
+            chosen.append(item)
+    return fields, chosen
 
 
 # --- the views ----------------------------------------------------------------------------
