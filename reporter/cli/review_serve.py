@@ -19,7 +19,7 @@ import click
 from reporter.cli.process import forget_environment_variable
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.terminal import echo
-from reporter.errors import ConfigError
+from reporter.errors import ConfigError, ReporterError
 from reporter.formats import keyfile
 from reporter.review.db import ReviewDB
 from reporter.review.desk import config as desk_config
@@ -80,8 +80,11 @@ def review_serve(obj: ReviewContext, host: str, port: int, idle_lock: float,
     if not desk_config.is_loopback(address):
         echo(f"WARNING: the review desk listens on {address}: anyone on that network can "
              "reach its unlock page, and what it shows travels unencrypted.", err=True)
-    if key_path is not None:
-        keyfile.public_key_of(keyfile.read(key_path))  # fail now: a missing or foreign file
+    if key_path is not None:  # fail now, not at the first import
+        try:
+            keyfile.public_key_of(keyfile.read(key_path))
+        except ReporterError as exc:
+            raise ConfigError(f"--key {key_path}: {exc}") from None
     max_import = max_import_mb * 1024 * 1024
     try:
         server = make_server(lambda environ, start: [], address, port, threads, max_import)

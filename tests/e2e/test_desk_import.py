@@ -17,7 +17,7 @@ import requests
 from reporter.formats.chain import chain_link
 from reporter.formats.manifest import Manifest
 from reporter.review.db import ReviewDB
-from tests.conftest import Station, add_reports
+from tests.conftest import Station, add_reports, free_port
 from tests.desk import Desk, csrf, export, start_desk, unlocked_session
 from tests.e2e.test_hostile_bundles import envelopes_of, forge
 from tests.reviewing import KEY_PASSPHRASE, REVIEW_PASSPHRASE, new_review_db
@@ -189,3 +189,18 @@ def test_an_empty_file_field_is_no_bundle(desk: Desk, review_db: Path) -> None:
     answer = upload(session, desk, [("", b"")])
     assert answer.status_code == 400 and "Choose one or more bundle files" in answer.text
     assert staged_files(review_db) == [] and reports(review_db) == 0
+
+
+def test_serve_refuses_a_key_file_it_cannot_read(review_db: Path, tmp_path: Path) -> None:
+    """Said when the desk starts, not at the first import."""
+    import subprocess
+    import sys
+
+    (tmp_path / "not-a-key").write_text("hello")
+    for path in (tmp_path / "missing.key", tmp_path / "not-a-key"):
+        done = subprocess.run(
+            [sys.executable, "-m", "reporter", "review", "--review-db", str(review_db),
+             "serve", "--port", str(free_port()), "--key", str(path)],
+            capture_output=True, timeout=60, check=False)
+        assert done.returncode == 1 and str(path.name).encode() in done.stderr, done.stderr
+        assert b"Traceback" not in done.stderr

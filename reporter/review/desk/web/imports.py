@@ -27,7 +27,9 @@ database, with the same code (``importer.import_bundle``):
   readable with this key, recipient changes that need accepting, what is
   still missing (``importer.gaps``), or the importer's own message for a
   bundle it refused (altered, replayed, foreign...), of which nothing is kept
-  (one transaction per bundle). Only the session that started it sees it.
+  (one transaction per bundle). Its address is random; like every page, only
+  the session that unlocked the desk can open it (unlocked again after the
+  idle lock, the new session still sees it).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from reporter.errors import DatabaseUnreadable, ReporterError, WrongPassphrase
 from reporter.formats import keyfile
 from reporter.formats.crypto import RecipientPrivateKey
 from reporter.review import importer
-from reporter.review.desk.vault import Vault, session_digest
+from reporter.review.desk.vault import Locked, Vault
 from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.errors import page
 from reporter.review.desk.web.gate import CsrfRefused, session_id
@@ -100,7 +102,6 @@ class Outcome:
 @dataclass
 class Job:
     id: str
-    owner: bytes  # the digest of the session that started it
     names: list[str]
     state: str = "waiting"  # waiting, running, done
     current: int = 0  # the bundle being imported, from 1
@@ -126,10 +127,9 @@ class Imports:
             while len(self.jobs) > KEPT_JOBS:
                 del self.jobs[next(iter(self.jobs))]
 
-    def get(self, job_id: str, owner: bytes) -> Job | None:
+    def get(self, job_id: str) -> Job | None:
         with self.lock:
-            job = self.jobs.get(job_id)
-        return job if job is not None and job.owner == owner else None
+            return self.jobs.get(job_id)
 
 
 def imports() -> Imports:
@@ -334,7 +334,7 @@ def upload() -> WerkzeugResponse | tuple[str, int]:
         registry.running.release()
         return page(400, _("Type the passphrase of your key file"),
                     _("The import needs your key file's passphrase, to open the reports."))
-    job = Job(job_id, session_digest(sid or ""), [s.name for s in staged])
+    job = Job(job_id, [s.name for s in staged])
     registry.add(job)
     vault = context.vault
     thread = threading.Thread(
@@ -348,8 +348,7 @@ def upload() -> WerkzeugResponse | tuple[str, int]:
 
 @bp.get("/import/<job_id>")
 def progress(job_id: str) -> tuple[str, int]:
-    sid = session_id()
-    job = imports().get(job_id, session_digest(sid or ""))
+    job = imports().get(job_id)
     if job is None:
         abort(404)
     # The page asks again at once (``refresh`` 0: a delayed refresh is what WCAG 2.2.1
@@ -411,6 +410,8 @@ def _run(job: Job, staged: list[Staged], key_file: Path, passphrase: str, vault:
                     item.path.unlink(missing_ok=True)
             job.gaps = importer.gaps(db)
         del key
+    except Locked:
+        job.failure = job.failure or "locked"
     except ReporterError as exc:
         log.warning("review desk: an import stopped (%s)", type(exc).__name__)
         job.failure = job.failure or "database"
