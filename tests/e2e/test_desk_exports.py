@@ -197,6 +197,7 @@ def test_an_evidence_package_is_safe_complete_and_checkable(
     assert answer.headers["Content-Type"] == "application/zip"
     assert "Content-Length" not in answer.headers  # streamed
     data = answer.content
+    assert list((tmp_path / "tmp").iterdir()) == []  # no temporary file, decrypted or not
     names = member_paths(data)
     root = names[0].split("/")[0]
     assert re.fullmatch(r"evidence-\d{8}T\d{6}Z", root)
