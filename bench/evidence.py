@@ -13,6 +13,10 @@ unlocked, and its memory read from ``/proc/PID/status``:
   client reads it as a browser would and hashes it; it is kept on disk only
   with ``--keep``, for ``unzip -t``), and the time it took.
 
+Then ``import``: the same bundle uploaded on the import page of a desk
+(``review serve --key``) over a new, empty review database, streamed with its
+Content-Length as a browser sends it; the desk's peak until the result page.
+
 The target: the peak grows by less than ``GROWTH_TARGET_MIB`` over the small
 package's, whatever the videos' size (the package is streamed: a chunk at a
 time; the photo and its stripped copy are the only whole files in memory).
@@ -42,7 +46,7 @@ import nacl.pwhash.argon2id as argon2id
 import requests
 from PIL import Image
 
-from reporter.formats import crypto
+from reporter.formats import crypto, keyfile
 from reporter.formats.crypto import RecipientPrivateKey
 from reporter.formats.report import Report
 from reporter.review.db import ReviewDB
@@ -54,6 +58,7 @@ MIB = 1 << 20
 MP4_MAGIC = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 PASSPHRASE = "bench station passphrase"
 REVIEW_PASSPHRASE = "bench review passphrase"
+KEY_PASSPHRASE = "bench key passphrase"
 CHEAP_KDF = (argon2id.OPSLIMIT_MIN, argon2id.MEMLIMIT_MIN)
 GROWTH_TARGET_MIB = 96
 CSRF = re.compile(r'name="csrf_token" value="([0-9a-f]{64})"')
@@ -73,7 +78,8 @@ def photo_jpeg() -> bytes:
 
 
 def make_review_db(workdir: Path, videos: int, size_mib: int) -> Path:
-    """A review database holding the large report (and a small one): its path."""
+    """A review database holding the large report (and a small one): its path. The
+    bundle stays as ``workdir/bundle.rptr``, the reviewer's key as ``reviewer.key``."""
     from reporter.station.intake import build_report
     from reporter.station.submission import Draft, Limits
     from reporter.storage.blobs import BlobStore
@@ -114,7 +120,8 @@ def make_review_db(workdir: Path, videos: int, size_mib: int) -> Path:
     path = workdir / "review.db"
     with ReviewDB.create(path, REVIEW_PASSPHRASE) as db:
         import_bundle(db, bundle, reviewer)
-    bundle.unlink()
+    (workdir / "reviewer.key").write_bytes(
+        keyfile.dump(reviewer, KEY_PASSPHRASE, crypto.KdfParams.new()))
     shutil.rmtree(instance)
     return path
 
@@ -216,6 +223,121 @@ def measure(review_db: Path, workdir: Path, *, keep: bool = False) -> dict[str, 
             "baseline_rss_kib": after_small["VmRSS"]}
 
 
+def start(review_db: Path, workdir: Path, *args: str) -> tuple[subprocess.Popen[bytes],
+                                                                 str, requests.Session, str]:
+    """A real ``review serve``, unlocked: the process, its URL, the session, a token."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPORTER_")}
+    with open(workdir / f"desk-{port}.log", "wb") as log:
+        desk = subprocess.Popen(
+            [sys.executable, "-m", "reporter", "review", "--review-db", str(review_db),
+             "serve", "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT,
+            env=env)
+    url = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    for _ in range(300):
+        try:
+            page = session.get(url + "/unlock", timeout=5)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    token = CSRF.search(page.text)
+    assert token
+    session.post(url + "/unlock", data={"csrf_token": token.group(1),
+                                        "passphrase": REVIEW_PASSPHRASE}, timeout=60)
+    token = CSRF.search(session.get(url + "/import", timeout=60).text)
+    assert token
+    return desk, url, session, token.group(1)
+
+
+class Body:
+    """A request body read from bytes and a file in turn, with its length known (so
+    requests sends Content-Length, as a browser does, not chunks)."""
+
+    def __init__(self, parts: list[bytes | Path], length: int) -> None:
+        self._parts = list(parts)
+        self._length = length
+        self._file: Any = None
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, size: int = -1) -> bytes:
+        while self._parts or self._file is not None:
+            if self._file is not None:
+                data: bytes = self._file.read(1 << 20)
+                if data:
+                    return data
+                self._file.close()
+                self._file = None
+                continue
+            part = self._parts.pop(0)
+            if isinstance(part, Path):
+                self._file = open(part, "rb")
+                continue
+            return part
+        return b""
+
+
+def measure_import(workdir: Path) -> dict[str, Any]:
+    """Upload ``workdir/bundle.rptr`` on the import page of a desk over a new, empty
+    review database, streamed from disk; the desk's peak memory until the import is
+    done, and the time."""
+    fresh = workdir / "fresh" / "review.db"
+    fresh.parent.mkdir(exist_ok=True)
+    ReviewDB.create(fresh, REVIEW_PASSPHRASE).close()
+    bundle = workdir / "bundle.rptr"
+    desk, url, session, token = start(fresh, workdir, "--key", str(workdir / "reviewer.key"))
+    try:
+        boundary = "bench" + os.urandom(8).hex()
+        head = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+            f"{value}\r\n" for name, value in (("csrf_token", token),
+                                                ("key_passphrase", KEY_PASSPHRASE)))
+        head += (f'--{boundary}\r\nContent-Disposition: form-data; name="bundle"; '
+                 'filename="bundle.rptr"\r\nContent-Type: application/octet-stream\r\n\r\n')
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        length = len(head.encode()) + bundle.stat().st_size + len(tail)
+
+        body = Body([head.encode(), bundle, tail], length)
+        idle = status(desk.pid)
+        reset_peak(desk.pid)
+        started = time.monotonic()
+        answer = session.post(url + "/import", data=body, headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            }, timeout=600, allow_redirects=False)
+        assert answer.status_code == 303, answer.text[:300]
+        uploaded = time.monotonic() - started
+        result = ""
+        for _ in range(1200):
+            result = session.get(url + answer.headers["Location"], timeout=60).text
+            if 'http-equiv="refresh"' not in result:
+                break
+        seconds = time.monotonic() - started
+        if "reports added" not in result:
+            raise RuntimeError("the import from the page did not add the reports")
+        peak = status(desk.pid)["VmHWM"]
+    finally:
+        desk.terminate()
+        desk.wait(10)
+    return {"import_idle_rss_kib": idle["VmRSS"], "import_hwm_kib": peak,
+            "bundle_bytes": bundle.stat().st_size, "upload_seconds": uploaded,
+            "import_seconds": seconds}
+
+
+def render_import(r: dict[str, Any]) -> str:
+    growth = (r["import_hwm_kib"] - r["import_idle_rss_kib"]) / 1024
+    return "\n".join([
+        f"| import from the page: one {r['bundle_bytes'] / MIB:.0f} MiB bundle | |",
+        "| --- | --- |",
+        f"| desk RSS before | {r['import_idle_rss_kib'] / 1024:.1f} MiB |",
+        f"| desk peak, upload and import | {r['import_hwm_kib'] / 1024:.1f} MiB "
+        f"(+{growth:.1f} MiB) |",
+        f"| upload / upload and import | {r['upload_seconds']:.1f} s / "
+        f"{r['import_seconds']:.1f} s |",
+    ])
+
+
 def render(videos: int, size_mib: int, r: dict[str, Any]) -> str:
     def mib(kib: int) -> str:
         return f"{kib / 1024:.1f} MiB"
@@ -252,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
         result = measure(review_db, workdir, keep=args.keep)
         print(json.dumps(result), file=sys.stderr)
         print(render(args.videos, args.size_mb, result))
+        imported = measure_import(workdir)
+        print(json.dumps(imported), file=sys.stderr)
+        print()
+        print(render_import(imported))
         growth = (result["package_hwm_kib"] - result["baseline_rss_kib"]) / 1024
         return 0 if growth < GROWTH_TARGET_MIB else 1
     finally:
