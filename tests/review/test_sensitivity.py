@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reporter.formats.report import Report
-from reporter.review import evidence, sensitivity
+from reporter.formats.report import AttachmentInfo, Report
+from reporter.review import evidence, files, sensitivity
 
 
 def report(**fields: object) -> Report:
@@ -41,3 +41,19 @@ def test_safe_archive_paths_pass() -> None:
     assert evidence.member("reports/7/originals/1-photo.jpg") == (
         "reports/7/originals/1-photo.jpg")
     assert evidence.member("reports/7/originals/1-" + "é" * 100 + ".jpg")
+
+
+@pytest.mark.parametrize("name", [
+    "../../x", "/etc/passwd", "a\\b", "nul\x00byte.jpg", "\u202egpj.exe", "x" * 300,
+    "é" * 300, ".html", "..", "C:\\Windows\\evil.jpg", "con", "a/b/../../c.jpg", " . ",
+    "=HYPERLINK(\"http://x\")", "\u200f\u2066x\u2069.jpg",
+])
+@pytest.mark.parametrize("media", ["image/jpeg", "text/html", None])
+def test_every_sent_name_becomes_one_safe_archive_name(name: str, media: str | None) -> None:
+    """What ``evidence.build`` does with a name (``files.file_name``, then ``member``),
+    for names the format itself would refuse too (300 characters)."""
+    info = AttachmentInfo(2, name, "image/jpeg", 10, bytes(32), 10, bytes(32))
+    path = evidence.member(f"reports/7/originals/{files.file_name(info, media)}")
+    leaf = path.rsplit("/", 1)[1]
+    assert path.count("/") == 3 and leaf.startswith("3-")
+    assert len(leaf.encode()) <= files.NAME_MAX and not leaf.endswith((".html", ".htm"))
