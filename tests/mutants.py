@@ -489,6 +489,24 @@ MUTANTS: tuple[Mutant, ...] = (
     m("charts-svg-type", "charts", "an SVG is sent as a page (text/html)", CHARTS_WEB,
       ('    response = Response(body, mimetype="image/svg+xml")',
        '    response = Response(body, mimetype="text/html")')),
+    # --- desk exports, evidence packages, import (issue 13): --group desk-exports --
+    # tests/e2e/test_desk_exports.py tests/e2e/test_desk_import.py tests/review/test_sensitivity.py
+    m("desk-export-no-confirmation", "desk-exports", "sensitive reports are exported unasked",
+      "reporter/review/sensitivity.py", ("    return tuple(found)\n", "    return ()\n")),
+    m("evidence-sent-names", "desk-exports", "archive paths are the names the phone sent",
+      "reporter/review/evidence.py",
+      ("    if bad:\n        raise UnsafeName", "    if False:\n        raise UnsafeName"),
+      ('path = f"{packaged.path}/originals/{files.file_name(info, opened.detected)}"',
+       'path = f"{packaged.path}/originals/{info.name}"')),
+    m("evidence-after-lock", "desk-exports", "an evidence package keeps streaming after the "
+      "desk is locked", "reporter/review/evidence.py",
+      ("                    if not going():", "                    if False:")),
+    m("desk-import-csrf", "desk-exports", "an upload without this session's CSRF token is "
+      "imported", "reporter/review/desk/web/imports.py",
+      ('                    if not check_token(fields.get("csrf_token")):',
+       "                    if False:"),
+      ('        if not checked and not check_token(fields.get("csrf_token")):',
+       "        if False:")),
 )
 
 

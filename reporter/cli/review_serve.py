@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import errno
 import sys
+from pathlib import Path
 
 import click
 
 from reporter.cli.process import forget_environment_variable
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.terminal import echo
-from reporter.errors import ConfigError
+from reporter.errors import ConfigError, ReporterError
+from reporter.formats import keyfile
 from reporter.review.db import ReviewDB
 from reporter.review.desk import config as desk_config
 
@@ -52,9 +54,17 @@ def _refuse_bind(exc: OSError, host: str, port: int) -> ConfigError:
                    "could reach the desk, over plain HTTP: prefer an SSH tunnel.")
 @click.option("--threads", type=click.IntRange(2, 64), default=8, show_default=True,
               help="Requests served at once.")
+@click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None,
+              help="Your reviewer key file, to import bundles from the desk's page (its "
+                   "passphrase is asked there, for each import).")
+@click.option("--max-import-mb", type=click.IntRange(1, 1 << 20),
+              default=desk_config.DEFAULT_MAX_IMPORT_MB, show_default=True,
+              help="Largest upload of bundles on the import page, in MiB.")
 @pass_review
 def review_serve(obj: ReviewContext, host: str, port: int, idle_lock: float,
-                 allow_remote_host: bool, threads: int) -> None:
+                 allow_remote_host: bool, threads: int, key_path: Path | None,
+                 max_import_mb: int) -> None:
     """Serve the review desk: read reports in a browser (locked until you type the
     review database's passphrase on its page)."""
     from reporter.review.desk.app import create_app
@@ -70,12 +80,19 @@ def review_serve(obj: ReviewContext, host: str, port: int, idle_lock: float,
     if not desk_config.is_loopback(address):
         echo(f"WARNING: the review desk listens on {address}: anyone on that network can "
              "reach its unlock page, and what it shows travels unencrypted.", err=True)
+    if key_path is not None:  # fail now, not at the first import
+        try:
+            keyfile.public_key_of(keyfile.read(key_path))
+        except ReporterError as exc:
+            raise ConfigError(f"--key {key_path}: {exc}") from None
+    max_import = max_import_mb * 1024 * 1024
     try:
-        server = make_server(lambda environ, start: [], address, port, threads)
+        server = make_server(lambda environ, start: [], address, port, threads, max_import)
     except OSError as exc:
         raise _refuse_bind(exc, address, port) from None
     config = desk_config.DeskConfig(review_db=obj.path, host=address, port=bound_port(server),
-                                    idle_seconds=idle)
+                                    idle_seconds=idle, key_file=key_path,
+                                    max_import_bytes=max_import)
     app = create_app(config)
     server.wsgi_app = app
     vault = app.extensions["reporter_desk"].vault

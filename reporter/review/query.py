@@ -676,6 +676,20 @@ def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
                         tags=tuple(str(t) for t in json.loads(row[9] or "[]")))
 
 
+def export_rows_of(db: ReviewDB, report_ids: Iterable[int]) -> Iterator[ExportRow]:
+    """The rows of the reports ``report_ids`` (as ``export_rows`` makes them), in that
+    order; ``UnknownReport`` for an id that is not in the database."""
+    for report_id in report_ids:
+        row = db.connection.execute(
+            "SELECT r.id, r.station_id, r.seq, r.body, "
+            "coalesce(json_array_length(r.body, '$.attachments'), 0) "
+            "FROM reports AS r WHERE r.id = ?", (report_id,)).fetchone()
+        if row is None:
+            raise UnknownReport(f"no report with id {report_id}")
+        yield ExportRow(int(row[0]), bytes(row[1]).hex(), int(row[2]), str(row[3]),
+                        int(row[4]))
+
+
 # Where a spreadsheet may start a cell: at the start of ours, and, if it splits
 # lines on ";" or tab instead of the comma this file uses (Excel does in French
 # and Portuguese locales), after every ";" and tab inside it; after a line break

@@ -19,14 +19,17 @@ from reporter.review.desk.vault import Vault
 from reporter.review.desk.web import (
     charts,
     errors,
+    exports,
     files,
     gate,
+    imports,
     inbox,
     reports,
     unlock,
     verify,
 )
 from reporter.review.desk.web.context import EXTENSION, DeskContext, desk
+from reporter.review.importer import format_ranges
 from reporter.review.labels import (
     KIND_LABELS,
     NOT_GIVEN,
@@ -98,12 +101,12 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
         csrf_token=gate.csrf_token, authorised=gate.authorised,
         TYPE_LABELS=TYPE_LABELS, KIND_LABELS=KIND_LABELS, NOT_GIVEN=NOT_GIVEN,
         type_labels=TYPE_LABELS, perpetrator_labels=PERPETRATOR_LABELS,
-        source_labels=SOURCE_LABELS, SHORT_STATION=8,
+        source_labels=SOURCE_LABELS, SHORT_STATION=8, format_ranges=format_ranges,
         STATUS_LABELS=STATUS_LABELS, current_reviewer=lambda: desk().vault.reviewer,
     )
     gate.init_app(app)
     errors.init_app(app)
-    for module in (unlock, inbox, reports, files, verify, charts):
+    for module in (unlock, inbox, reports, files, verify, charts, exports, imports):
         app.register_blueprint(module.bp)
     app.wsgi_app = guarded(app.wsgi_app)  # type: ignore[method-assign]
     return app

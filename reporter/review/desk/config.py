@@ -34,6 +34,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_IDLE_MINUTES = 15
 MAX_IDLE_MINUTES = 24 * 60
+DEFAULT_MAX_IMPORT_MB = 2048  # one upload of bundles from the import page (web/imports.py)
 LOCALHOST = "localhost"
 
 
@@ -50,6 +51,8 @@ class DeskConfig:
     port: int = DEFAULT_PORT  # the port actually bound (known once listening)
     idle_seconds: float = DEFAULT_IDLE_MINUTES * 60.0
     testing: bool = False
+    key_file: Path | None = None  # the reviewer's key file, for imports (``--key``)
+    max_import_bytes: int = DEFAULT_MAX_IMPORT_MB * 1024 * 1024
 
     @property
     def allowed_hosts(self) -> frozenset[str]:

@@ -52,7 +52,7 @@ class DeskServer(wsgi.Server):
 
 
 def make_server(app: WSGIApp, host: str, port: int,
-                threads: int = DEFAULT_THREADS) -> DeskServer:
+                threads: int = DEFAULT_THREADS, max_body: int = MAX_BODY) -> DeskServer:
     """A server bound to ``host:port`` (0: a free port), ready for ``serve()``;
     ``bound_port(server)`` is the port it listens on."""
     _probe(host, port)
@@ -60,7 +60,11 @@ def make_server(app: WSGIApp, host: str, port: int,
                         max=-1, request_queue_size=16, timeout=10, shutdown_timeout=5,
                         accepted_queue_size=-1)
     server.max_request_header_size = MAX_HEAD
-    server.max_request_body_size = MAX_BODY
+    # A backstop only: the import page's upload is bounded by ``max_body``
+    # (``--max-import-mb``) and every other route by the app's MAX_BODY, each checked
+    # from Content-Length before the body is read, with a page that says so; Cheroot's
+    # own refusal (plain text) is for what is beyond twice that.
+    server.max_request_body_size = 2 * max(max_body, MAX_BODY)
     server.prepare()  # binds now, so a taken port is an error before anything is printed
     return server
 
