@@ -2,8 +2,9 @@
 review serve`` process, real sockets, real Chromium, and reports a hostile monitor
 or a station running modified software sealed (attachment names in other
 scripts, a percent sign, SVG bytes recorded as a picture), malformed and
-oversized requests, ids past SQLite's integers, idle sockets from another local
-program, and a thief who comes to the laptop after the reviewer walked away.
+oversized requests, ids past SQLite's integers, idle sockets, passphrase guesses
+and planted cookies from other local programs and users, and a thief who comes to
+the laptop after the reviewer walked away (the screen, Back, the browser's profile).
 
 A test marked ``xfail(strict=True)`` is a finding that the desk does not yet
 withstand (its reason says what); the others guard what held and is tested
