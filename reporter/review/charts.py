@@ -1,21 +1,21 @@
 """Charts of the review database: what is counted, per month, and the SVG drawn of it.
 
 **What a chart counts** is a ``Unit``, passed to the one function that counts
-(``count``). Today there is one, ``REPORTS``: first reports received (a
-follow-up adds to a report already counted, and carries no site, type or
-perpetrator of its own). Several reports can describe one incident, so a
+(``count``): ``INCIDENTS`` (the desk's default: ``workflow.INCIDENT_KEY``,
+reports linked into one incident count once, an unlinked report as an
+incident of its own) or ``REPORTS``, first reports received (a follow-up adds
+to a report already counted, and carries no site, type or perpetrator of its
+own). Several reports can describe one incident, so a
 count of reports is not a count of incidents, and neither is a measure of all
 violations: many are never reported, and a rise can mean that more people
 could report. Every chart and CSV names its unit (``Unit.label``,
 ``Unit.column``), and the desk says so beside them.
 
-*Where incidents plug in*: a ``Unit`` is the SQL expression counted once
-(``counted``, over ``reports AS r``) and the joins that reach it (``joins``).
-An ``INCIDENTS`` unit would be ``Unit("incidents", "incidents", N_("incidents"),
-..., counted="coalesce(i.incident, -r.id)", joins=" LEFT JOIN <link table> AS i
-ON i.report = r.id")``: every query below takes it as it is. (People affected
-are summed per report; per incident, the lead decides: the largest of its
-reports' numbers, say.)
+A ``Unit`` is the SQL expression counted once (``counted``, over ``reports AS
+r``) and the joins that reach it (``joins``): every query below takes it as it
+is. People affected are summed per report for ``REPORTS``; per incident for
+``INCIDENTS`` (``per_incident``): the reviewers' own count if they gave one,
+else the largest number its reports give.
 
 **Counts** (``count``), of the reports the inbox's filters select
 (``query.Filters``; first reports only):
@@ -59,7 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from reporter.review import query
+from reporter.review import query, workflow
 from reporter.review.db import ReviewDB
 from reporter.review.labels import N_, PERPETRATOR_LABELS, TYPE_LABELS
 
@@ -84,11 +84,18 @@ class Unit:
     axis: str  # the same, as an axis title
     counted: str
     joins: str = ""
+    per_incident: bool = False  # people affected: one number per counted thing, not summed
 
 
 REPORTS = Unit("reports", "reports_received", N_("reports received"), N_("Reports received"),
                "r.id")
-UNITS = {REPORTS.name: REPORTS}  # where an INCIDENTS unit will join it
+# Incidents (``workflow.INCIDENT_KEY``): a report linked to an incident counts for it,
+# once however many of its reports fall in the month; a report linked to none counts
+# as an incident of its own. An incident whose reports give different months counts
+# once in each of those months.
+INCIDENTS = Unit("incidents", "incidents", N_("incidents"), N_("Incidents"),
+                 workflow.INCIDENT_KEY, per_incident=True)
+UNITS = {INCIDENTS.name: INCIDENTS, REPORTS.name: REPORTS}
 
 TITLES = {
     "types": N_("Per month, by what happened"),
@@ -102,6 +109,9 @@ PEOPLE_AXIS = N_("People affected")
 NOTHING = N_("No reports match these filters.")
 FOOTNOTE = N_("Counting %(unit)s: not a measure of all violations.")
 PEOPLE_FOOTNOTE = N_("As given in %(unit)s, summed: not a measure of all violations.")
+PEOPLE_FOOTNOTE_INCIDENTS = N_("Per incident, your count if you gave one, else the largest "
+                               "number its reports give; summed: not a measure of all "
+                               "violations.")
 
 
 @dataclass(frozen=True)
@@ -151,6 +161,8 @@ def count(db: ReviewDB, filters: query.Filters, chart: str, unit: Unit = REPORTS
         raise ValueError(f"no chart {chart!r}")
     if filters.kind is None:
         filters = replace(filters, kind="incident")
+    if chart == "people" and unit.per_incident:
+        return _people_per_incident(db, filters, unit)
     what, tail = _sql(chart, unit)
     rows: list[Row] = []
     undated = 0
@@ -164,6 +176,40 @@ def count(db: ReviewDB, filters: query.Filters, chart: str, unit: Unit = REPORTS
                         int(people), int(with_number)))
     rows.sort(key=lambda r: (r.month, -r.count, r.key is None, r.key or ""))
     return Table(chart, unit, tuple(rows), undated)
+
+
+def _people_per_incident(db: ReviewDB, filters: query.Filters, unit: Unit) -> Table:
+    """People affected per month, one number per incident: the reviewers' own count
+    (``incidents.people_affected``) if they gave one, else the largest number its
+    reports give (two monitors reporting one attack must not double its victims)."""
+    # Constant text only: this module's SQL and a Unit's (never a value from a request).
+    what = (f"{_MONTH_SQL}, {unit.counted}, CASE WHEN {_VALID_PEOPLE} THEN {_PEOPLE} END, "  # noqa: S608
+            "(SELECT i.people_affected FROM incidents AS i WHERE i.id = r.incident) "
+            f"FROM reports AS r{unit.joins}")
+    ours: dict[tuple[str, Any], int] = {}
+    given: dict[tuple[str, Any], int] = {}
+    seen: set[tuple[str, Any]] = set()
+    undated: set[Any] = set()
+    for month, key, number, counted in query._select(db, what, filters):
+        if not (isinstance(month, str) and _MONTH.fullmatch(month)):
+            undated.add(key)
+            continue
+        seen.add((month, key))
+        if isinstance(counted, int) and 0 <= counted <= MAX_PEOPLE:
+            ours[(month, key)] = counted
+        if isinstance(number, int):
+            given[(month, key)] = max(number, given.get((month, key), 0))
+    months: dict[str, list[int]] = {}
+    for month, key in seen:
+        value = ours.get((month, key), given.get((month, key)))
+        tally = months.setdefault(month, [0, 0, 0])
+        tally[0] += 1
+        if value is not None:
+            tally[1] += value
+            tally[2] += 1
+    rows = [Row(month, None, n, people, with_number)
+            for month, (n, people, with_number) in sorted(months.items())]
+    return Table("people", unit, tuple(rows), len(undated))
 
 
 def months_between(first: str, last: str) -> list[str]:
@@ -341,7 +387,8 @@ def draw(table: Table, translate: Translate) -> bytes:
             for text in legend.get_texts():
                 text.set_parse_math(False)
         # What it counts, under the months (so the layout makes room for it).
-        note = PEOPLE_FOOTNOTE if table.chart == "people" else FOOTNOTE
+        note = ((PEOPLE_FOOTNOTE_INCIDENTS if table.unit.per_incident else PEOPLE_FOOTNOTE)
+                if table.chart == "people" else FOOTNOTE)
         axes.set_xlabel(translate(note) % {"unit": unit}, loc="left", fontsize=8,
                         color="#444444", parse_math=False)
         out = io.BytesIO()

@@ -6,7 +6,13 @@ names each such report and each reason (``desk/web/exports.py``). Every
 export path of the desk calls ``reasons`` and nothing else, so a new reason
 is added here once and every export asks for it.
 
-Reasons today, from the report itself (what the monitor sent):
+Reasons, in this order:
+
+* ``MARKED``: a reviewer marked the report sensitive (the review database's
+  ``reports.sensitive``, set on the report's Verification panel,
+  ``workflow.set_sensitive``);
+
+and from the report itself (what the monitor sent):
 
 * ``CONTACT``: the monitor asked to be contacted (``contact`` is
   ``"contact"``) or left contact details: the export would carry a way to
@@ -15,9 +21,6 @@ Reasons today, from the report itself (what the monitor sent):
 * ``type:<code>``: the report ticks an incident type whose victims are
   especially exposed (``SENSITIVE_TYPES``: sexual violence, child labour).
 
-To be added when the reviewers' own mark exists (the review database's
-"sensitive" flag, another branch): a ``MARKED`` reason, looked up with
-``db`` and ``report_id``, which this function already receives for it.
 """
 
 from __future__ import annotations
@@ -26,20 +29,22 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from reporter.formats.report import Report
+from reporter.review import workflow
 from reporter.review.db import ReviewDB
 from reporter.review.query import ExportRow
 
 CONTACT = "contact"
 TYPE_PREFIX = "type:"
-MARKED = "marked"  # reserved for the reviewer's mark (not produced yet)
+MARKED = "marked"  # a reviewer marked it sensitive
 SENSITIVE_TYPES = ("sexual-violence", "child-labour")
 SHOWN = 200  # sensitive reports named one by one on a confirmation page
 
 
 def reasons(db: ReviewDB, report_id: int, report: Report) -> tuple[str, ...]:
     """Why report ``report_id`` (``report``, as stored in ``db``) is sensitive: reason
-    codes (``CONTACT``, ``type:<code>``), in a fixed order; empty if it is not."""
-    found: list[str] = []
+    codes (``MARKED``, ``CONTACT``, ``type:<code>``), in a fixed order; empty if it is
+    not."""
+    found: list[str] = [MARKED] if workflow.is_sensitive(db, report_id) else []
     fields = report.fields
     details = fields.get("contact_details")
     if fields.get("contact") == "contact" or (isinstance(details, str) and details.strip()):

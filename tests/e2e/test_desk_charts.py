@@ -65,9 +65,9 @@ def test_charts_svg_and_csv_through_real_http(desk: Desk) -> None:
     session = unlocked_session(desk)
     page = session.get(desk.url + "/charts?perpetrator=police", timeout=30)
     assert page.status_code == 200 and "not a measure of all violations" in page.text
-    assert 'src="/charts/types.svg?perpetrator=police"' in page.text
+    assert 'src="/charts/types.svg?perpetrator=police&amp;unit=incidents"' in page.text
     for chart in ("types", "sites", "perpetrators", "people"):
-        answer = session.get(f"{desk.url}/charts/{chart}.svg", timeout=60)
+        answer = session.get(f"{desk.url}/charts/{chart}.svg?unit=reports", timeout=60)
         assert answer.status_code == 200, chart
         assert answer.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
@@ -77,7 +77,11 @@ def test_charts_svg_and_csv_through_real_http(desk: Desk) -> None:
     sites = texts(parse_svg(session.get(desk.url + "/charts/sites.svg", timeout=60).content))
     assert "<script>alert(1)</script>" in sites  # text, in an XML text node
     assert max(len(t) for t in sites) < 120
-    data = session.get(desk.url + "/charts/types.csv?perpetrator=police", timeout=30)
+    by_incident = texts(parse_svg(session.get(desk.url + "/charts/types.svg",
+                                              timeout=60).content))
+    assert any("incidents" in t.lower() for t in by_incident)
+    data = session.get(desk.url + "/charts/types.csv?perpetrator=police&unit=reports",
+                       timeout=30)
     assert data.headers["Content-Disposition"] == (
         "attachment; filename=chart-types-reports-received.csv")
     rows = list(csv.reader(io.StringIO(data.text, newline="")))
@@ -135,11 +139,11 @@ def test_charts_with_the_keyboard_alone(browser: Any, desk: Desk) -> None:
     tab_to(page, "A /charts/types.csv")
     with page.expect_download() as download:
         page.keyboard.press("Enter")
-    assert download.value.suggested_filename == "chart-types-reports-received.csv"
+    assert download.value.suggested_filename == "chart-types-incidents.csv"
     saved = download.value.path()
     assert saved is not None
     assert Path(saved).read_bytes().startswith(
-        b"month,category,category_label,reports_received\r\n")
+        b"month,category,category_label,incidents\r\n")
     assert "charts" in focused(page)
     context.close()
 

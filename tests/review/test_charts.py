@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from reporter.review import charts
+from reporter.review import charts, workflow
 from reporter.review import query as rq
 from reporter.review.db import ReviewDB
 from reporter.review.desk.app import create_app
@@ -300,9 +300,15 @@ def test_the_charts_page_follows_the_filters(desk_client: FlaskClient) -> None:
     assert answer.status_code == 200
     html = answer.get_data(as_text=True)
     for chart in charts.CHARTS:
-        assert f'src="/charts/{chart}.svg?site=marange&amp;type=shooting"' in html
-        assert f'href="/charts/{chart}.csv?site=marange&amp;type=shooting"' in html
+        drawn = "?site=marange&amp;type=shooting&amp;unit=incidents"
+        assert f'src="/charts/{chart}.svg{drawn}"' in html
+        assert f'href="/charts/{chart}.csv{drawn}"' in html
     assert "not a measure of all violations" in html
+    # Incidents by default; a link counts reports received instead, and says so.
+    assert 'href="/charts?site=marange&amp;type=shooting&amp;unit=reports"' in html
+    counted = desk_client.get("/charts?site=marange&unit=reports", base_url=BASE)
+    assert 'src="/charts/types.svg?site=marange&amp;unit=reports"' in counted.get_data(
+        as_text=True)
     assert "<script" not in html
     bad = desk_client.get("/charts?type=nonsense", base_url=BASE)
     assert bad.status_code == 400 and "<img" not in bad.get_data(as_text=True)
@@ -318,7 +324,7 @@ def test_the_svg_and_csv_are_served_inert(desk_client: FlaskClient) -> None:
     assert answer.headers["Content-Security-Policy"] == (
         "default-src 'none'; style-src 'unsafe-inline'; sandbox")
     assert "<script>alert(1)</script>" in texts(parse_svg(answer.data))
-    data = desk_client.get("/charts/sites.csv?site=marange", base_url=BASE)
+    data = desk_client.get("/charts/sites.csv?site=marange&unit=reports", base_url=BASE)
     assert data.headers["Content-Disposition"] == (
         "attachment; filename=chart-sites-reports-received.csv")
     assert data.headers["Content-Type"].startswith("text/csv")
@@ -328,12 +334,15 @@ def test_the_svg_and_csv_are_served_inert(desk_client: FlaskClient) -> None:
 
 
 def test_the_charts_speak_the_reviewers_language(desk_client: FlaskClient) -> None:
-    html = desk_client.get("/charts", base_url=BASE,
+    html = desk_client.get("/charts?unit=reports", base_url=BASE,
                            headers={"Accept-Language": "fr"}).get_data(as_text=True)
     assert "rapports reçus" in html
-    svg = desk_client.get("/charts/types.svg", base_url=BASE,
+    svg = desk_client.get("/charts/types.svg?unit=reports", base_url=BASE,
                           headers={"Accept-Language": "pt"}).data
     assert "relatórios recebidos" in " ".join(texts(parse_svg(svg))).lower()
+    svg = desk_client.get("/charts/types.svg", base_url=BASE,
+                          headers={"Accept-Language": "pt"}).data
+    assert "incidentes" in " ".join(texts(parse_svg(svg))).lower()
 
 
 def test_drawing_writes_nothing_but_matplotlibs_font_list(tmp_path: Path) -> None:
@@ -350,3 +359,44 @@ def test_drawing_writes_nothing_but_matplotlibs_font_list(tmp_path: Path) -> Non
     written = [p for p in [*home.rglob("*"), *temp.rglob("*")] if p.is_file()]
     assert [p.name for p in written if not p.name.startswith("fontlist-")] == []
     assert all(b"CANARY-SITE-NAME" not in p.read_bytes() for p in written)
+
+
+# --- counting incidents ------------------------------------------------------------------
+
+
+def march_ids(db: ReviewDB) -> list[int]:
+    return [int(i) for (i,) in db.connection.execute(
+        "SELECT id FROM reports WHERE kind = 'incident' AND incident_date LIKE '2026-03-%' "
+        "ORDER BY id")]
+
+
+def test_before_any_link_each_first_report_is_an_incident_of_its_own(db: ReviewDB) -> None:
+    for chart in charts.CHARTS:
+        by_reports = charts.count(db, rq.Filters(), chart, charts.REPORTS)
+        by_incidents = charts.count(db, rq.Filters(), chart, charts.INCIDENTS)
+        assert cells(by_incidents) == cells(by_reports), chart
+    people = charts.count(db, rq.Filters(), "people", charts.INCIDENTS)
+    assert [(r.month, r.people, r.count) for r in people.rows][2] == ("2026-03", 5, 2)
+
+
+def test_two_reports_linked_into_one_incident_count_once(db: ReviewDB) -> None:
+    one, two = march_ids(db)
+    incident = workflow.create_incident(db, workflow.IncidentFields("Checkpoint shooting"),
+                                        "Amina", link=[one, two])
+    types = cells(charts.count(db, rq.Filters(), "types", charts.INCIDENTS))
+    assert ("2026-03", "shooting", 1) in types  # two reports, one incident
+    assert ("2026-03", "killing", 1) in types
+    assert ("2026-03", "shooting", 2) in cells(charts.count(db, rq.Filters(), "types"))
+    # People: the largest number its reports give (3, not 3 + 2) ...
+    people = {r.month: (r.people, r.count, r.with_number)
+              for r in charts.count(db, rq.Filters(), "people", charts.INCIDENTS).rows}
+    assert people["2026-03"] == (3, 1, 1)
+    # ... until reviewers give their own count.
+    workflow.update_incident(db, incident, workflow.IncidentFields(
+        "Checkpoint shooting", people_affected=11), "Amina")
+    people = {r.month: (r.people, r.count, r.with_number)
+              for r in charts.count(db, rq.Filters(), "people", charts.INCIDENTS).rows}
+    assert people["2026-03"] == (11, 1, 1)
+    table = charts.count(db, rq.Filters(), "sites", charts.INCIDENTS)
+    assert charts.csv_text(table, identity).splitlines()[0] == (
+        "month,category,category_label,incidents")

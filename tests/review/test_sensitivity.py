@@ -3,15 +3,32 @@ check of evidence packages."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from reporter.formats.report import AttachmentInfo, Report
-from reporter.review import evidence, files, sensitivity
+from reporter.review import evidence, files, sensitivity, workflow
+from reporter.review.db import ReviewDB
+from tests.review.test_reviewquery import REVIEW_PASSPHRASE, STATION_A
 
 
 def report(**fields: object) -> Report:
     return Report(kind="incident", receipt="ABCD-EFGH-JKLM", locale="en",
                   submitted="2026-03-01", fields=dict(fields))
+
+
+SEQ = iter(range(1, 10_000))
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewDB]:
+    path: Path = tmp_path_factory.mktemp("sensitivity") / "review.db"
+    with ReviewDB.create(path, REVIEW_PASSPHRASE) as opened:
+        opened.pin_station(STATION_A, b"\x01" * 32)
+        yield opened
 
 
 @pytest.mark.parametrize(("fields", "expected"), [
@@ -24,8 +41,19 @@ def report(**fields: object) -> Report:
      ("contact", "type:sexual-violence", "type:child-labour")),
     ({"incident_types": "sexual-violence"}, ()),  # not a list: not a ticked type
 ])
-def test_reasons(fields: dict[str, object], expected: tuple[str, ...]) -> None:
-    assert sensitivity.reasons(None, 1, report(**fields)) == expected  # type: ignore[arg-type]
+def test_reasons(db: ReviewDB, fields: dict[str, object], expected: tuple[str, ...]) -> None:
+    stored = report(**fields)
+    report_id = db.add_report(STATION_A, next(SEQ), os.urandom(32), stored)
+    assert sensitivity.reasons(db, report_id, stored) == expected
+
+
+def test_a_reviewers_mark_is_the_first_reason_and_unmarking_removes_it(db: ReviewDB) -> None:
+    stored = report(contact="contact")
+    report_id = db.add_report(STATION_A, next(SEQ), os.urandom(32), stored)
+    workflow.set_sensitive(db, report_id, True, "Amina")
+    assert sensitivity.reasons(db, report_id, stored) == (sensitivity.MARKED, "contact")
+    workflow.set_sensitive(db, report_id, False, "Amina")
+    assert sensitivity.reasons(db, report_id, stored) == ("contact",)
 
 
 @pytest.mark.parametrize("path", [

@@ -2,7 +2,9 @@
 drawn on this machine (``review/charts.py``) with its data as CSV beside it.
 
 The page takes the inbox's query string as it is (the same ``inbox.parse``), so
-"Charts" from a filtered inbox charts that filter. Each chart is an ``<img>`` of
+"Charts" from a filtered inbox charts that filter; ``unit=incidents`` (the
+default) or ``unit=reports`` says what is counted, and every chart, caption and
+CSV names it. Each chart is an ``<img>`` of
 ``/charts/<name>.svg`` with the same query string: in an ``<img>``, an SVG never
 runs a script, and opened on its own it is sent as ``image/svg+xml`` with
 ``nosniff`` and a CSP of ``default-src 'none'; style-src 'unsafe-inline';
@@ -29,6 +31,11 @@ def _translate(text: str) -> str:
     return str(gettext(text))  # the reviewer's language, as the page's
 
 
+def _unit() -> charts.Unit:
+    """What the charts count: ``?unit=reports`` or ``incidents`` (the default)."""
+    return charts.UNITS.get(request.args.get("unit", ""), charts.INCIDENTS)
+
+
 def _asked() -> form.InboxQuery:
     asked = form.parse(request.args)
     if asked.filters is None:
@@ -41,7 +48,7 @@ def page() -> tuple[str, int]:
     asked = form.parse(request.args)  # the page reads nothing: each picture counts its own
     return render_template(
         "charts.html", asked=asked, names=charts.CHARTS, titles=charts.TITLES,
-        unit=charts.REPORTS,
+        unit=_unit(), units=charts.UNITS,
     ), 200 if asked.filters is not None else 400
 
 
@@ -52,7 +59,7 @@ def svg(name: str) -> Response:
     asked = _asked()
     assert asked.filters is not None  # noqa: S101 (_asked aborts otherwise)
     with desk().vault.open() as db:
-        table = charts.count(db, asked.filters, name)
+        table = charts.count(db, asked.filters, name, _unit())
     body = charts.draw(table, _translate)
     response = Response(body, mimetype="image/svg+xml")
     response.headers["Content-Security-Policy"] = SVG_POLICY
@@ -66,7 +73,7 @@ def data(name: str) -> Response:
     asked = _asked()
     assert asked.filters is not None  # noqa: S101
     with desk().vault.open() as db:
-        table = charts.count(db, asked.filters, name)
+        table = charts.count(db, asked.filters, name, _unit())
     response = Response(charts.csv_text(table, _translate), mimetype="text/csv")
     response.headers["Content-Security-Policy"] = FILE_POLICY
     response.headers.set("Content-Disposition", "attachment",
