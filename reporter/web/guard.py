@@ -53,10 +53,17 @@ class Guard:
                  start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = False
 
-        def tracking_start_response(*args: Any) -> Any:
+        def tracking_start_response(status: str, headers: list[tuple[str, str]],
+                                    *exc_info: Any) -> Any:
             nonlocal started
+            # A header the server cannot write as Latin-1 (a file's name, say) would fail
+            # half way through writing them, and the fallback's headers would follow the
+            # half-written ones: refuse it here, before anything is sent.
+            for name, value in headers:
+                name.encode("latin-1")
+                value.encode("latin-1")
             started = True
-            return start_response(*args)
+            return start_response(status, headers, *exc_info)
 
         try:
             result = self.app(environ, tracking_start_response)

@@ -108,3 +108,18 @@ def test_where_names_the_innermost_frame() -> None:
     except RuntimeError as exc:
         location = where(exc)
     assert location.endswith(f"test_guard.py:{inner.__code__.co_firstlineno + 1}")
+
+
+def test_a_header_the_server_could_not_write_becomes_the_fixed_page_before_any_is_sent(
+        caplog: pytest.LogCaptureFixture) -> None:
+    def naming(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Disposition", "attachment; filename=фото.jpg")])
+        return [b"jpeg"]
+
+    for buffer in (True, False):
+        start = Recorder()
+        with caplog.at_level(logging.ERROR, logger="reporter"):
+            body = b"".join(Guard(naming, PAGE, buffer=buffer)({}, start))
+        assert body == PAGE
+        assert [c[0][:3] for c in start.calls] == ["500"]  # the server saw one set only
+        assert "фото" not in caplog.text

@@ -9,6 +9,7 @@ from types import TracebackType
 from flask import Flask, g, request
 from flask.sessions import NullSession, SessionInterface, SessionMixin
 from flask.wrappers import Request, Response
+from werkzeug.routing import IntegerConverter, Map
 
 from reporter.i18n import reviewer as i18n
 from reporter.review.desk import text
@@ -61,6 +62,15 @@ class DeskFlask(Flask):
                   where(exc) if exc is not None else "?")
 
 
+class RowId(IntegerConverter):
+    """A report's, an incident's or an attachment's number in a URL: 1 to 2^63 - 1, the
+    range of SQLite's integers. Anything else is no page (404), never an
+    ``OverflowError`` when the number reaches SQLite."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
 class NoFlaskSession(SessionInterface):
     """Flask's own signed-cookie session is never used: the desk's session is its own
     (``sessions.py``), with nothing in the cookie but a random id."""
@@ -81,6 +91,7 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
         log.setLevel(logging.INFO)
     app = DeskFlask(__name__, static_folder="static", static_url_path="/static")
     app.session_interface = NoFlaskSession()
+    app.url_map.converters["rowid"] = RowId
     app.config.update(
         TESTING=config.testing, DEBUG=False, PROPAGATE_EXCEPTIONS=False,
         MAX_CONTENT_LENGTH=MAX_BODY, MAX_FORM_MEMORY_SIZE=MAX_BODY, MAX_FORM_PARTS=50,
@@ -103,6 +114,7 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
         type_labels=TYPE_LABELS, perpetrator_labels=PERPETRATOR_LABELS,
         source_labels=SOURCE_LABELS, SHORT_STATION=8, format_ranges=format_ranges,
         STATUS_LABELS=STATUS_LABELS, current_reviewer=lambda: desk().vault.reviewer,
+        failed_before_unlock=lambda: desk().vault.failed_before_unlock,
     )
     gate.init_app(app)
     errors.init_app(app)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from reporter.errors import ReporterError
+from reporter.errors import ReporterError, WrongPassphrase
 from reporter.review.db import ReviewDB
 
 UNLOCK_WAIT = 30.0
@@ -48,6 +48,22 @@ class Locked(ReporterError):
 
 class Busy(ReporterError):
     """Another unlock is being checked; try again in a moment."""
+
+
+# Wrong passphrases: the first FREE_GUESSES in a row are checked at once; each one after
+# waits twice as long as the one before (1 s, 2 s, 4 s, ...; at most MAX_WAIT) and an
+# unlock tried sooner is refused unchecked. The database file is mode 0600, so the
+# unlock page is the only place another user of the laptop can guess at.
+FREE_GUESSES = 5
+MAX_WAIT = 60.0
+
+
+class Throttled(ReporterError):
+    """Too many wrong passphrases in a row: no passphrase is checked for ``wait`` s."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many wrong passphrases; try again in {wait:.0f} s")
+        self.wait = wait
 
 
 def session_digest(session_id: str) -> bytes:
@@ -69,6 +85,9 @@ class Vault:
         self.generation = 0
         self.reason: str | None = None  # why it locked last (IDLE, BUTTON, ELSEWHERE)
         self._reviewer: str | None = None
+        self._failures = 0  # wrong passphrases in a row (since the last unlock)
+        self._not_before = 0.0  # no passphrase is checked before this (clock)
+        self.failed_before_unlock = 0  # shown to the reviewer once unlocked
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -77,10 +96,22 @@ class Vault:
     def unlock(self, passphrase: str, session_id: str) -> None:
         """Derive and check the key, then let ``session_id`` (and only it) use it.
         ``WrongPassphrase``, ``Busy``, or the database's own error."""
+        with self._state:
+            wait = self._not_before - self._clock()
+        if wait > 0:
+            raise Throttled(wait)
         if not self._unlocking.acquire(timeout=UNLOCK_WAIT):
             raise Busy("another unlock is being checked; try again in a moment")
         try:
-            key = ReviewDB.derive_key(self.path, passphrase)
+            try:
+                key = ReviewDB.derive_key(self.path, passphrase)
+            except WrongPassphrase:
+                with self._state:
+                    self._failures += 1
+                    if self._failures >= FREE_GUESSES:
+                        self._not_before = self._clock() + min(
+                            MAX_WAIT, 2.0 ** (self._failures - FREE_GUESSES))
+                raise
             # Opening proves the file is there and readable with the key, and brings
             # its schema up to date once, before any page reads it.
             ReviewDB.open_with_key(self.path, key).close()
@@ -93,6 +124,7 @@ class Vault:
             self.generation += 1
             self.reason = None
             self._reviewer = None
+            self.failed_before_unlock, self._failures, self._not_before = self._failures, 0, 0.0
 
     def lock(self, reason: str) -> None:
         with self._state:
@@ -119,9 +151,11 @@ class Vault:
         with self._state:
             return self._key is not None
 
-    def authorised(self, session_id: str | None) -> bool:
+    def authorised(self, session_id: str | None, *, use: bool = True) -> bool:
         """Whether ``session_id`` is the session that unlocked the desk (after the idle
-        check); a request that is gets its idle period started again."""
+        check); if ``use``, its idle period starts again (a page of the desk; not the
+        unlock page, the style sheets or the lock button, which a page left open loads
+        or a reviewer leaving presses)."""
         self.expire_if_idle()
         if session_id is None:
             return False
@@ -129,7 +163,8 @@ class Vault:
         with self._state:
             if self._session is None or not hmac.compare_digest(self._session, digest):
                 return False
-            self._last = self._clock()
+            if use:
+                self._last = self._clock()
             return True
 
     def open(self) -> ReviewDB:

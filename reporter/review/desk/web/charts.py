@@ -22,6 +22,7 @@ from reporter.review import charts
 from reporter.review.desk import inbox as form
 from reporter.review.desk.security import FILE_POLICY
 from reporter.review.desk.web.context import desk
+from reporter.web.headers import content_disposition
 
 bp = Blueprint("charts", __name__)
 SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
@@ -76,6 +77,6 @@ def data(name: str) -> Response:
         table = charts.count(db, asked.filters, name, _unit())
     response = Response(charts.csv_text(table, _translate), mimetype="text/csv")
     response.headers["Content-Security-Policy"] = FILE_POLICY
-    response.headers.set("Content-Disposition", "attachment",
-                         filename=f"chart-{name}-{table.unit.column.replace('_', '-')}.csv")
+    unit = table.unit.column.replace("_", "-")
+    response.headers["Content-Disposition"] = content_disposition(f"chart-{name}-{unit}.csv")
     return response

@@ -39,6 +39,7 @@ from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.errors import page
 from reporter.review.desk.web.files import DECODER_WAIT, DECODERS
 from reporter.review.labels import TYPE_LABELS
+from reporter.web.headers import content_disposition
 
 bp = Blueprint("exports", __name__)
 log = logging.getLogger("reporter")
@@ -69,7 +70,7 @@ def reason_label(code: str) -> str:
 def _download(body: Iterator[bytes], media: str, name: str) -> Response:
     response = Response(body, mimetype=None, content_type=media, direct_passthrough=True)
     response.headers["Content-Security-Policy"] = FILE_POLICY
-    response.headers.set("Content-Disposition", "attachment", filename=name)
+    response.headers["Content-Disposition"] = content_disposition(name)
     return response
 
 

@@ -42,6 +42,7 @@ from reporter.review.desk.present import media_type
 from reporter.review.desk.security import FILE_POLICY
 from reporter.review.desk.vault import Vault
 from reporter.review.desk.web.context import desk
+from reporter.web.headers import content_disposition
 
 bp = Blueprint("files", __name__)
 log = logging.getLogger("reporter")
@@ -61,7 +62,7 @@ def _file_response(body: bytes | Iterator[bytes], *, media: str, status: int = 2
 
 
 def _attachment(response: Response, name: str) -> Response:
-    response.headers.set("Content-Disposition", "attachment", filename=name)
+    response.headers["Content-Disposition"] = content_disposition(name)
     return response
 
 
@@ -88,7 +89,7 @@ def _stream(vault: Vault, db: ReviewDB, opened: files.Opened, start: int, stop: 
         db.close()
 
 
-@bp.get("/reports/<int:report_id>/attachments/<int:number>")
+@bp.get("/reports/<rowid:report_id>/attachments/<rowid:number>")
 def original(report_id: int, number: int) -> Response:
     vault = desk().vault
     generation = vault.generation
@@ -131,7 +132,7 @@ def _decoding() -> threading.BoundedSemaphore:
     return DECODERS
 
 
-@bp.get("/reports/<int:report_id>/attachments/<int:number>/preview")
+@bp.get("/reports/<rowid:report_id>/attachments/<rowid:number>/preview")
 def preview(report_id: int, number: int) -> Response:
     info, data = _picture(report_id, number)
     slot = _decoding()
@@ -142,7 +143,7 @@ def preview(report_id: int, number: int) -> Response:
     return _file_response(made.data, media=made.media_type)
 
 
-@bp.get("/reports/<int:report_id>/attachments/<int:number>/stripped")
+@bp.get("/reports/<rowid:report_id>/attachments/<rowid:number>/stripped")
 def stripped(report_id: int, number: int) -> Response:
     info, data = _picture(report_id, number)
     slot = _decoding()

@@ -22,10 +22,11 @@ from werkzeug.wrappers import Response
 
 from reporter.review.desk.security import fetch_site_allowed, host_allowed, secure
 from reporter.review.desk.sessions import Sessions
+from reporter.review.desk.vault import Vault
 from reporter.review.desk.web.context import desk
 
 PUBLIC = frozenset({"unlock.page", "unlock.unlock", "unlock.lock", "unlock.language",
-                    "static"})
+                    "unlock.idle_css", "static"})
 # POSTs that check the CSRF token themselves, from the body they stream (imports.py):
 # reading ``request.form`` here would make Werkzeug spool an upload.
 SELF_CHECKED = frozenset({"imports.upload"})
@@ -34,6 +35,19 @@ _SAFE_NEXT = re.compile(r"/(?![/\\])[\x21-\x7e]{0,2000}")
 
 class CsrfRefused(Forbidden):
     """A form sent without this session's token (another page's, or an old one)."""
+
+
+def _session_cookie(name: str, vault: Vault) -> str | None:
+    """The session id among the cookies the browser sent under ``name``: the unlocked
+    session's if one of them is it, else the first well-formed one. Another page on
+    127.0.0.1 (another port shares the cookies) can plant a cookie of the same name with
+    a longer path, which the browser sends first: taking the first would lock the
+    reviewer out of every page under that path."""
+    ids = [sid for sid in map(Sessions.well_formed, request.cookies.getlist(name)) if sid]
+    for sid in ids:
+        if vault.authorised(sid, use=False):
+            return sid
+    return ids[0] if ids else None
 
 
 def safe_next(value: str | None) -> str | None:
@@ -67,7 +81,7 @@ def init_app(app: Flask) -> None:
             abort(421)
         if not fetch_site_allowed(request.headers.get("Sec-Fetch-Site")):
             abort(403)
-        sid = Sessions.well_formed(request.cookies.get(context.config.cookie_name))
+        sid = _session_cookie(context.config.cookie_name, context.vault)
         if sid is None:
             sid = g.new_session = Sessions.new_id()
         g.session_id = sid
@@ -75,7 +89,7 @@ def init_app(app: Flask) -> None:
             if request.method == "POST" and not context.sessions.csrf_ok(
                     sid, request.form.get("csrf_token")):
                 raise CsrfRefused()
-        g.authorised = context.vault.authorised(sid)
+        g.authorised = context.vault.authorised(sid, use=request.endpoint not in PUBLIC)
         if request.endpoint in PUBLIC or request.endpoint is None or g.authorised:
             return None
         back = request.full_path.rstrip("?") if request.method == "GET" else None

@@ -15,7 +15,7 @@ from reporter.review.recipients import pending
 bp = Blueprint("reports", __name__)
 
 
-@bp.get("/reports/<int:report_id>")
+@bp.get("/reports/<rowid:report_id>")
 def report(report_id: int) -> str:
     with desk().vault.open() as db:
         detail = query.get_report(db, report_id)

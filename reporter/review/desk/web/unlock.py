@@ -23,7 +23,7 @@ from reporter.errors import (
 )
 from reporter.i18n.reviewer import normalise
 from reporter.review import workflow
-from reporter.review.desk.vault import BUTTON, IDLE, Busy
+from reporter.review.desk.vault import BUTTON, IDLE, Busy, Throttled
 from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.gate import authorised, safe_next, session_id, set_session_cookie
 
@@ -69,6 +69,9 @@ def page() -> Response | tuple[str, int]:
 def _failure(exc: ReporterError) -> str:
     if isinstance(exc, WrongPassphrase):
         return _("Wrong passphrase. Type the passphrase of this review database.")
+    if isinstance(exc, Throttled):
+        return _("Too many wrong passphrases in a row: wait %(seconds)s seconds, then try "
+                 "again.", seconds=max(1, round(exc.wait)))
     if isinstance(exc, Busy):
         return _("Another unlock is being checked. Try again in a moment.")
     if isinstance(exc, DatabaseUnreadable):
@@ -102,7 +105,9 @@ def unlock() -> Response | tuple[str, int]:
     except ReporterError as exc:
         # Never the passphrase, never what the exception quotes: its kind is enough.
         log.warning("review desk: an unlock failed (%s)", type(exc).__name__)
-        return _page(_failure(exc), 403 if isinstance(exc, WrongPassphrase) else 503)
+        status = (403 if isinstance(exc, WrongPassphrase) else
+                  429 if isinstance(exc, Throttled) else 503)
+        return _page(_failure(exc), status)
     finally:
         del passphrase
     with context.vault.open() as db:
@@ -139,3 +144,20 @@ def language() -> Response:
         desk().sessions.set_language(sid, chosen)
     target = safe_next(request.form.get("next")) or url_for("inbox.inbox")
     return redirect(target, 303)
+
+
+@bp.get("/idle.css")
+def idle_css() -> Response:
+    """What takes an open page off the screen when the desk locks itself: a page of the
+    unlocked desk links this style sheet, whose animation hides the page's content and
+    shows "locked" once the idle period has passed since it was loaded (each page
+    loaded starts the idle period again). CSS, not a refresh: no JavaScript, and no
+    timed refresh (a WCAG failure that axe-core counts as critical). It does not empty
+    the tab's memory: close the tab, or press Lock the desk, when you leave."""
+    seconds = int(desk().vault.idle_seconds) + 1
+    css = (f".desk-page{{animation:desk-idle-hide 1ms step-end {seconds}s forwards}}"
+           "@keyframes desk-idle-hide{from,to{visibility:hidden}}"
+           f".idle-notice{{display:block;visibility:hidden;animation:desk-idle-show 1ms "
+           f"step-end {seconds}s forwards}}"
+           "@keyframes desk-idle-show{from,to{visibility:visible}}\n")
+    return Response(css, mimetype="text/css")

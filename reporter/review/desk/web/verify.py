@@ -130,43 +130,43 @@ def _change(report_id: int, action: str) -> Response:
     return _back(report_id, "saved" if changed else "same")
 
 
-@bp.post("/reports/<int:report_id>/status")
+@bp.post("/reports/<rowid:report_id>/status")
 def status(report_id: int) -> Response:
     return _change(report_id, "status")
 
 
-@bp.post("/reports/<int:report_id>/tags")
+@bp.post("/reports/<rowid:report_id>/tags")
 def tag(report_id: int) -> Response:
     return _change(report_id, "tag")
 
 
-@bp.post("/reports/<int:report_id>/tags/remove")
+@bp.post("/reports/<rowid:report_id>/tags/remove")
 def untag(report_id: int) -> Response:
     return _change(report_id, "untag")
 
 
-@bp.post("/reports/<int:report_id>/notes")
+@bp.post("/reports/<rowid:report_id>/notes")
 def note(report_id: int) -> Response:
     return _change(report_id, "note")
 
 
-@bp.post("/reports/<int:report_id>/sensitive")
+@bp.post("/reports/<rowid:report_id>/sensitive")
 def sensitive(report_id: int) -> Response:
     return _change(report_id, "sensitive")
 
 
-@bp.post("/reports/<int:report_id>/incident")
+@bp.post("/reports/<rowid:report_id>/incident")
 def link(report_id: int) -> Response:
     return _change(report_id, "new-incident" if request.form.get("incident") == "new"
                    else "link")
 
 
-@bp.post("/reports/<int:report_id>/unlink")
+@bp.post("/reports/<rowid:report_id>/unlink")
 def unlink(report_id: int) -> Response:
     return _change(report_id, "unlink")
 
 
-@bp.post("/reports/<int:report_id>/duplicate")
+@bp.post("/reports/<rowid:report_id>/duplicate")
 def duplicate(report_id: int) -> Response:
     return _change(report_id, "duplicate")
 
@@ -197,7 +197,7 @@ def _incident_fields() -> workflow.IncidentFields:
         people_affected=int(people) if people else None, note=form.get("note", ""))
 
 
-@bp.get("/incidents/<int:incident_id>")
+@bp.get("/incidents/<rowid:incident_id>")
 def incident(incident_id: int) -> str:
     with desk().vault.open() as db:
         try:
@@ -213,7 +213,7 @@ def incident(incident_id: int) -> str:
         done=done_message(request.args.get("done")))
 
 
-@bp.post("/incidents/<int:incident_id>")
+@bp.post("/incidents/<rowid:incident_id>")
 def edit_incident(incident_id: int) -> Response:
     here = url_for("verify.incident", incident_id=incident_id)
     name = _reviewer()
