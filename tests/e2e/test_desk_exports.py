@@ -338,3 +338,30 @@ def test_locking_the_desk_stops_a_package_half_way(station: Station, tmp_path: P
         assert "evidence package stopped half way: Stopped" in desk.output()
     finally:
         desk.stop()
+
+
+def test_a_report_a_reviewer_marked_sensitive_asks_before_it_is_exported(
+        desk: Desk, sample: Sample) -> None:
+    """The reviewer's own mark (the Verification panel) is a reason of its own: the
+    photo report tells of nothing the monitor's answers make sensitive."""
+    session = unlocked_session(desk)
+    photo = str(sample.ids["photo"])
+    plain = session.post(desk.url + "/evidence", data={
+        "csrf_token": token(session, desk), "report": photo}, timeout=120)
+    is_download(plain, ".zip")  # not sensitive yet: no question asked
+    named = session.post(desk.url + "/reviewer", data={
+        "csrf_token": token(session, desk), "reviewer": "Amina"}, timeout=30)
+    assert named.status_code == 200, named.status_code
+    marked = session.post(f"{desk.url}/reports/{photo}/sensitive", data={
+        "csrf_token": token(session, desk), "sensitive": "1"}, timeout=30,
+        allow_redirects=False)
+    assert marked.status_code == 303 and "done=saved" in marked.headers["Location"]
+    ask = session.post(desk.url + "/evidence", data={
+        "csrf_token": token(session, desk), "report": photo}, timeout=120)
+    assert "Content-Disposition" not in ask.headers
+    assert "a reviewer marked it sensitive" in ask.text
+    # Unmarked again (it is the module's shared desk): packaged without a question.
+    session.post(f"{desk.url}/reports/{photo}/sensitive", data={
+        "csrf_token": token(session, desk), "sensitive": "0"}, timeout=30)
+    is_download(session.post(desk.url + "/evidence", data={
+        "csrf_token": token(session, desk), "report": photo}, timeout=120), ".zip")
