@@ -371,8 +371,10 @@ def test_the_report_page_shows_every_field_with_the_cli_labels(unlocked: FlaskCl
                   "People affected", "Who did it", "How the monitor knows", "Contact",
                   "Description", "Receipt", "Received"):
         assert f"<dt>{label}</dt>" in html or f"<h3>{label}</h3>" in html, label
-    assert "Shooting or other violence <span class=\"code\">[<bdi>shooting</bdi>]</span>" in html
-    assert "Police <span class=\"code\">[<bdi>police</bdi>]</span>" in html
+    assert ("Shooting or other violence <span class=\"code\">[<bdi>shooting</bdi>]</span> "
+            "<span class=\"code\">HURIDOCS 020101000000</span>") in html
+    assert ("Police <span class=\"code\">[<bdi>police</bdi>]</span> "
+            "<span class=\"code\">HURIDOCS 010104000000</span>") in html
     assert "Near the river" in html and "2026-03-01" in html
     assert "(not given)" in html
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from reporter.formats import filetypes
 from reporter.formats.report import AttachmentInfo, Report
-from reporter.review import files
+from reporter.review import files, vocabulary
 from reporter.review.labels import CODE_LABELS, FIELD_LABELS, field_names
 
 # Pictures a metadata-free preview is made of (``strip.py`` decodes these; the
@@ -29,6 +29,7 @@ PLAYED = {"audio/wav": "audio", "audio/mpeg": "audio", "audio/ogg": "audio",
 class Code:
     code: str
     label: str | None  # the msgid of its label; None for a code this version does not know
+    huridocs: str | None = None  # its HURIDOCS micro-thesaurus code (``vocabulary.py``)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class FieldView:
     @property
     def given(self) -> bool:
         return self.text is not None or bool(self.codes)
+
+
+# The fields whose codes map to a HURIDOCS micro-thesaurus (shown beside each code).
+VOCABULARIES = {"incident_types": vocabulary.INCIDENT_TYPES,
+                "perpetrators": vocabulary.PERPETRATORS}
 
 
 def _text(value: Any) -> str | None:
@@ -65,7 +71,10 @@ def field_views(report: Report) -> list[FieldView]:
         label = FIELD_LABELS.get(name, name)
         if labels is not None and value not in (None, "", []):
             values = value if isinstance(value, list) else [value]
-            codes = tuple(Code(str(c), labels.get(str(c))) for c in values)
+            terms = VOCABULARIES.get(name, {})
+            codes = tuple(Code(str(c), labels.get(str(c)),
+                               terms[str(c)].code if str(c) in terms else None)
+                          for c in values)
             out.append(FieldView(name, label, known, None, codes))
         else:
             out.append(FieldView(name, label, known, _text(value)))
