@@ -307,7 +307,9 @@ def test_the_desk_locks_itself_in_the_browser(browser: Any, sample: Sample,
         context, page, _watch = open_page(browser)
         unlock_in(page, desk)
         time.sleep(3.5)
-        page.click(f"a[href='/reports/{sample.ids['photo']}']")
+        # The page left open has left the screen: only the notice shows.
+        assert page.is_visible(".idle-notice") and not page.is_visible("main")
+        page.goto(f"{desk.url}/reports/{sample.ids['photo']}")
         assert urlsplit(page.url).path == "/unlock"
         assert "locked itself" in page.inner_text("main")
         page.screenshot(path=artifact("desk-idle-locked.png"), full_page=True)

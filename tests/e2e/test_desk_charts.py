@@ -126,7 +126,7 @@ def test_charts_in_the_browser_with_javascript_off(browser: Any, desk: Desk) -> 
     paths = {urlsplit(u).path for u in watch.requests}
     assert paths <= {"/", "/unlock", "/charts", "/static/desk.css", "/charts/types.svg",
                      "/charts/sites.svg", "/charts/perpetrators.svg", "/charts/people.svg",
-                     "/favicon.ico"}, paths
+                     "/favicon.ico", "/idle.css"}, paths
 
 
 def test_charts_with_the_keyboard_alone(browser: Any, desk: Desk) -> None:
