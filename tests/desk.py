@@ -11,22 +11,27 @@ import subprocess
 import sys
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from PIL import Image
 
+from reporter.formats import crypto
+from reporter.formats.crypto import RecipientPrivateKey
 from reporter.formats.report import Report
 from reporter.review.db import ReviewDB
 from reporter.review.importer import import_bundle
 from reporter.station.export import export_bundle
-from reporter.station.instance import load_identity
+from reporter.station.instance import init_instance, load_identity, open_store, unlock
 from reporter.station.intake import build_report
 from reporter.station.submission import Draft, Limits
 from reporter.storage.blobs import BlobStore
-from tests.conftest import Station, add_reports, free_port, stop_process
+from tests.conftest import FAST_KDF, PASSPHRASE, Station, add_reports, free_port, stop_process
 from tests.reviewing import REVIEW_PASSPHRASE
 
 # What a hostile monitor (or a station running modified software) can put in a report.
@@ -100,6 +105,24 @@ def add_report(station: Station, fields: dict[str, Any], *,
 class Sample:
     path: Path
     ids: dict[str, int] = field(default_factory=dict)
+
+
+@contextmanager
+def fast_station(tmp: Path) -> Iterator[Station]:
+    """A station in ``tmp/instance`` with one reviewer and the site Marange, every key
+    derived at the tests' cheap cost while the block runs (the review databases made
+    inside it too): for a module's shared sample."""
+    with pytest.MonkeyPatch.context() as patch:
+        for profile in list(crypto.KDF_PROFILES):
+            patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
+        path = tmp / "instance"
+        identity = init_instance(path, PASSPHRASE)
+        key = unlock(path, PASSPHRASE)
+        reviewer = RecipientPrivateKey.generate()
+        with open_store(path, key) as store:
+            store.add_recipient("reviewer", reviewer.public_key)
+            store.add_site("Marange")
+        yield Station(path, key, identity.station_id, reviewer)
 
 
 def export(station: Station, out: Path) -> Path:

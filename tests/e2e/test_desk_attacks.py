@@ -29,18 +29,16 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from reporter.formats import crypto, filetypes
-from reporter.formats.crypto import RecipientPrivateKey
+from reporter.formats import filetypes
 from reporter.review.db import ReviewDB
 from reporter.review.importer import import_bundle
-from reporter.station.instance import init_instance, open_store, unlock
-from tests.conftest import FAST_KDF, PASSPHRASE, Station
 from tests.desk import (
     Desk,
     Sample,
     add_report,
     csrf,
     export,
+    fast_station,
     jpeg_with_metadata,
     make_sample,
     start_desk,
@@ -67,17 +65,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """The shared hostile sample, plus a report whose attachments carry ``NAMES`` and
     one whose "pictures" are SVG and XHTML (a second bundle)."""
     tmp = tmp_path_factory.mktemp("attacks")
-    with pytest.MonkeyPatch.context() as patch:
-        for profile in list(crypto.KDF_PROFILES):
-            patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
-        path = tmp / "instance"
-        identity = init_instance(path, PASSPHRASE)
-        key = unlock(path, PASSPHRASE)
-        reviewer = RecipientPrivateKey.generate()
-        with open_store(path, key) as store:
-            store.add_recipient("reviewer", reviewer.public_key)
-            store.add_site("Marange")
-        station = Station(path, key, identity.station_id, reviewer)
+    with fast_station(tmp) as station:
         sample = make_sample(station, tmp)
         add_report(station, {"description": "names from phones", "incident_types": ["other"]},
                    files=[(name, jpeg_with_metadata()) for name in NAMES])
@@ -89,7 +77,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
                                  "incident_types": ["other"]},
                        files=[("drawing.svg", SVG), ("page.xhtml", XHTML)])
         with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
-            import_bundle(db, export(station, tmp / "bundle-2.rptr"), reviewer)
+            import_bundle(db, export(station, tmp / "bundle-2.rptr"), station.reviewer)
             for report_id, description in db.connection.execute(
                     "SELECT id, description FROM reports WHERE description IN "
                     "('names from phones', 'markup as pictures')"):

@@ -22,12 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from reporter.formats import crypto
-from reporter.formats.crypto import RecipientPrivateKey
-from reporter.station.instance import init_instance, open_store, unlock
 from tests.browser import artifact
-from tests.conftest import FAST_KDF, PASSPHRASE, Station
-from tests.desk import SCRIPT, Desk, Sample, make_sample, start_desk
+from tests.desk import SCRIPT, Desk, Sample, fast_station, make_sample, start_desk
 from tests.e2e.test_accessibility import SERIOUS, _axe_source
 from tests.reviewing import REVIEW_PASSPHRASE
 
@@ -40,17 +36,8 @@ LANGUAGES = ("en", "fr", "pt")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """One review database for the module (the tests only read it)."""
     tmp = tmp_path_factory.mktemp("desk")
-    with pytest.MonkeyPatch.context() as patch:
-        for profile in list(crypto.KDF_PROFILES):
-            patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
-        path = tmp / "instance"
-        identity = init_instance(path, PASSPHRASE)
-        key = unlock(path, PASSPHRASE)
-        reviewer = RecipientPrivateKey.generate()
-        with open_store(path, key) as store:
-            store.add_recipient("reviewer", reviewer.public_key)
-            store.add_site("Marange")
-        return make_sample(Station(path, key, identity.station_id, reviewer), tmp,
+    with fast_station(tmp) as station:
+        return make_sample(station, tmp,
                            extra_reports=60)
 
 

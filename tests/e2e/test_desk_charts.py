@@ -15,12 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from reporter.formats import crypto
-from reporter.formats.crypto import RecipientPrivateKey
-from reporter.station.instance import init_instance, open_store, unlock
 from tests.browser import artifact
-from tests.conftest import FAST_KDF, PASSPHRASE, Station
-from tests.desk import Desk, add_report, start_desk, unlocked_session
+from tests.desk import Desk, add_report, fast_station, start_desk, unlocked_session
 from tests.e2e.test_desk_browser import axe, focused, open_page, tab_to, unlock_in
 from tests.review.test_charts import HOSTILE_SITES, build, parse_svg, texts
 
@@ -32,17 +28,7 @@ SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 def review_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tests/review/test_charts.py``'s reports, and one report per hostile site name."""
     tmp = tmp_path_factory.mktemp("charts")
-    with pytest.MonkeyPatch.context() as patch:
-        for profile in list(crypto.KDF_PROFILES):
-            patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
-        path = tmp / "instance"
-        identity = init_instance(path, PASSPHRASE)
-        key = unlock(path, PASSPHRASE)
-        reviewer = RecipientPrivateKey.generate()
-        with open_store(path, key) as store:
-            store.add_recipient("reviewer", reviewer.public_key)
-            store.add_site("Marange")
-        station = Station(path, key, identity.station_id, reviewer)
+    with fast_station(tmp) as station:
         for number, site in enumerate(HOSTILE_SITES[1:]):
             add_report(station, {
                 "incident_types": ["intimidation-of-monitors"], "site_other": site,

@@ -13,14 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from reporter.formats import crypto
-from reporter.formats.crypto import RecipientPrivateKey
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB
-from reporter.station.instance import init_instance, open_store, unlock
 from tests.browser import artifact
-from tests.conftest import FAST_KDF, PASSPHRASE, Station
-from tests.desk import SCRIPT, Desk, Sample, make_sample, start_desk
+from tests.desk import SCRIPT, Desk, Sample, fast_station, make_sample, start_desk
 from tests.e2e.test_desk_browser import LANGUAGES, axe, open_page
 from tests.reviewing import REVIEW_PASSPHRASE
 
@@ -33,17 +29,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     """A review database where the photo report is already verified, tagged, noted,
     sensitive and linked (with the hostile report) to an incident with a hostile title."""
     tmp = tmp_path_factory.mktemp("desk-workflow")
-    with pytest.MonkeyPatch.context() as patch:
-        for profile in list(crypto.KDF_PROFILES):
-            patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
-        path = tmp / "instance"
-        identity = init_instance(path, PASSPHRASE)
-        key = unlock(path, PASSPHRASE)
-        reviewer = RecipientPrivateKey.generate()
-        with open_store(path, key) as store:
-            store.add_recipient("reviewer", reviewer.public_key)
-            store.add_site("Marange")
-        made = make_sample(Station(path, key, identity.station_id, reviewer), tmp)
+    with fast_station(tmp) as station:
+        made = make_sample(station, tmp)
         with ReviewDB.open(made.path, REVIEW_PASSPHRASE) as db:
             photo, hostile = made.ids["photo"], made.ids["hostile"]
             wf.set_status(db, photo, "verified", "Beatriz <b>")
