@@ -3,7 +3,7 @@
 One run measures, side by side and against the targets of issue 2:
 
 * submissions per second and p50/p99 latency through a real ``reporter serve``
-  process (Cheroot), with 1, 4 and 16 keep-alive clients;
+  process (its own server, `reporter/web/server`), with 1, 4 and 16 keep-alive clients;
 * the framework's ceiling: a trivial Flask form-POST app under the same
   server settings, same clients, same payload;
 * the raw floor: ``envelope.seal`` + ``Store.append_report`` in a loop, no HTTP;

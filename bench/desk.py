@@ -19,7 +19,7 @@ the build and import times, so later runs skip the build. Each run works on a
 copy (opening it may migrate it to a newer schema).
 
 **Measure, over real HTTP**: a real ``reporter review serve`` process (the CLI,
-Cheroot, 8 threads), unlocked through its page (the first unlock opens the
+the shared server, 8 threads), unlocked through its page (the first unlock opens the
 database, migrating it if the code is newer: timed). Then, ``--repeat`` times
 each, interleaved: the inbox with no filter, each filter of ``review list``
 (station, site, type, perpetrator, date range, witnessed/heard, attachments,
@@ -320,7 +320,7 @@ def filters(stations: list[str]) -> list[tuple[str, dict[str, str]]]:
         (f"text '{RARE_WORD}' (1 %)", {"q": RARE_WORD}),
         ("text 'DÉPLACÉS' (2 %, folded)", {"q": ACCENTED_WORD.upper()}),
         ("text 'soldiers' (common)", {"q": "soldiers"}),
-        ("text 'zzqx' (no match)", {"q": "zzqx"}),
+        ("text 'wolframite' (no match)", {"q": "wolframite"}),
         ("combination: site + type + dates + heard",
          {"site": "marange", "type": "shooting", "from": "2025-01-01", "to": "2025-12-31",
           "source": "heard"}),

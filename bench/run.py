@@ -302,7 +302,7 @@ def _mb(kib: int) -> str:
 def render(results: dict[str, Any]) -> str:
     cfg, out = results["settings"], []
     out.append(f"### Throughput and latency ({cfg['warmup_s']:g} s warm-up, "
-               f"{cfg['duration_s']:g} s measured per level, {cfg['threads']} Cheroot threads)")
+               f"{cfg['duration_s']:g} s measured per level, {cfg['threads']} server threads)")
     out.append("")
     rows = []
     for level in results["levels"]:

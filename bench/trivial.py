@@ -1,6 +1,6 @@
 """The framework's ceiling: a trivial Flask app with one form POST route.
 
-Served by the station's own server (``reporter.station.server.make_server``, the
+Served by the station's own server (``reporter.web.server.make_server``, the
 same settings), so the comparison isolates what the station does per request
 (form tokens and validation, sealing, the durable append, template rendering)
 from what Flask and the server cost anyway.
@@ -23,7 +23,7 @@ from flask import Flask, request
 from markupsafe import escape
 
 from reporter.station.config import Config
-from reporter.station.server import make_server
+from reporter.web.server import make_server
 
 
 def create_app(max_body_bytes: int) -> Flask:
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The same server settings as ``reporter serve``; the key is never used.
     config = Config(instance_path=Path("/nonexistent"), db_key=bytes(32))
-    server = make_server(create_app(config.max_body_bytes), config, args.host, args.port,
-                         args.threads)
+    server = make_server(create_app(config.max_body_bytes), args.host, args.port,
+                         args.threads, max_body_bytes=config.max_request_bytes)
     print(f"trivial app on http://{args.host}:{args.port}/", file=sys.stderr, flush=True)
     try:
         server.run()

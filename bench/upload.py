@@ -3,7 +3,7 @@
 Measures (issue 4), in one run:
 
 * **upload**: a report with one N MB attachment (default 1024) POSTed to a
-  real ``reporter serve`` process (Cheroot, SQLCipher, ``synchronous=FULL``)
+  real ``reporter serve`` process (its own server, SQLCipher, ``synchronous=FULL``)
   over a local socket, from the first byte sent to the receipt page received
   (so the attachment is durable when the clock stops). The client sends the
   same 1 MiB of random bytes again and again, so it uses almost no CPU or

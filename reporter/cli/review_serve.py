@@ -94,7 +94,7 @@ def review_serve(obj: ReviewContext, host: str, port: int, idle_lock: float,
                                     idle_seconds=idle, key_file=key_path,
                                     max_import_bytes=max_import)
     app = create_app(config)
-    server.wsgi_app = app
+    server.app = app
     vault = app.extensions["reporter_desk"].vault
     vault.start_watch()
     shown = f"[{address}]" if ":" in address else address
@@ -103,10 +103,10 @@ def review_serve(obj: ReviewContext, host: str, port: int, idle_lock: float,
          "minutes without use; Ctrl+C to stop)", err=True)
     sys.stdout.flush()
     try:
-        server.serve()
+        server.run()
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
     finally:
         vault.lock("stopped")
         vault.stop_watch()
-        server.stop()
+        server.close()

@@ -218,8 +218,8 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
     """Serve the report form (with --onion, as a Tor onion service too). Refuses to start
     with no reviewer key."""
     from reporter.station.app import create_app
-    from reporter.station.server import make_server
     from reporter.station.web.attachments import delete_in_background, orphaned_uploads
+    from reporter.web.server import make_server
 
     key = obj.key()
     # The passphrase has done its work: it must not stay readable in
@@ -249,7 +249,8 @@ def serve(obj: Context, host: str, port: int, threads: int, upload_slots: int | 
     if upload_slots is not None:
         tuning["upload_slots"] = min(upload_slots, threads - 1)
     try:
-        server = make_server(create_app(config), config, host, port, threads, **tuning)
+        server = make_server(create_app(config), host, port, threads,
+                             max_body_bytes=config.max_request_bytes, **tuning)
     except OSError as exc:
         raise _bind_error(exc, host, port) from None
     if orphans:

@@ -19,7 +19,6 @@ from reporter.station.formtoken import FormTokens
 from reporter.station.instance import load_identity, open_store
 from reporter.station.ledger import Ledger
 from reporter.station.ratelimit import TokenBucket
-from reporter.station.server.limits import Incidents
 from reporter.station.uploads import MemoryOnlyRequest
 from reporter.station.web import (
     admission,
@@ -34,6 +33,7 @@ from reporter.station.web import (
 )
 from reporter.station.web.context import EXTENSION, StationContext
 from reporter.station.web.guard import guarded, where
+from reporter.web.server.limits import Incidents
 
 STYLE_FILE = Path(__file__).parent / "static" / "style.css"
 log = logging.getLogger("reporter")

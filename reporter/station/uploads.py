@@ -11,7 +11,7 @@ where no draft is wanted (attachments switched off), is counted and dropped,
 never stored. Text fields stay in memory, each bounded by
 ``MAX_FORM_MEMORY_SIZE``.
 
-The server (``serve.py``, Cheroot) hands over the socket as a stream, so no
+The server (``reporter/web/server/``) hands over the socket as a stream, so no
 layer below this one buffers or spools the body either.
 """
 
@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from flask import Request, current_app, request
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.sansio.multipart import (
     Data,
@@ -33,6 +33,8 @@ from werkzeug.sansio.multipart import (
     MultipartDecoder,
     NeedData,
 )
+
+from reporter.web.server.body import BodyCut
 
 # Read the body in pieces of up to 256 KiB (Werkzeug's default is 64 KiB):
 # fewer, larger calls into the parser and the cipher. Werkzeug refuses a
@@ -230,6 +232,11 @@ class MemoryOnlyRequest(Request):
             raise self._body_failure
         try:
             super()._load_form_data()
+        except BodyCut:
+            # The server's word for an upload that stopped (closed, or too slow):
+            # werkzeug's, so the view answers it as any broken body.
+            self._body_failure = ClientDisconnected()
+            raise self._body_failure from None
         except HTTPException as exc:
             self._body_failure = exc
             raise

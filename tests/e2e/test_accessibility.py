@@ -20,7 +20,7 @@ from reporter.i18n import languages as i18n
 from reporter.i18n.languages import shipped_languages
 from reporter.station.app import create_app
 from reporter.station.config import load_config
-from reporter.station.server import make_server
+from reporter.web.server import make_server
 from tests.browser import _unavailable
 from tests.conftest import Server, Station, free_port
 
@@ -87,7 +87,8 @@ def preview_server(station: Station, tmp_path: Path,
     (copy / "LINGUAS").write_text("en\nfr\n", encoding="utf-8")
     monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", copy)
     config = load_config(station.path, station.key, testing=True, preview_languages=True)
-    server = make_server(create_app(config), config, "127.0.0.1", free_port(), threads=2)
+    server = make_server(create_app(config), "127.0.0.1", free_port(), threads=2,
+                         max_body_bytes=config.max_request_bytes)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]

@@ -203,13 +203,13 @@ def test_the_spool_probe_does_catch_werkzeugs_default(tmp_path: Path) -> None:
     parts above 500 KB to a temporary file), the same probe sees the file."""
     port = free_port()
     code = (
-        "from reporter.station.server import ServerLimits, StationServer\n"
+        "from reporter.web.server import ServerLimits, HTTPServer\n"
         "from werkzeug.wrappers import Request\n"
         "def app(environ, start_response):\n"
         "    Request(environ).files\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [b'ok']\n"
-        f"StationServer(app, '127.0.0.1', {port}, ServerLimits()).run()\n"
+        f"HTTPServer(app, '127.0.0.1', {port}, ServerLimits()).run()\n"
     )
     process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)

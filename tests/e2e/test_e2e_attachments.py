@@ -1,6 +1,6 @@
 """Attachments through a real server process: canaries, dropped connections, kill -9.
 
-Each test starts ``reporter serve`` (Cheroot) and talks to it over a socket,
+Each test starts ``reporter serve`` (its own server) and talks to it over a socket,
 as a phone would: slowly, cut off halfway, lying about its length.
 """
 

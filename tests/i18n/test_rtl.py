@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from reporter.i18n import languages as i18n
 from reporter.station.app import create_app
 from reporter.station.config import load_config
-from reporter.station.server import make_server
+from reporter.web.server import make_server
 from tests.browser import artifact
 from tests.conftest import Station, free_port
 
@@ -51,7 +51,8 @@ def test_a_right_to_left_language_gets_dir_rtl(rtl_app) -> None:  # type: ignore
 @pytest.fixture
 def rtl_server(rtl_app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     app, config = rtl_app
-    server = make_server(app, config, "127.0.0.1", free_port(), threads=2)
+    server = make_server(app, "127.0.0.1", free_port(), threads=2,
+                         max_body_bytes=config.max_request_bytes)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]

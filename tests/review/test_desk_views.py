@@ -21,6 +21,7 @@ from reporter.review.desk.app import create_app
 from reporter.review.desk.config import DeskConfig
 from reporter.review.desk.security import FILE_POLICY, PAGE_POLICY
 from reporter.review.desk.vault import Vault
+from reporter.web.server import FRONT_ERROR
 from tests.conftest import Station
 from tests.desk import (
     COMMENT_CANARY,
@@ -586,3 +587,17 @@ def _no_leftover_files(tmp_path: Path) -> Iterator[None]:
     yield
     names = sorted(p.name for p in tmp_path.iterdir() if not p.is_dir())
     assert not [n for n in names if not n.startswith(("review.db", "bundle-"))], names
+
+
+@pytest.mark.parametrize(("status", "title"), [
+    (503, "The desk is busy"), (431, "Something was wrong with that request"),
+    (413, "Too large")])
+def test_a_request_the_server_refused_gets_its_page_not_the_inbox(
+        unlocked: FlaskClient, status: int, title: str) -> None:
+    """The server's front marks a request it refused (``FRONT_ERROR``) and hands it over
+    as ``GET /``: even unlocked, the answer is the page for that status."""
+    answer = get(unlocked, "/", environ_overrides={FRONT_ERROR: status})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == status and title in html
+    assert "reports in the database" not in html
+    assert answer.headers["Content-Security-Policy"] == PAGE_POLICY

@@ -116,6 +116,7 @@ def create_app(config: DeskConfig, vault: Vault | None = None) -> Flask:
         STATUS_LABELS=STATUS_LABELS, current_reviewer=lambda: desk().vault.reviewer,
         failed_before_unlock=lambda: desk().vault.failed_before_unlock,
     )
+    errors.init_refusals(app)  # first: before the gate's host and session checks
     gate.init_app(app)
     errors.init_app(app)
     for module in (unlock, inbox, reports, files, verify, charts, exports, imports):

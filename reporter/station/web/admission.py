@@ -28,8 +28,8 @@ from flask import Flask, current_app, g, request
 
 from reporter.station.diskspace import Room
 from reporter.station.ratelimit import retry_after
-from reporter.station.server.wsgi import FRONT_ERROR
 from reporter.station.web.context import station
+from reporter.web.server.wsgi import FRONT_ERROR
 
 ADMISSION = "reporter_admission"
 SUBMIT_ENDPOINTS = ("intake.submit_report", "intake.submit_follow_up")

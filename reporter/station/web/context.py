@@ -13,7 +13,7 @@ from reporter.station.formtoken import FormTokens
 from reporter.station.instance import StationIdentity
 from reporter.station.ledger import Ledger
 from reporter.station.ratelimit import TokenBucket
-from reporter.station.server.limits import Incidents
+from reporter.web.server.limits import Incidents
 
 EXTENSION = "reporter"
 

@@ -40,8 +40,8 @@ import ipaddress
 from flask import Flask, make_response, render_template, request
 from werkzeug.wrappers import Response
 
-from reporter.station.server.wsgi import LOCAL_ADDRESS
 from reporter.station.web.context import station
+from reporter.web.server.wsgi import LOCAL_ADDRESS
 
 CHECK_PATHS = frozenset({
     "/generate_204", "/gen_204",  # Android (connectivitycheck.gstatic.com, clients3.google.com)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from flask import Flask, abort, request
 
-from reporter.station.server.wsgi import FRONT_ERROR
+from reporter.web.server.wsgi import FRONT_ERROR
 
 
 def init_app(app: Flask) -> None:

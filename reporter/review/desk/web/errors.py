@@ -19,6 +19,7 @@ from reporter.review.desk.web.gate import CsrfRefused, safe_next
 from reporter.review.files import AttachmentError, UnknownAttachment
 from reporter.review.query import UnknownReport
 from reporter.review.strip import StripError
+from reporter.web.server import FRONT_ERROR
 
 log = logging.getLogger("reporter")
 
@@ -57,12 +58,28 @@ DAMAGED = (_l("The review database is damaged"),
            _l("A page of the review database or of its attachment store failed its "
               "integrity check: the file was damaged or altered. Restore it from a backup "
               "(keep the damaged copy: it may be evidence)."))
+BUSY = (_l("The desk is busy"),
+        _l("Other imports are still being sent to the desk. Wait until they finish, then "
+           "send this one again."))
 
 
 def page(code: int, title: object = None, message: object = None) -> tuple[str, int]:
     default_title, default_message = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
     return render_template("error.html", title=title or default_title,
                            message=message or default_message, code=code), code
+
+
+def init_refusals(app: Flask) -> None:
+    """A request the server's front refused itself (a malformed or oversized head, a
+    body announced over the limit, an upload that waited too long for a worker)
+    arrives marked with its status (``FRONT_ERROR``), and gets the desk's page for
+    it, translated and with every header, before any other check runs."""
+    @app.before_request
+    def _refused_by_the_server() -> tuple[str, int] | None:
+        status = request.environ.get(FRONT_ERROR)
+        if status is None:
+            return None
+        return page(503, *BUSY) if int(status) == 503 else page(int(status))
 
 
 def init_app(app: Flask) -> None:

@@ -19,7 +19,7 @@ from urllib.parse import unquote_to_bytes
 
 import h11
 
-from reporter.station.server.connection import Connection
+from reporter.web.server.connection import Connection
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -96,11 +96,15 @@ class Responder:
     """``start_response`` and the sending of the answer, for one request."""
 
     def __init__(self, conn: Connection, send: Callable[[bytes], None], *, head_only: bool,
-                 close: bool) -> None:
+                 close: bool, body_done: Callable[[], bool] | None = None) -> None:
         self._conn = conn
         self._send = send
         self._head_only = head_only
         self._close = close
+        # For a body read from the socket: whether all of it has been read. If not
+        # when the answer starts, the connection will close after it, and the answer
+        # says so (``Connection: close``), so no client sends its next request there.
+        self._body_done = body_done
         self._status: str | None = None
         self._headers: list[tuple[str, str]] = []
         self.started = False
@@ -128,6 +132,8 @@ class Responder:
         reason = self._status[4:].encode("latin-1")
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in self._headers
                    if n.lower() not in HOP_BY_HOP]
+        if self._body_done is not None and not self._body_done():
+            self._close = True
         if self._close:
             headers.append((b"Connection", b"close"))
         self._body_allowed = not (self._head_only or code in (204, 304) or code < 200)

@@ -1,13 +1,14 @@
 """An upload's body, read from the socket by the worker that runs the app.
 
-The app (``uploads.py``) seals each file part as this stream delivers it, so
-the body is never held whole, in memory or on disk. Only uploads take this
+The station's app (``station/uploads.py``) seals each file part as this
+stream delivers it, and the desk's import page writes each bundle to its
+staging folder, so the body is never held whole in memory. Only uploads take this
 path; the front reads small bodies before a worker is involved.
 
 A client must keep the body coming: each ``rate_window`` it must deliver at
 least ``min_body_rate`` bytes a second on average, or the upload is dropped
-(``werkzeug``'s ``ClientDisconnected``: the app discards what it sealed of
-it, and the monitor's browser shows a failed connection). A trickle of a
+(``BodyCut``, raised from ``read``: the app discards what it took of it, and
+the browser shows a failed connection). A trickle of a
 byte a minute therefore holds an upload slot for one window, not forever.
 """
 
@@ -18,12 +19,17 @@ import time
 from typing import Any
 
 import h11
-from werkzeug.exceptions import ClientDisconnected
 
-from reporter.station.server.connection import Connection
-from reporter.station.server.limits import Incidents, ServerLimits
+from reporter.web.server.connection import Connection
+from reporter.web.server.limits import Incidents, ServerLimits
 
 RECV_BYTES = 256 * 1024
+
+
+class BodyCut(ConnectionError):
+    """The body stopped: the client closed, broke HTTP framing, or fell below the
+    minimum rate. An ``OSError``, as a socket's own failures are; the server closes
+    the connection after the app's answer, which the client will not read."""
 
 
 class SocketBody(io.RawIOBase):
@@ -59,11 +65,33 @@ class SocketBody(io.RawIOBase):
         self._pending = self._pending[n:]
         return n
 
-    def _fail(self, kind: str | None) -> ClientDisconnected:
+    def settle(self) -> bool:
+        """Take what h11 already holds, without reading the socket: True once the
+        whole body has come and been read by the app.
+
+        An app that reads exactly ``Content-Length`` bytes never asks for the end
+        of the body, which h11 yields only when asked; without this, such a request
+        looked unfinished and its connection was closed after the answer, with no
+        ``Connection: close`` to warn the client (which then lost its next request
+        on it)."""
+        while not self._eof and not self._pending:
+            try:
+                event = self._conn.http.next_event()
+            except h11.RemoteProtocolError:
+                return False
+            if isinstance(event, h11.Data):
+                self._pending = memoryview(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self._eof = True
+            else:  # NEED_DATA or PAUSED: the rest is still on its way
+                return False
+        return self._eof and not self._pending
+
+    def _fail(self, kind: str | None) -> BodyCut:
         self.failed = True
         if kind:
             self._incidents.count(kind)
-        return ClientDisconnected()
+        return BodyCut("the request body stopped")
 
     def _next_event(self) -> object:
         while True:

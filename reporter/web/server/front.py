@@ -26,9 +26,9 @@ from collections import deque
 
 import h11
 
-from reporter.station.server.connection import Connection
-from reporter.station.server.limits import Incidents, ServerLimits
-from reporter.station.server.workers import CLOSE, KEEP, Job, Workers
+from reporter.web.server.connection import Connection
+from reporter.web.server.limits import Incidents, ServerLimits
+from reporter.web.server.workers import CLOSE, KEEP, Job, Workers
 
 log = logging.getLogger("reporter")
 RECV_BYTES = 64 * 1024

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import h11
 
-from reporter.station.server.body import SocketBody
-from reporter.station.server.connection import Connection
-from reporter.station.server.limits import Incidents, ServerLimits
-from reporter.station.server.wsgi import Responder, WSGIApp, environ_for, exc_kind, run_app
+from reporter.web.server.body import SocketBody
+from reporter.web.server.connection import Connection
+from reporter.web.server.limits import Incidents, ServerLimits
+from reporter.web.server.wsgi import Responder, WSGIApp, environ_for, exc_kind, run_app
 
 log = logging.getLogger("reporter")
 
@@ -62,7 +62,7 @@ class Workers:
                  server_name: str, server_port: int,
                  give_back: Callable[[Connection, str], None],
                  release: Callable[[int], None]) -> None:
-        self._app = app
+        self.app = app
         self._limits = limits
         self._incidents = incidents
         self._server_name = server_name
@@ -172,9 +172,10 @@ class Workers:
             conn.http = h11.Connection(h11.SERVER)
             conn.http.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             conn.http.next_event()
-        responder = Responder(conn, send, head_only=head_only, close=close)
+        responder = Responder(conn, send, head_only=head_only, close=close,
+                              body_done=body.settle if isinstance(body, SocketBody) else None)
         try:
-            run_app(self._app, environ, responder)
+            run_app(self.app, environ, responder)
         except (OSError, h11.LocalProtocolError):
             # The client went away, or stopped reading for send_timeout.
             self._give_back(conn, CLOSE)
