@@ -169,17 +169,26 @@ def start_server(station: Station, tmp_path: Path, *, env: dict[str, str] | None
             stdout=out, stderr=subprocess.STDOUT, env=environment,
         )
     server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 20
+    wait_until_answering(process, server.url + "/", log, 20)
+    return server
+
+
+def wait_until_answering(process: subprocess.Popen[bytes], url: str, log: Path,
+                         seconds: float) -> None:
+    """Until a GET of ``url`` is answered (any status); stops the process and raises
+    with its output if it exits or does not answer within ``seconds``."""
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
+            raise RuntimeError(f"{process.args[3:6]} exited: {log.read_text()}")
         try:
-            requests.get(server.url + "/", timeout=5)
-            return server
+            requests.get(url, timeout=5)
+            return
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.05)
-    server.stop()
-    raise RuntimeError("server did not start in 20 s")
+    stop_process(process)
+    raise RuntimeError(f"{process.args[3:6]} did not answer in {seconds:g} s: "
+                       f"{log.read_text()}")
 
 
 @pytest.fixture

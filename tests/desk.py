@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +30,15 @@ from reporter.station.instance import init_instance, load_identity, open_store, 
 from reporter.station.intake import build_report
 from reporter.station.submission import Draft, Limits
 from reporter.storage.blobs import BlobStore
-from tests.conftest import FAST_KDF, PASSPHRASE, Station, add_reports, free_port, stop_process
+from tests.conftest import (
+    FAST_KDF,
+    PASSPHRASE,
+    Station,
+    add_reports,
+    free_port,
+    stop_process,
+    wait_until_answering,
+)
 from tests.reviewing import REVIEW_PASSPHRASE
 
 # What a hostile monitor (or a station running modified software) can put in a report.
@@ -214,17 +221,8 @@ def start_desk(review_db: Path, tmp_path: Path, *args: str,
              "serve", "--port", str(port), *args],
             stdout=out, stderr=subprocess.STDOUT, env=environment)
     desk = Desk(process, f"http://127.0.0.1:{port}", port, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the desk exited: {desk.output()}")
-        try:
-            requests.get(desk.url + "/unlock", timeout=5)
-            return desk
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.05)
-    desk.stop()
-    raise RuntimeError("the desk did not start in 30 s")
+    wait_until_answering(process, desk.url + "/unlock", log, 30)
+    return desk
 
 
 def csrf(html: str) -> str:
