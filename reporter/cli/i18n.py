@@ -12,7 +12,16 @@ from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.i18n import languages as i18n_config
 from reporter.i18n.languages import SHIPPED_FILE
-from reporter.i18n.tools import I18nError, check, languages, new_catalogue, ship, status
+from reporter.i18n.tools import (
+    MESSAGES,
+    REVIEWER,
+    I18nError,
+    check,
+    languages,
+    new_catalogue,
+    ship,
+    status,
+)
 
 
 class TranslationError(ReporterError):
@@ -24,9 +33,28 @@ def _root() -> Path:
     return i18n_config.TRANSLATIONS_DIR
 
 
+def _domain(desk: bool) -> str:
+    return REVIEWER if desk else MESSAGES
+
+
+def _flag(desk: bool) -> str:
+    """The option to repeat in a suggested command."""
+    return " --desk" if desk else ""
+
+
+desk_option = click.option(
+    "--desk", is_flag=True,
+    help="The review desk's catalogue (reviewer.po, for reviewers) instead of the "
+         "form's (messages.po, for monitors).")
+
+
 @click.group()
 def i18n() -> None:
-    """Translations: check a catalogue, see coverage, start or refresh languages."""
+    """Translations: check a catalogue, see coverage, start or refresh languages.
+
+    Each language has the form's catalogue (messages.po, read by monitors) and may
+    have the review desk's (reviewer.po, read by reviewers): --desk chooses the
+    desk's."""
 
 
 @i18n.command("check")
@@ -34,20 +62,22 @@ def i18n() -> None:
 @click.option("--verbose", "-v", is_flag=True,
               help="Also list every untranslated and fuzzy entry, with its line.")
 @click.option("--quiet", is_flag=True, help="Errors only, no warnings.")
-def check_cmd(language: str, verbose: bool, quiet: bool) -> None:
+@desk_option
+def check_cmd(language: str, verbose: bool, quiet: bool, desk: bool) -> None:
     """Check LANGUAGE's catalogue: it compiles, placeholders match, coverage, length.
 
     The summary comes first; untranslated and fuzzy entries are counted in it
     (listed with --verbose), then come the errors and the other warnings. An
-    error-free catalogue is also compiled (messages.mo), so a restarted
-    station shows the change.
+    error-free catalogue is also compiled (messages.mo, or reviewer.mo with
+    --desk), so a restarted station or desk shows the change.
     """
+    domain = _domain(desk)
     try:
-        result = check(language, _root(), compile_mo=True)
+        result = check(language, _root(), compile_mo=True, domain=domain)
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
     c = result.coverage
-    state = status(language, _root())
+    state = status(language, _root(), domain)
     if c is not None:
         click.echo(f"{language} ({state}): {c.translated} of {c.total} translated "
                    f"({c.percent:.0f} %), {c.fuzzy} fuzzy, {c.untranslated} untranslated; "
@@ -61,27 +91,35 @@ def check_cmd(language: str, verbose: bool, quiet: bool) -> None:
     if result.unfinished and not verbose and not quiet:
         click.echo(f"{plural(len(result.unfinished), 'entry', 'entries')} still to "
                    "translate or review: "
-                   f"'reporter i18n check {language} --verbose' lists them with their lines.")
+                   f"'reporter i18n check{_flag(desk)} {language} --verbose' lists them "
+                   "with their lines.")
     if not result.ok:
-        raise TranslationError(f"{result.path} has errors (see above); the station shows "
+        who = "desk" if desk else "station"
+        raise TranslationError(f"{result.path} has errors (see above); the {who} shows "
                                "English for this language until they are fixed")
     echo(f"{result.path}: OK, compiled to {result.compiled}")
-    if state == "in progress":
+    if desk:
+        click.echo("The review desk offers it from its next start ('reporter review "
+                   "serve'), in the language menu of its pages.")
+    elif state == "in progress":
         click.echo("In progress: see it with 'reporter serve --preview-languages' "
                    f"(or 'make preview'); 'reporter i18n ship {language}' lists it for "
                    "monitors once it is 100 % translated.")
 
 
 @i18n.command("stats")
-def stats_cmd() -> None:
+@desk_option
+def stats_cmd(desk: bool) -> None:
     """A table of every language: translated, fuzzy, untranslated, reviewed or not."""
+    domain = _domain(desk)
     rows = []
-    for language in languages(_root()):
-        result = check(language, _root())
+    for language in languages(_root(), domain):
+        result = check(language, _root(), domain=domain)
         c = result.coverage
-        state = status(language, _root())
+        state = status(language, _root(), domain)
         if c is None:
-            rows.append((language, state, "-", "-", "-", "unreadable: run 'reporter i18n check'"))
+            rows.append((language, state, "-", "-", "-",
+                         f"unreadable: run 'reporter i18n check{_flag(desk)}'"))
         elif language == "en":
             rows.append((language, state, str(c.total), "-", "-", "source language"))
         else:
@@ -101,14 +139,15 @@ def stats_cmd() -> None:
               "'machine translation' if a tool writes the text)",
               help="Your name or organisation, written in the catalogue's header "
                    "(Last-Translator).")
-def init_cmd(language: str, translator: str) -> None:
+@desk_option
+def init_cmd(language: str, translator: str, desk: bool) -> None:
     """Start a new LANGUAGE catalogue from the template (e.g. 'reporter i18n init yo')."""
     try:
-        path = new_catalogue(language, translator, _root())
+        path = new_catalogue(language, translator, _root(), _domain(desk))
     except I18nError as exc:
         raise TranslationError(str(exc)) from None
     click.echo(f"Created {path}. Translate it (Poedit, Weblate or a text editor), then run "
-               f"'reporter i18n check {language}'.")
+               f"'reporter i18n check{_flag(desk)} {language}'.")
 
 
 @i18n.command("ship")
@@ -150,16 +189,19 @@ def _pybabel(*args: str) -> None:
 
 
 @i18n.command("update")
-def update_cmd() -> None:
+@desk_option
+def update_cmd(desk: bool) -> None:
     """Refresh the template from the code, then every catalogue, then compile them."""
     root = _project_root()
-    pot = _root() / "messages.pot"
-    _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "_l", "-k", "lazy_gettext",
+    domain = _domain(desk)
+    pot = _root() / f"{domain}.pot"
+    config = root / ("babel-reviewer.cfg" if desk else "babel.cfg")
+    _pybabel("extract", "-F", str(config), "-k", "_l", "-k", "lazy_gettext",
              "-o", str(pot), "--no-location", "--omit-header", "--sort-output", str(root))
-    for language in languages(_root()):
-        _pybabel("update", "-i", str(pot), "-d", str(_root()), "-l", language,
+    for language in languages(_root(), domain):
+        _pybabel("update", "-D", domain, "-i", str(pot), "-d", str(_root()), "-l", language,
                  "--ignore-obsolete", "--ignore-pot-creation-date")
-    _pybabel("compile", "-d", str(_root()))
-    count = len(languages(_root()))
+    _pybabel("compile", "-D", domain, "-d", str(_root()))
+    count = len(languages(_root(), domain))
     click.echo(f"Updated {pot} and {plural(count, 'catalogue')}; new or changed strings are "
-               "untranslated or fuzzy: 'reporter i18n stats' shows where.")
+               f"untranslated or fuzzy: 'reporter i18n stats{_flag(desk)}' shows where.")

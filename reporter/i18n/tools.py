@@ -5,6 +5,11 @@ Pure functions over the gettext files in ``reporter/i18n/translations``; the
 A translator never needs Python: they edit a ``.po`` file and run
 ``reporter i18n check LANG``.
 
+Two catalogues per language (``DOMAINS``): ``messages`` (the station's form,
+for monitors: shipped through LINGUAS) and ``reviewer`` (the review desk, for
+coalition reviewers: offered as soon as it is compiled). Every function takes
+the domain; ``ship`` is for monitors' languages only.
+
 ``check`` reports as errors everything ``make test`` holds every catalogue
 to, and ``ship`` refuses a language that would fail what ``make test`` holds
 a shipped one to (100 %, nothing fuzzy, a header naming the translator), so
@@ -48,6 +53,12 @@ MSGID_BUGS_TO = "reporter maintainers (see docs/translators.md)"
 # Every page that shows a receipt code as an example uses this one; a
 # translation must keep it exactly (a monitor compares it with theirs).
 EXAMPLE_RECEIPT = "7KQM-3XHD-9TWA-R2PC"
+
+
+# The form's catalogue (monitors) and the review desk's (reviewers).
+MESSAGES = "messages"
+REVIEWER = "reviewer"
+DOMAINS = (MESSAGES, REVIEWER)
 
 
 class I18nError(Exception):
@@ -105,18 +116,29 @@ class CheckResult:
         return [p for p in self.problems if p.kind != "unfinished"]
 
 
-def po_path(language: str, root: Path = TRANSLATIONS_DIR) -> Path:
-    return root / language / "LC_MESSAGES" / "messages.po"
+def _domain(domain: str) -> str:
+    if domain not in DOMAINS:
+        raise I18nError(f"no catalogue kind {domain!r} (there are {', '.join(DOMAINS)})")
+    return domain
 
 
-def languages(root: Path = TRANSLATIONS_DIR) -> list[str]:
+def po_path(language: str, root: Path = TRANSLATIONS_DIR, domain: str = MESSAGES) -> Path:
+    return root / language / "LC_MESSAGES" / f"{_domain(domain)}.po"
+
+
+def languages(root: Path = TRANSLATIONS_DIR, domain: str = MESSAGES) -> list[str]:
     """Every language with a catalogue (shipped or in progress), English first."""
-    found = sorted(p.parent.parent.name for p in root.glob("*/LC_MESSAGES/messages.po"))
+    found = sorted(p.parent.parent.name
+                   for p in root.glob(f"*/LC_MESSAGES/{_domain(domain)}.po"))
     return sorted(found, key=lambda code: (code != "en", code))
 
 
-def status(language: str, root: Path = TRANSLATIONS_DIR) -> str:
-    """``shipped`` (in LINGUAS, held at 100 % by CI) or ``in progress``."""
+def status(language: str, root: Path = TRANSLATIONS_DIR, domain: str = MESSAGES) -> str:
+    """For the form: ``shipped`` (in LINGUAS, held at 100 % by CI) or ``in progress``.
+    For the desk, which offers every compiled catalogue: ``offered`` or ``not compiled``."""
+    if _domain(domain) == REVIEWER:
+        compiled = po_path(language, root, domain).with_suffix(".mo").is_file()
+        return "offered" if compiled else "not compiled"
     return "shipped" if language in shipped_languages(root) else "in progress"
 
 
@@ -197,16 +219,19 @@ def _header_problems(catalog: Catalog, language: str, raw: str, path: Path) -> l
 
 
 def check(language: str, root: Path = TRANSLATIONS_DIR, *,
-          compile_mo: bool = False) -> CheckResult:
+          compile_mo: bool = False, domain: str = MESSAGES) -> CheckResult:
     """Everything that can be wrong with one catalogue, with file and line.
 
     With ``compile_mo``, an error-free catalogue is also written as the ``.mo``
-    the station loads (atomically, so a running station never reads half).
+    the station or the desk loads (atomically, so a running one never reads half).
+    The length warning is the form's only: it is for a phone's screen, and the
+    desk is read on a laptop.
     """
-    path = po_path(language, root)
+    path = po_path(language, root, domain)
     if not path.is_file():
+        desk = " --desk" if domain == REVIEWER else ""
         raise I18nError(f"no catalogue for {language!r} at {path}; start one with "
-                        f"'reporter i18n init {language}'")
+                        f"'reporter i18n init{desk} {language}'")
     raw = path.read_text(encoding="utf-8", errors="replace")
     try:
         with open(path, "rb") as fh:
@@ -247,7 +272,8 @@ def check(language: str, root: Path = TRANSLATIONS_DIR, *,
             result.problems.append(Problem(
                 "error", where, "the translation contains < > & or a double quote; "
                 "write plain text (use ' or typographic quotes)"))
-        if len(msgid) <= SHORT and len(msgstr) > LONG_FACTOR * max(len(msgid), 12):
+        if domain == MESSAGES and len(msgid) <= SHORT and \
+                len(msgstr) > LONG_FACTOR * max(len(msgid), 12):
             result.problems.append(Problem(
                 "warning", where, f"{len(msgstr)} characters for a {len(msgid)}-character "
                 "label: it may not fit on a small phone screen"))
@@ -260,7 +286,8 @@ def check(language: str, root: Path = TRANSLATIONS_DIR, *,
     return result
 
 
-def new_catalogue(language: str, translator: str, root: Path = TRANSLATIONS_DIR) -> Path:
+def new_catalogue(language: str, translator: str, root: Path = TRANSLATIONS_DIR,
+                  domain: str = MESSAGES) -> Path:
     """Start ``language`` from the template; refuse an unknown or existing one.
 
     ``translator`` (a name or an organisation, and how the text is made)
@@ -268,7 +295,8 @@ def new_catalogue(language: str, translator: str, root: Path = TRANSLATIONS_DIR)
     every check of a shipped language, so nothing is left to fill in but the
     translations (and the review status, once a native speaker has read
     them). The compiled catalogue is written too, so a station started with
-    ``--preview-languages`` lists the language at once.
+    ``--preview-languages`` lists the language at once (and the desk offers
+    it, for a ``reviewer`` catalogue).
     """
     if not _LANG.match(language):
         raise I18nError(f"{language!r} is not a language code (examples: sw, ln, pt_BR)")
@@ -280,18 +308,20 @@ def new_catalogue(language: str, translator: str, root: Path = TRANSLATIONS_DIR)
     if not translator or _HEADER_PLACEHOLDER.search(translator):
         raise I18nError("say who translates (a name or an organisation, for example "
                         "--translator 'Ada Obi, Kolwezi monitors network')")
-    path = po_path(language, root)
+    path = po_path(language, root, domain)
+    desk = " --desk" if domain == REVIEWER else ""
     if path.exists():
-        raise I18nError(f"{path} already exists; edit it, or run 'reporter i18n check "
-                        f"{language}'")
-    with open(root / "messages.pot", "rb") as fh:
+        raise I18nError(f"{path} already exists; edit it, or run 'reporter i18n check"
+                        f"{desk} {language}'")
+    with open(root / f"{domain}.pot", "rb") as fh:
         template = read_po(fh)
     now = datetime.now(UTC)
-    catalog = Catalog(locale=locale, domain="messages", project="reporter",
+    what = "the review desk" if domain == REVIEWER else "reporter"
+    catalog = Catalog(locale=locale, domain=domain, project="reporter",
                       version=__version__, msgid_bugs_address=MSGID_BUGS_TO,
                       creation_date=now, revision_date=now, last_translator=translator,
                       language_team=locale.english_name, fuzzy=False, header_comment=(
-                          f"# {locale.english_name} translations for reporter.\n"
+                          f"# {locale.english_name} translations for {what}.\n"
                           f"# Copyright (C) {now.year} the reporter authors\n"
                           "# This file is distributed under the same license as the "
                           "reporter package\n# (AGPL-3.0-or-later).\n#\n"

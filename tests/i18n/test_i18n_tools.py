@@ -309,3 +309,71 @@ def test_init_asks_who_translates_when_not_told(root: Path, monkeypatch: pytest.
     assert result.exit_code == 0, result.output
     assert "Who translates?" in result.output
     assert check(code, root).coverage.translator == TRANSLATOR  # type: ignore[union-attr]
+
+
+# --- the review desk's catalogue (reviewer.po) ------------------------------------
+
+
+def test_the_desk_catalogues_are_checked_like_the_forms(root: Path) -> None:
+    for language in ("fr", "pt"):
+        result = check(language, root, domain="reviewer")
+        assert result.ok and result.coverage is not None
+        assert result.coverage.translated == result.coverage.total > 300
+        assert result.path.name == "reviewer.po"
+    assert languages(root, "reviewer") == ["en", "fr", "pt"]
+    assert status("fr", root, "reviewer") == "offered"
+
+
+def test_a_broken_desk_translation_is_an_error_with_its_line(root: Path) -> None:
+    path = po_path("fr", root, "reviewer")
+    text = path.read_text(encoding="utf-8")
+    start = text.index('msgid "%(first)s to %(last)s"')
+    line = text.count("\n", 0, start) + 1
+    msgstr = text.index("msgstr", start)
+    end = text.index("\n\n", msgstr)
+    path.write_text(text[:msgstr] + 'msgstr "rapports"' + text[end:], encoding="utf-8")
+    result = check("fr", root, domain="reviewer")
+    assert not result.ok
+    [problem] = [p for p in result.others if p.severity == "error"]
+    assert problem.where == f"{path}:{line}" and "placeholders differ" in problem.text
+    assert check("fr", root).ok  # the form's catalogue is another file
+
+
+def test_init_starts_a_desk_language_from_the_desks_template(root: Path) -> None:
+    language = unused_language(root)
+    path = new_catalogue(language, TRANSLATOR, root, "reviewer")
+    assert path == root / language / "LC_MESSAGES" / "reviewer.po"
+    assert "translations for the review desk" in path.read_text(encoding="utf-8")
+    result = check(language, root, domain="reviewer")
+    assert result.ok and result.coverage is not None
+    assert result.coverage.untranslated == check(
+        "fr", root, domain="reviewer").coverage.total  # type: ignore[union-attr]
+    assert path.with_suffix(".mo").is_file()
+    assert not po_path(language, root).exists()  # no form catalogue made on the way
+    with pytest.raises(I18nError, match=r"already exists.*--desk"):
+        new_catalogue(language, TRANSLATOR, root, "reviewer")
+    with pytest.raises(I18nError, match="no catalogue kind"):
+        po_path("fr", root, "../messages")
+
+
+def test_the_desk_commands(root: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    from reporter.cli.main import main
+
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", root)
+    (root / "pt" / "LC_MESSAGES" / "reviewer.mo").unlink()
+    assert status("pt", root, "reviewer") == "not compiled"
+    assert (main(["i18n", "check", "--desk", "pt"]) or 0) == 0
+    out = capsys.readouterr().out
+    total = check("pt", root, domain="reviewer").coverage.total  # type: ignore[union-attr]
+    assert f"pt (offered): {total} of {total} translated (100 %)" in out  # compiled now
+    assert "review desk offers it" in out
+    assert (root / "pt" / "LC_MESSAGES" / "reviewer.mo").is_file(), "check compiles"
+    main(["i18n", "stats", "--desk"])
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["en", "offered", str(total)], ["fr", "offered", str(total)],
+                    ["pt", "offered", str(total)]]
+    with pytest.raises(SystemExit) as exited:
+        main(["i18n", "check", "--desk", "sw"])  # a monitor language: no desk catalogue
+    assert exited.value.code == 1
+    assert "reporter i18n init --desk sw" in capsys.readouterr().err
