@@ -175,11 +175,13 @@ def ship_cmd(language: str) -> None:
 
 
 def _project_root() -> Path:
-    root = _root().parent.parent
-    if not (root / "babel.cfg").is_file():
-        raise TranslationError("'reporter i18n update' reads the source code: run it from a "
-                               "checkout of reporter (where babel.cfg is)")
-    return root
+    """The checkout the catalogues are in: the nearest folder above them with babel.cfg
+    (``reporter/i18n/translations`` is three levels down)."""
+    for folder in _root().parents:
+        if (folder / "babel.cfg").is_file():
+            return folder
+    raise TranslationError("'reporter i18n update' reads the source code: run it from a "
+                           "checkout of reporter (where babel.cfg is)")
 
 
 def _pybabel(*args: str) -> None:

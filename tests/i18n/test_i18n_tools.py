@@ -377,3 +377,38 @@ def test_the_desk_commands(root: Path, monkeypatch: pytest.MonkeyPatch,
         main(["i18n", "check", "--desk", "sw"])  # a monitor language: no desk catalogue
     assert exited.value.code == 1
     assert "reporter i18n init --desk sw" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("desk", [False, True], ids=["form", "desk"])
+def test_update_finds_a_new_string_in_the_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str],
+                                               desk: bool) -> None:
+    """``reporter i18n update`` in a copy of the checkout: a string added to the code
+    reaches the template and every catalogue of its kind, untranslated."""
+    from reporter.cli.main import main
+
+    project = Path(__file__).resolve().parents[2]
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in ("babel.cfg", "babel-reviewer.cfg"):
+        shutil.copy(project / name, checkout / name)
+    shutil.copytree(project / "reporter", checkout / "reporter",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    module = checkout / "reporter" / ("review/desk/web/errors.py" if desk
+                                      else "station/forms.py")
+    new = "A sentence added for this test"
+    module.write_text(module.read_text(encoding="utf-8")
+                      + f'\n_NEW = _l("{new}")\n', encoding="utf-8")
+    translations = checkout / "reporter" / "i18n" / "translations"
+    monkeypatch.setattr(i18n, "TRANSLATIONS_DIR", translations)
+    assert (main(["i18n", "update", *(["--desk"] if desk else [])]) or 0) == 0
+    domain = "reviewer" if desk else "messages"
+    assert f'msgid "{new}"' in (translations / f"{domain}.pot").read_text(encoding="utf-8")
+    assert f'msgid "{new}"\nmsgstr ""' in po_path("fr", translations, domain).read_text(
+        encoding="utf-8")
+    other = "messages" if desk else "reviewer"
+    assert new not in (translations / f"{other}.pot").read_text(encoding="utf-8")
+    assert po_path("fr", translations, domain).with_suffix(".mo").is_file()
+    assert f"stats{' --desk' if desk else ''}' shows where" in capsys.readouterr().out
+    assert new not in (project / "reporter/i18n/translations/messages.pot").read_text(
+        encoding="utf-8")
