@@ -424,8 +424,9 @@ MUTANTS: tuple[Mutant, ...] = (
       DESK_FILES, ("            if not vault.current(generation):",
                    "            if False:")),
     m("desk-inline-files", "desk", "originals are sent inline, not as attachments", DESK_FILES,
-      ('    response.headers.set("Content-Disposition", "attachment", filename=name)',
-       '    response.headers.set("Content-Disposition", "inline", filename=name)')),
+      ('    response.headers["Content-Disposition"] = content_disposition(name)',
+       '    response.headers["Content-Disposition"] = "inline;" + content_disposition(name)'
+       '.split(";", 1)[1]')),
     m("desk-type-from-name", "desk", "a file is sent with the type its sent name claims",
       DESK_FILES, ("    media = media_type(opened.detected)",
                    "    import mimetypes\n"
