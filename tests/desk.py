@@ -1,6 +1,7 @@
 """Shared by the review desk's tests: a review database with hostile reports,
 a picture carrying metadata, a sound file and a "photo" named ``.html``, and a
-real ``reporter review serve`` process to drive over HTTP or in Chromium."""
+real ``reporter review serve`` process to drive over HTTP or in Chromium, and the
+keyboard helpers the browser tests drive it with (``focused``, ``tab_to``)."""
 
 from __future__ import annotations
 
@@ -240,3 +241,31 @@ def unlocked_session(desk: Desk, passphrase: str = REVIEW_PASSPHRASE) -> request
         allow_redirects=False)
     assert answer.status_code == 303, answer.text
     return session
+
+
+# --- the keyboard, in Chromium -------------------------------------------------------
+
+
+def focused(page: Any) -> str:
+    """The focused element: its tag, href, name and id, then (for a link or a button) its
+    text, those it has, one space apart (``"INPUT q q"``, ``"A /charts Charts"``).
+
+    Asked through Playwright, from outside the page: the page itself runs no script,
+    and this works with JavaScript off."""
+    return str(page.evaluate(
+        "(() => { const e = document.activeElement; if (!e) return ''; "
+        "const text = ['A', 'BUTTON'].includes(e.tagName) ? e.innerText : ''; "
+        "return [e.tagName, e.getAttribute('href'), e.getAttribute('name'), e.id, text]"
+        ".filter(Boolean).join(' ').trim() })()"))
+
+
+def tab_to(page: Any, wanted: str, limit: int = 300) -> None:
+    """Press Tab until the focused element's description holds ``wanted``, and check
+    that the focus is visible there (an outline); fail after ``limit`` presses."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if wanted in focused(page):
+            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", f"no visible focus on {focused(page)}"
+            return
+    raise AssertionError(f"{wanted!r} not reached with Tab; last: {focused(page)}")

@@ -304,7 +304,10 @@ MUTANTS: tuple[Mutant, ...] = (
       "a segment is read without the page read that surfaces a failed HMAC",
       "reporter/storage/blobs.py",
       ('        db.execute("SELECT count(*) FROM uploads WHERE id = ?", (upload,)).fetchone()\n',
-       "")),
+       ""))
+    .alt("reporter/storage/blob_file.py",
+         ('        db.execute("SELECT count(*) FROM uploads WHERE id = ?", (upload,)).fetchone()\n',
+          "")),
     m("search-index-phrase", "review",
       "a search through the full-text index matches its words anywhere, not as a substring",
       "reporter/review/query.py",

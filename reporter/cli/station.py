@@ -25,7 +25,8 @@ from reporter.station.config import load_config
 from reporter.station.diskspace import DiskSpace, Room, mib
 from reporter.station.instance import init_instance, load_identity, open_store, unlock
 from reporter.station.store import Store, check_recipient_count
-from reporter.storage.blobs import BlobStore, blobs_path
+from reporter.storage.blob_file import blobs_path
+from reporter.storage.blobs import BlobStore
 
 if TYPE_CHECKING:
     from reporter.station.onion.run import OnionOptions

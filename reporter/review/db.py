@@ -9,7 +9,7 @@ file key of its envelope (schema 2), which opens its attachments.
 
 Attachment ciphertext is not in this file: it lives beside it, in
 ``<db>.attachments`` (``attachment_store``), a blob database of the station's
-kind (``blobs.py``: 64 KiB pages, 1 MB segments, a rollback journal) under a
+kind (``blob_file.py``: 64 KiB pages, 1 MB segments, a rollback journal) under a
 key derived from this database's key. The ``attachments`` table here links
 each report's attachments (by index) to their uploads there. Import writes
 the blobs first and links them inside its transaction; blobs that no report

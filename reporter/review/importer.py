@@ -47,7 +47,8 @@ from reporter.review.histories import (
 )
 from reporter.review.recipients import Outcome, check_bundle
 from reporter.storage import sqlc
-from reporter.storage.blobs import SEGMENT, BlobStore
+from reporter.storage.blob_file import SEGMENT
+from reporter.storage.blobs import BlobStore
 from reporter.storage.pipeline import read_ahead, rechunk
 
 Progress = Callable[[int, int], None]  # (done, total)

@@ -65,7 +65,8 @@ from reporter.station.instance import (
 )
 from reporter.station.store import Store
 from reporter.storage import sqlc
-from reporter.storage.blobs import BLOBS_FILE, BlobStore, blobs_key, blobs_path
+from reporter.storage.blob_file import BLOBS_FILE, blobs_key, blobs_path
+from reporter.storage.blobs import BlobStore
 from reporter.storage.durable import fsync_dir
 
 SETTING_BACKUP_DAY = "backup_day"

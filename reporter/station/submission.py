@@ -40,7 +40,8 @@ from reporter.formats import attachment, envelope, filetypes
 from reporter.formats.chain import envelope_hash
 from reporter.formats.crypto import RecipientPublicKey
 from reporter.formats.report import MAX_NAME, AttachmentInfo, Report
-from reporter.storage.blobs import BlobStore, Sink
+from reporter.storage.blob_writer import Sink
+from reporter.storage.blobs import BlobStore
 
 PROBLEM_TOO_LARGE = "too-large"
 PROBLEM_TYPE = "type"

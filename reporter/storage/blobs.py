@@ -23,7 +23,7 @@ Life of an upload:
    A write transaction is never held while the request waits for more bytes
    from the network, so concurrent uploads share the write lock fairly.
    From ``begin()`` on, one writer thread per store runs every statement on
-   its connection (``_Writer``): the uploads of one request never share a
+   its connection (``blob_writer.Writer``): the uploads of one request never share a
    transaction by accident.
 2. ``attach(uploads, envelope_hash)`` links the finished uploads to the
    report's envelope, durably, *before* the report is committed to
@@ -33,354 +33,45 @@ Life of an upload:
    whose commit never happened. No acknowledged report loses an attachment:
    its uploads were durable and linked before its receipt was shown.
 
-The key is derived from the station database key, so no new secret exists.
+The file itself (name, key, pages, tables, the HMAC-checked segment read and
+the paced erase) is ``blob_file.py``; the writer thread and the ``Sink`` are
+``blob_writer.py``. This module is the store the station and the reviewer use.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import os
-import queue
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from reporter.errors import DatabaseUnreadable, StoreUnavailable
-from reporter.formats.crypto import subkey
+from reporter.errors import StoreUnavailable
 from reporter.storage import sqlc
+from reporter.storage.blob_file import (
+    Upload,
+    blobs_key,
+    blobs_path,
+    connect,
+    delete_uploads,
+    segment_at,
+)
+from reporter.storage.blob_writer import Sink, Writer
 
-BLOBS_FILE = "attachments.db"
-CTX_KEY = b"reporter/attachments-db/v1"
-PAGE_SIZE = 64 * 1024
-# Sixteen 64 KiB overflow pages (less SQLCipher's per-page reserve) per row.
-SEGMENT = 16 * 65_000
-COMMIT_EVERY = 8  # segments per transaction while receiving (~8 MB)
-CACHE_KIB = 2048
 T = TypeVar("T")
-
-MIGRATIONS: sqlc.Migrations = [
-    [
-        """CREATE TABLE uploads (
-            id        INTEGER PRIMARY KEY,
-            state     TEXT NOT NULL CHECK (state IN ('receiving', 'complete', 'attached')),
-            envelope  BLOB CHECK (envelope IS NULL OR length(envelope) = 32),
-            idx       INTEGER,
-            length    INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX uploads_by_envelope ON uploads (envelope, idx)",
-        """CREATE TABLE segments (
-            upload  INTEGER NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
-            seq     INTEGER NOT NULL,
-            data    BLOB NOT NULL,
-            PRIMARY KEY (upload, seq)
-        )""",
-    ],
-    # The ciphertext's hash, known when the upload ends (``attachment.Sealed``):
-    # an export lists it in the manifest without reading the attachment twice
-    # (the bundle writer still hashes what it writes and refuses a mismatch).
-    [
-        "ALTER TABLE uploads ADD COLUMN hash BLOB CHECK (hash IS NULL OR length(hash) = 32)",
-    ],
-]
-
-
-def blobs_path(instance: Path) -> Path:
-    return instance / BLOBS_FILE
-
-
-def blobs_key(db_key: bytes) -> bytes:
-    return subkey(db_key, CTX_KEY)
-
-
-def _create_private(path: Path) -> None:
-    """Create the empty database file with mode 0600 before SQLite does: SQLite
-    would follow the umask (0644 on most systems), and gives its journal the
-    database's mode. An empty file is an empty database."""
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
-    except OSError:
-        pass  # it exists (another connection made it first), or sqlc.connect says why not
-
-
-@dataclass(frozen=True)
-class Upload:
-    id: int
-    length: int
-    hash: bytes | None = None  # of the ciphertext, when recorded at attach time
-
-
-class _Job:
-    """Work for the writer thread: a segment to write, or a call to run and answer."""
-
-    __slots__ = ("call", "data", "done", "error", "result", "seq", "sink")
-
-    def __init__(self, *, sink: Sink | None = None, seq: int = 0, data: bytes = b"",
-                 call: Callable[[sqlc.Connection], object] | None = None) -> None:
-        self.sink = sink
-        self.seq = seq
-        self.data = data
-        self.call = call
-        self.done = threading.Event()
-        self.result: object = None
-        self.error: BaseException | None = None
-
-
-def _failure(exc: Exception) -> Exception:
-    """What an upload is failed with: our own errors as they are, SQLite's named."""
-    return sqlc.unavailable(exc) if isinstance(exc, sqlc.Error) else exc
-
-
-class _Writer:
-    """The one thread that uses a ``BlobStore``'s connection while uploads are received.
-
-    Why one thread: a SQLite connection has one transaction at a time, whoever
-    calls it. When the request thread began the next file's upload while a
-    writer thread was still committing the previous file's segments on the
-    same connection, one's ``COMMIT`` ended the other's transaction (issue 10:
-    503s and 500s for reports with a photo and a video). Now every statement
-    on the connection, from the first ``begin()`` until ``close()``, runs here,
-    in the order it was asked for: segments of every file of the request, and
-    the short transactions (``begin``, ``complete``, ``attach``, ``delete``)
-    that the request thread waits for.
-
-    The queue holds at most ``QUEUE_SEGMENTS`` jobs: memory stays bounded, and
-    a slow disk slows the upload instead of filling memory. Segments are
-    committed every ``COMMIT_EVERY``, or as soon as nothing more waits, so a
-    write transaction is never held while the request waits for the network.
-    If a transaction of segments fails, every upload with a segment in it is
-    failed (it is raised to that upload's ``Sink``), never silently shortened.
-    """
-
-    QUEUE_SEGMENTS = 3
-
-    def __init__(self, db: sqlc.Connection) -> None:
-        self._db = db
-        self._queue: queue.Queue[_Job | None] = queue.Queue(self.QUEUE_SEGMENTS)
-        self._in_write: set[Sink] = set()  # uploads with a segment in the open transaction
-        self._uncommitted = 0
-        self._thread = threading.Thread(target=self._run, name="reporter-blobs", daemon=True)
-        self._thread.start()
-
-    # --- the writer thread ------------------------------------------------------
-
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            if job.call is None:
-                self._write_segment(job)
-            else:
-                self._settle()  # a call runs outside any transaction of segments
-                try:
-                    job.result = job.call(self._db)
-                except sqlc.Error as exc:
-                    sqlc.rollback_quietly(self._db)
-                    job.error = sqlc.unavailable(exc)
-                except BaseException as exc:  # handed to the caller
-                    sqlc.rollback_quietly(self._db)
-                    job.error = exc
-                job.done.set()
-            if self._in_write and (self._uncommitted >= COMMIT_EVERY or self._queue.empty()):
-                self._settle()
-        self._rollback(StoreUnavailable("the attachment store was closed"))
-
-    def _write_segment(self, job: _Job) -> None:
-        sink = job.sink
-        assert sink is not None  # noqa: S101 (a job without a call is a segment)
-        if sink.error is not None:
-            return  # already failed: the rest of its bytes are dropped
-        self._in_write.add(sink)  # before BEGIN: a failed BEGIN fails this upload too
-        try:
-            if not self._db.in_transaction:
-                self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("INSERT INTO segments (upload, seq, data) VALUES (?, ?, ?)",
-                             (sink.upload, job.seq, job.data))
-            self._uncommitted += 1
-        except Exception as exc:  # handed to the uploads; the thread goes on
-            self._rollback(_failure(exc))
-
-    def _settle(self) -> None:
-        """Commit the open transaction of segments, or fail every upload that was in it."""
-        if not self._db.in_transaction:
-            self._in_write.clear()
-            self._uncommitted = 0
-            return
-        try:
-            self._db.execute("COMMIT")
-        except Exception as exc:  # handed to the uploads; the thread goes on
-            self._rollback(_failure(exc))
-            return
-        self._in_write.clear()
-        self._uncommitted = 0
-
-    def _rollback(self, error: BaseException) -> None:
-        for sink in self._in_write:
-            sink.error = sink.error or error
-        self._in_write.clear()
-        self._uncommitted = 0
-        sqlc.rollback_quietly(self._db)
-
-    # --- the request thread -----------------------------------------------------
-
-    def segment(self, sink: Sink, seq: int, data: bytes) -> None:
-        """Queue one segment (returns at once unless ``QUEUE_SEGMENTS`` already wait)."""
-        self._queue.put(_Job(sink=sink, seq=seq, data=data))
-
-    def call(self, work: Callable[[sqlc.Connection], object]) -> object:
-        """Run ``work(connection)`` on the writer thread, after everything queued before it."""
-        job = _Job(call=work)
-        self._queue.put(job)
-        job.done.wait()
-        if job.error is not None:
-            raise job.error
-        return job.result
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-
-class Sink:
-    """Receives one attachment's ciphertext and hands it, in segments, to the writer thread."""
-
-    def __init__(self, writer: _Writer, upload: int) -> None:
-        self._writer = writer
-        self.upload = upload
-        self._buffer = bytearray()
-        self._length = 0
-        self._seq = 0
-        self._open = True
-        # Set by the writer thread when a segment could not be stored.
-        self.error: BaseException | None = None
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def _send(self, segment: bytes) -> None:
-        self._writer.segment(self, self._seq, segment)
-        self._seq += 1
-
-    def write(self, data: bytes) -> None:
-        self._raise()
-        self._buffer += data
-        self._length += len(data)
-        while len(self._buffer) >= SEGMENT:
-            segment = bytes(self._buffer[:SEGMENT])
-            del self._buffer[:SEGMENT]
-            self._send(segment)
-
-    def close(self) -> Upload:
-        """Write what is left and commit durably; the upload is then *complete*."""
-        if self._buffer:
-            self._send(bytes(self._buffer))
-            self._buffer.clear()
-        upload, length = self.upload, self._length
-
-        def complete(db: sqlc.Connection) -> None:
-            if self.error is not None:
-                raise self.error
-            with sqlc.Transaction(db):
-                db.execute("UPDATE uploads SET state = 'complete', length = ? WHERE id = ?",
-                           (length, upload))
-
-        try:
-            self._writer.call(complete)
-        except BaseException:
-            self.discard()
-            raise
-        self._open = False
-        return Upload(upload, length)
-
-    def discard(self) -> None:
-        """Drop the upload: nothing of it stays (its pages are zeroed)."""
-        self._buffer.clear()
-        if self._open:
-            self._open = False
-            self._writer.call(lambda db: _delete(db, [self.upload]))
-
-
-def _segment_at(db: sqlc.Connection, *, upload: int, seq: int) -> tuple[bytes] | None:
-    """One segment, and proof that every page of it passed its HMAC.
-
-    SQLCipher answers a read of a page that fails its HMAC with a page of zeros
-    and puts the pager in its error state, which fails the *next* page read, not
-    this one; in rollback-journal mode that state is cleared when the read
-    transaction ends. The last overflow page of a segment is the last page its
-    statement reads, so a damaged one came back as 64 KiB of zeros without an
-    error, and the reader then called the attachment altered. So the segment is
-    read inside a savepoint, and one more page is read before it ends: a page
-    that failed its HMAC now fails this call (``DatabaseUnreadable``, "damaged").
-    """
-    db.execute("SAVEPOINT reporter_segment")
-    try:
-        row: tuple[bytes] | None = db.execute(
-            "SELECT data FROM segments WHERE upload = ? AND seq = ?", (upload, seq)).fetchone()
-        db.execute("SELECT count(*) FROM uploads WHERE id = ?", (upload,)).fetchone()
-    except BaseException:
-        try:
-            db.execute("ROLLBACK TO reporter_segment")
-            db.execute("RELEASE reporter_segment")
-        except (sqlc.Error, DatabaseUnreadable):
-            pass  # SQLite may have ended the transaction already; the first error counts
-        raise
-    db.execute("RELEASE reporter_segment")
-    return row
-
-
-# Segments erased per write transaction. With ``secure_delete`` each erased
-# segment is written again as zeros (through the rollback journal): deleting a
-# 500 MB upload in one transaction held the write lock for seconds, and uploads
-# arriving meanwhile waited for it. In steps of 16 segments (about 16 MB) the
-# lock is released between steps, so a purge and live uploads interleave.
-DELETE_STEP = 16
-VACUUM_STEP_PAGES = 256
-STEP_PAUSE = 0.01
-
-
-def _delete(db: sqlc.Connection, uploads: list[int]) -> None:
-    try:
-        for upload in uploads:
-            while True:
-                with sqlc.Transaction(db):
-                    erased = db.execute(
-                        "DELETE FROM segments WHERE rowid IN (SELECT rowid FROM segments "
-                        "WHERE upload = ? LIMIT ?)", (upload, DELETE_STEP)).rowcount
-                    if erased < DELETE_STEP:
-                        db.execute("DELETE FROM segments WHERE upload = ?", (upload,))
-                        db.execute("DELETE FROM uploads WHERE id = ?", (upload,))
-                        break
-                # SQLite's lock is not fair: a writer waiting in its busy handler
-                # sleeps and polls. A moment between steps lets it in.
-                time.sleep(STEP_PAUSE)
-        # Give freed (already zeroed) pages back to the file system, a step at a time.
-        free = int(db.execute("PRAGMA freelist_count").fetchone()[0])
-        while free > 0:
-            with sqlc.Transaction(db):
-                db.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})").fetchall()
-            time.sleep(STEP_PAUSE)
-            left = int(db.execute("PRAGMA freelist_count").fetchone()[0])
-            if left >= free:  # not an incremental-vacuum file: nothing more to give back
-                break
-            free = left
-    except sqlc.Error as exc:
-        raise sqlc.unavailable(exc) from None
 
 
 class BlobStore:
     """One keyed connection to ``attachments.db``; use one per thread.
 
     From the first ``begin()`` on, every statement runs on the store's writer
-    thread (``_Writer``), whichever method asks, so the uploads of one request
+    thread (``Writer``), whichever method asks, so the uploads of one request
     can overlap without sharing a transaction.
     """
 
     def __init__(self, db: sqlc.Connection) -> None:
         self._db = db
-        self._writer: _Writer | None = None
+        self._writer: Writer | None = None
 
     @classmethod
     def open(cls, instance: Path, db_key: bytes) -> BlobStore:
@@ -390,20 +81,7 @@ class BlobStore:
     def open_at(cls, path: Path, key: bytes, *, owner: str) -> BlobStore:
         """A blob database at an explicit ``path`` under an explicit (already derived)
         ``key``: the reviewer's copy of attachment ciphertext uses the same storage."""
-        create = not path.exists()
-        if create:
-            _create_private(path)
-        db = sqlc.connect(path, key, create=create, owner=owner,
-                          page_size=PAGE_SIZE, hmac_sha256=True, journal="DELETE")
-        try:
-            if create:
-                db.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
-            sqlc.migrate(db, MIGRATIONS)
-        except BaseException:
-            db.close()
-            raise
-        return cls(db)
+        return cls(connect(path, key, owner=owner))
 
     def close(self) -> None:
         if self._writer is not None:
@@ -436,7 +114,7 @@ class BlobStore:
 
     def begin(self) -> Sink:
         if self._writer is None:
-            self._writer = _Writer(self._db)
+            self._writer = Writer(self._db)
 
         def insert(db: sqlc.Connection) -> int:
             with sqlc.Transaction(db):
@@ -510,7 +188,7 @@ class BlobStore:
     def read(self, upload: int) -> Iterator[bytes]:
         """The ciphertext of ``upload``, one segment at a time."""
         for seq in itertools.count():
-            row = self._run(functools.partial(_segment_at, upload=upload, seq=seq))
+            row = self._run(functools.partial(segment_at, upload=upload, seq=seq))
             if row is None:
                 return
             yield bytes(row[0])
@@ -528,7 +206,7 @@ class BlobStore:
 
     def delete(self, uploads: list[int]) -> None:
         """Delete uploads; with ``secure_delete`` their pages are zeroed, then given back."""
-        self._run(lambda db: _delete(db, uploads))
+        self._run(lambda db: delete_uploads(db, uploads))
 
     def delete_for(self, envelope_hashes: list[bytes]) -> int:
         """Delete the attachments of these envelopes (purge); return how many."""

@@ -114,7 +114,7 @@ def connect(path: Path, key: bytes, *, create: bool, owner: str,
 
     ``owner`` names whose database it is in messages ("station", "review database").
     ``page_size`` (SQLCipher's, fixed for the file's life), ``hmac_sha256``
-    and ``journal`` are for a database of large blobs (``blobs.py``): big
+    and ``journal`` are for a database of large blobs (``blob_file.py``): big
     pages and a rollback journal write each byte once instead of twice, and
     the page HMAC is HMAC-SHA256 (hardware-accelerated on current CPUs)
     instead of SQLCipher's default HMAC-SHA512. Both settings belong to the

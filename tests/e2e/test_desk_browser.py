@@ -23,7 +23,16 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.browser import artifact
-from tests.desk import SCRIPT, Desk, Sample, fast_station, make_sample, start_desk
+from tests.desk import (
+    SCRIPT,
+    Desk,
+    Sample,
+    fast_station,
+    focused,
+    make_sample,
+    start_desk,
+    tab_to,
+)
 from tests.e2e.test_accessibility import SERIOUS, _axe_source
 from tests.reviewing import REVIEW_PASSPHRASE
 
@@ -198,26 +207,6 @@ def test_hostile_text_is_only_text(browser: Any, desk: Desk, sample: Sample) -> 
     page.screenshot(path=artifact("desk-report-hostile.png"), full_page=True)
     context.close()
     assert watch.dialogs == [] and watch.same_origin(desk)
-
-
-def focused(page: Any) -> str:
-    """The focused element: its tag, then its href or name, then (for a link or a
-    button) its text."""
-    return str(page.evaluate(
-        "(() => { const e = document.activeElement; if (!e) return ''; "
-        "const text = ['A', 'BUTTON'].includes(e.tagName) ? e.innerText : ''; "
-        "return (e.tagName + ' ' + (e.getAttribute('href') || e.getAttribute('name') || '')"
-        " + ' ' + text).trim() })()"))
-
-
-def tab_to(page: Any, wanted: str, limit: int = 200) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if wanted in focused(page):
-            outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
-            assert outline != "none", f"no visible focus on {focused(page)}"
-            return
-    raise AssertionError(f"{wanted!r} not reached with Tab; last: {focused(page)}")
 
 
 def test_the_keyboard_alone_reads_and_locks(browser: Any, desk: Desk, sample: Sample) -> None:

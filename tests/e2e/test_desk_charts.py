@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from tests.browser import artifact
-from tests.desk import Desk, add_report, fast_station, start_desk, unlocked_session
-from tests.e2e.test_desk_browser import axe, focused, open_page, tab_to, unlock_in
+from tests.desk import Desk, add_report, fast_station, focused, start_desk, tab_to, unlocked_session
+from tests.e2e.test_desk_browser import axe, open_page, unlock_in
 from tests.review.test_charts import HOSTILE_SITES, build, parse_svg, texts
 
 pytestmark = pytest.mark.slow

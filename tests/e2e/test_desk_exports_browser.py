@@ -18,7 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser import artifact
 from tests.conftest import Station
-from tests.desk import Desk, add_report, export, jpeg_with_metadata, start_desk
+from tests.desk import Desk, add_report, export, jpeg_with_metadata, start_desk, tab_to
 from tests.e2e.test_desk_browser import axe, open_page
 from tests.reviewing import KEY_PASSPHRASE, REVIEW_PASSPHRASE, new_review_db
 
@@ -45,27 +45,6 @@ def desk(tmp_path: Path, key_file: Path) -> Iterator[Desk]:
     running = start_desk(review_db, tmp_path, "--key", str(key_file))
     yield running
     running.stop()
-
-
-def focused(page: Any) -> str:
-    """The focused element (Playwright's own selector engine: no page script runs)."""
-    element = page.locator(":focus")
-    if element.count() == 0:
-        return ""
-    return " ".join(filter(None, [element.get_attribute("href") or "",
-                                  element.get_attribute("name") or "",
-                                  element.get_attribute("id") or "",
-                                  element.inner_text() if element.get_attribute("href")
-                                  is not None or element.get_attribute("type") == "submit"
-                                  else ""]))
-
-
-def tab_to(page: Any, wanted: str, limit: int = 120) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if wanted in focused(page):
-            return
-    raise AssertionError(f"{wanted!r} not reached with Tab; last: {focused(page)}")
 
 
 def test_from_import_to_evidence_package_with_the_keyboard_and_no_javascript(

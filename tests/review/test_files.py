@@ -29,7 +29,7 @@ from reporter.formats import filetypes
 from reporter.formats.report import AttachmentInfo
 from reporter.review.db import attachments_path
 from reporter.review.files import clean_file_name, file_name, name_disagrees
-from reporter.storage.blobs import blobs_path
+from reporter.storage.blob_file import blobs_path
 from tests.conftest import Station, add_report_with_attachments
 from tests.reviewing import REVIEW_PASSPHRASE
 

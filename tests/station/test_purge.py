@@ -14,7 +14,7 @@ from reporter.errors import StoreError
 from reporter.formats.chain import envelope_hash
 from reporter.station.export import export_bundle
 from reporter.station.instance import db_path, load_identity
-from reporter.storage import blobs
+from reporter.storage import blob_file
 from reporter.storage.blobs import BlobStore
 from tests.conftest import PASSPHRASE, Station, add_report_with_attachments, add_reports
 
@@ -130,8 +130,8 @@ def stored_pieces(station: Station) -> list[bytes]:
 
 
 def attachment_pages(station: Station) -> bytes:
-    return b"".join(decrypted_pages(blobs.blobs_path(station.path),
-                                    blobs.blobs_key(station.key), blobs.PAGE_SIZE))
+    return b"".join(decrypted_pages(blob_file.blobs_path(station.path),
+                                    blob_file.blobs_key(station.key), blob_file.PAGE_SIZE))
 
 
 def test_purge_erases_the_attachments_from_every_page_of_attachments_db(
@@ -154,5 +154,5 @@ def test_purge_erases_the_attachments_from_every_page_of_attachments_db(
     assert kept in pages
     with BlobStore.open(station.path, station.key) as store_blobs:
         assert store_blobs.upload_count() == 1
-    journal = Path(str(blobs.blobs_path(station.path)) + "-journal")
+    journal = Path(str(blob_file.blobs_path(station.path)) + "-journal")
     assert not journal.exists()

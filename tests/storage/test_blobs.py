@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reporter.storage.blobs import SEGMENT, BlobStore, blobs_path
+from reporter.storage.blob_file import SEGMENT, blobs_path
+from reporter.storage.blobs import BlobStore
 
 KEY = bytes(range(32))
 
@@ -137,7 +138,7 @@ def test_a_large_delete_lets_other_writers_in_between_steps(tmp_path: Path) -> N
     import time
 
     from reporter.storage import sqlc
-    from reporter.storage.blobs import DELETE_STEP, blobs_key
+    from reporter.storage.blob_file import DELETE_STEP, blobs_key
     with BlobStore.open(tmp_path, KEY) as store:
         upload = write(store, os.urandom(4 * DELETE_STEP * SEGMENT), piece=SEGMENT)
         other = sqlc.connect(blobs_path(tmp_path), blobs_key(KEY), create=False,

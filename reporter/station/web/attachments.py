@@ -71,7 +71,7 @@ def orphaned_uploads(instance_path: Path, db_key: bytes) -> list[int]:
 
     Only while no server runs on this instance: an upload in progress would
     look the same as one cut off. The list is taken before serving; deleting
-    it may take a while (erasure is paced, see ``blobs._delete``), so it runs
+    it may take a while (erasure is paced, see ``blob_file.delete_uploads``), so it runs
     beside the server (``delete_in_background``): uploads that start after the
     list was taken are not in it.
     """
