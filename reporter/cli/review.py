@@ -23,10 +23,11 @@ from reporter.cli.terminal import clean as _clean
 from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, KINDS, PERPETRATORS, SOURCES, AttachmentInfo
+from reporter.review import export, listing, records
 from reporter.review import files as reviewfiles
-from reporter.review import query as rq
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB, review_db_path
+from reporter.review.filters import Filters, InvalidFilter, parse_day, parse_station
 from reporter.review.labels import (
     CODE_LABELS,
     FIELD_LABELS,
@@ -134,8 +135,8 @@ def _day(ctx: click.Context, param: click.Parameter, value: str | None) -> str |
     if value is None:
         return None
     try:
-        return rq.parse_day(value)
-    except rq.InvalidFilter as exc:
+        return parse_day(value)
+    except InvalidFilter as exc:
         raise click.BadParameter(str(exc)) from None
 
 
@@ -143,8 +144,8 @@ def _station(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     if value is None:
         return None
     try:
-        return rq.parse_station(value)
-    except rq.InvalidFilter as exc:
+        return parse_station(value)
+    except InvalidFilter as exc:
         raise click.BadParameter(str(exc)) from None
 
 
@@ -189,9 +190,9 @@ def filter_options(function: F) -> F:
     return function
 
 
-def _filters(options: dict[str, Any]) -> rq.Filters:
+def _filters(options: dict[str, Any]) -> Filters:
     try:
-        return rq.Filters(site=options["site"] or None,
+        return Filters(site=options["site"] or None,
                           incident_type=options["incident_type"],
                           date_from=options["date_from"], date_to=options["date_to"],
                           search=options["search"] or None, kind=options["kind"],
@@ -200,7 +201,7 @@ def _filters(options: dict[str, Any]) -> rq.Filters:
                           with_attachments=options["with_attachments"],
                           status=options["status"], tag=options["tag"] or None,
                           sensitive=options["sensitive"], incident=options["incident"])
-    except rq.InvalidFilter as exc:
+    except InvalidFilter as exc:
         raise click.BadParameter(str(exc), param_hint="'--from' / '--to'") from None
 
 
@@ -217,7 +218,7 @@ def review_list(obj: ReviewContext, /, limit: int | None, **options: Any) -> Non
     the code of the report it follows)."""
     filters = _filters(options)
     with obj.open() as db:
-        found = list(rq.list_reports(db, filters, limit))
+        found = list(listing.list_reports(db, filters, limit))
     if not found:
         click.echo("No reports match.")
         return
@@ -248,9 +249,9 @@ def _indented(text: str, prefix: str = "    ") -> None:
         click.echo(prefix + line if line else "")
 
 
-def _show_record(record: rq.Record) -> None:
+def _show_record(record: records.Record) -> None:
     report = record.report
-    receipt = rq.receipt_code(report)
+    receipt = records.receipt_code(report)
     if report.kind == "follow-up":
         receipt += " (the code of the report it follows: the monitor's)"
     lines = [("Station", record.station), ("Sequence", str(record.seq))]
@@ -273,7 +274,7 @@ def _show_record(record: rq.Record) -> None:
     _attachments(record)
 
 
-def _attachments(record: rq.Record, indent: str = "") -> None:
+def _attachments(record: records.Record, indent: str = "") -> None:
     """The attachments a report lists, one per line, and how to write them out."""
     report = record.report
     if not report.attachments:
@@ -298,12 +299,12 @@ def _attachment_line(info: AttachmentInfo, name: str | None = None, size: int | 
     return _clean(f"{shown}  {info.type}  {bytes_}  {label} {info.sha256.hex()}")
 
 
-def _heading(record: rq.Record, noun: str = "report") -> str:
+def _heading(record: records.Record, noun: str = "report") -> str:
     report = record.report
     site = report.fields.get("site") or report.fields.get("site_other")
     where = f", site {_clean(str(site))}" if site else ""
     return (f"{noun} {record.id} ({KIND_LABELS.get(report.kind, report.kind)}, station "
-            f"{record.station[:rq.SHORT_STATION]} #{record.seq}, received "
+            f"{record.station[:listing.SHORT_STATION]} #{record.seq}, received "
             f"{report.submitted}{where})")
 
 
@@ -313,7 +314,7 @@ def _heading(record: rq.Record, noun: str = "report") -> str:
 def review_show(obj: ReviewContext, report_id: int) -> None:
     """Every field of report ID, with its follow-ups (or the report it follows)."""
     with obj.open() as db:
-        detail = rq.get_report(db, report_id)
+        detail = records.get_report(db, report_id)
         state = wf.state(db, report_id)
         incident = wf.get_incident(db, state.incident) if state.incident else None
         entries = wf.history(db, report=report_id)
@@ -376,15 +377,15 @@ def _what(entry: wf.Entry) -> str:
     return entry.action.replace("-", " ")
 
 
-def _elsewhere(linked: rq.Record, record: rq.Record) -> str:
+def _elsewhere(linked: records.Record, record: records.Record) -> str:
     """A mark on a link between reports of two stations."""
     if linked.station == record.station:
         return ""
-    return (f" [from another station: {linked.station[:rq.SHORT_STATION]}, "
-            f"not {record.station[:rq.SHORT_STATION]}]")
+    return (f" [from another station: {linked.station[:listing.SHORT_STATION]}, "
+            f"not {record.station[:listing.SHORT_STATION]}]")
 
 
-def _shared_code_warning(detail: rq.Detail) -> None:
+def _shared_code_warning(detail: records.Detail) -> None:
     """Two first reports with one receipt code: a station reused a monitor's code."""
     if not detail.same_code:
         return
@@ -469,10 +470,10 @@ def _output(path: Path | None, *, binary: bool = False) -> Iterator[IO[Any]]:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except FileExistsError:
-        raise rq.ExportError(f"{path} already exists; reporter never overwrites a file: "
+        raise export.ExportError(f"{path} already exists; reporter never overwrites a file: "
                              "choose another --out or move it") from None
     except OSError as exc:
-        raise rq.ExportError(f"cannot create {path}: {exc.strerror}") from None
+        raise export.ExportError(f"cannot create {path}: {exc.strerror}") from None
     try:
         with (open(fd, "wb") if binary
               else open(fd, "w", encoding="utf-8", newline="")) as stream:
@@ -484,11 +485,11 @@ def _output(path: Path | None, *, binary: bool = False) -> Iterator[IO[Any]]:
         raise
 
 
-def _writer(fmt: str) -> Callable[[Iterable[rq.ExportRow], Any], int]:
+def _writer(fmt: str) -> Callable[[Iterable[export.ExportRow], Any], int]:
     if fmt == "xlsx":
         from reporter.review.spreadsheet import write_xlsx  # XlsxWriter, only when asked for
         return write_xlsx
-    return rq.write_csv if fmt == "csv" else rq.write_jsonl
+    return export.write_csv if fmt == "csv" else export.write_jsonl
 
 
 @review.command("export")
@@ -506,7 +507,7 @@ def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: 
     """Export matching reports, oldest first, as CSV, a spreadsheet or JSON Lines."""
     filters = _filters(options)
     if out is not None and (out.exists() or out.is_symlink()):
-        raise rq.ExportError(f"{out} already exists; reporter never overwrites a file: "
+        raise export.ExportError(f"{out} already exists; reporter never overwrites a file: "
                              "choose another --out or move it")
     binary = fmt == "xlsx"
     if binary and out is None and sys.stdout.isatty():
@@ -514,9 +515,9 @@ def review_export(obj: ReviewContext, /, fmt: str, out: Path | None, **options: 
     write = _writer(fmt)
     bar = sys.stderr.isatty() and (out is not None or not sys.stdout.isatty())
     with obj.open() as db, _output(out, binary=binary) as stream:
-        rows = rq.export_rows(db, filters)
+        rows = export.export_rows(db, filters)
         if bar:
-            with click.progressbar(rows, length=rq.count_reports(db, filters),
+            with click.progressbar(rows, length=listing.count_reports(db, filters),
                                    label="Exporting", file=sys.stderr) as progress:
                 count = write(progress, stream)
         else:
@@ -537,7 +538,7 @@ def review_stats(obj: ReviewContext, /, **options: Any) -> None:
     """Counts of matching reports by kind, site, incident type and month."""
     filters = _filters(options)
     with obj.open() as db:
-        counts = rq.stats(db, filters)
+        counts = listing.stats(db, filters)
         incidents = wf.count_incidents(db, filters)
     if not counts.total:
         click.echo("No reports match.")
