@@ -32,8 +32,9 @@ from typing import Any
 
 from reporter.formats.receipt import new_receipt
 from reporter.formats.report import FORM_VERSION, INCIDENT_TYPES, PERPETRATORS, Report
-from reporter.review import charts, query
+from reporter.review import charts
 from reporter.review.db import ReviewDB
+from reporter.review.filters import Filters
 
 PASSPHRASE = "a long benchmark review passphrase"
 STATION = bytes.fromhex("ab" * 16)
@@ -77,10 +78,10 @@ def measure(path: Path, key: bytes) -> dict[str, Any]:
         tables = {}
         for chart in charts.CHARTS:
             start = time.perf_counter()
-            tables[chart] = charts.count(db, query.Filters(), chart)
+            tables[chart] = charts.count(db, Filters(), chart)
             result["count"][chart] = time.perf_counter() - start
         start = time.perf_counter()
-        charts.count(db, query.Filters(site="site 1"), "types")
+        charts.count(db, Filters(site="site 1"), "types")
         result["count_filtered_types"] = time.perf_counter() - start
     for chart, table in tables.items():
         start = time.perf_counter()

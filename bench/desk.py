@@ -27,7 +27,7 @@ text search, a combination), deep pages (keyset positions 1,000, 50,000 and
 the last page), each timed as one ``GET`` (the page and its count). Beside
 each, in this process, on its own connection to the same database file: the
 bare query of the same filter, i.e. what the desk runs for that page without
-HTTP, Flask or templates (``query.page`` of 50 plus ``query.count_reports``),
+HTTP, Flask or templates (``listing.page`` of 50 plus ``listing.count_reports``),
 and the count alone. The counts the page shows are checked against the bare
 count (and against the generator's known numbers for the text searches).
 Memory of the desk: ``VmRSS`` idle after unlocking, ``VmRSS`` after the run,
@@ -328,7 +328,7 @@ def filters(stations: list[str]) -> list[tuple[str, dict[str, str]]]:
 
 
 def _to_filters(values: dict[str, str]) -> Any:
-    from reporter.review.query import Filters
+    from reporter.review.filters import Filters
 
     return Filters(site=values.get("site"), incident_type=values.get("type"),
                    date_from=values.get("from"), date_to=values.get("to"),
@@ -350,7 +350,7 @@ def _ms(values: list[float]) -> dict[str, float]:
 def measure(work: Path, facts: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     import requests
 
-    from reporter.review import query
+    from reporter.review import listing
     from reporter.review.db import ReviewDB
 
     review = work / "review.db"
@@ -421,14 +421,14 @@ def measure(work: Path, facts: dict[str, Any], args: argparse.Namespace) -> dict
                 if got.status_code != 200:
                     raise RuntimeError(f"{label}: the desk answered {got.status_code}")
                 chosen = _to_filters(values)
-                after = query.PageKey.parse(values["after"]) if "after" in values else None
+                after = listing.PageKey.parse(values["after"]) if "after" in values else None
                 t0 = time.perf_counter()
                 n = (db.report_count() if not chosen.active
-                     else query.count_reports(db, chosen))
-                page = _page(query, db, chosen, after, n)
+                     else listing.count_reports(db, chosen))
+                page = _page(listing, db, chosen, after, n)
                 bare_times[label].append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                counted = query.count_reports(db, chosen)
+                counted = listing.count_reports(db, chosen)
                 count_times[label].append(time.perf_counter() - t0)
                 if rep == 0:
                     counts[label] = {"shown": shown_count(got.text), "matches": n,
@@ -463,13 +463,13 @@ def measure(work: Path, facts: dict[str, Any], args: argparse.Namespace) -> dict
             desk.wait()
 
 
-def _page(query: Any, db: Any, chosen: Any, after: Any, n: int) -> Any:
-    """``query.page`` as the desk calls it (given the count, where the code takes it)."""
+def _page(listing: Any, db: Any, chosen: Any, after: Any, n: int) -> Any:
+    """``listing.page`` as the desk calls it (given the count, where the code takes it)."""
     import inspect
 
-    if "matches" in inspect.signature(query.page).parameters:
-        return query.page(db, chosen, PAGE_SIZE, after=after, matches=n)
-    return query.page(db, chosen, PAGE_SIZE, after=after)
+    if "matches" in inspect.signature(listing.page).parameters:
+        return listing.page(db, chosen, PAGE_SIZE, after=after, matches=n)
+    return listing.page(db, chosen, PAGE_SIZE, after=after)
 
 
 def _free_port() -> int:
@@ -527,8 +527,8 @@ def render(facts: dict[str, Any], run: dict[str, Any], machine: dict[str, Any],
         "",
         "*desk*: one `GET /?<filter>` over HTTP to `reporter review serve` (page of 50 and "
         "its count, rendered); *bare*: the same queries in the bench's own process on its "
-        "own connection (`query.page` + `query.count_reports`, no HTTP, Flask or "
-        "template); *count alone*: `query.count_reports`.",
+        "own connection (`listing.page` + `listing.count_reports`, no HTTP, Flask or "
+        "template); *count alone*: `listing.count_reports`.",
         "",
         f"`review serve` memory: {rss['started_locked'] / 1024:.1f} MiB started (locked), "
         f"{rss['idle_unlocked'] / 1024:.1f} MiB unlocked and idle, "

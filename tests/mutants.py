@@ -310,7 +310,7 @@ MUTANTS: tuple[Mutant, ...] = (
           "")),
     m("search-index-phrase", "review",
       "a search through the full-text index matches its words anywhere, not as a substring",
-      "reporter/review/query.py",
+      "reporter/review/filters.py",
       ("""    return '"' + needle.replace('"', '""') + '"'""",
        """    return " ".join('"' + w.replace('"', '""') + '"' """
        """for w in needle.split()) or '""'""")),
@@ -332,10 +332,10 @@ MUTANTS: tuple[Mutant, ...] = (
          ('    text = unicodedata.normalize("NFKC", name)\n',
           '    return name or fallback\n    text = unicodedata.normalize("NFKC", name)\n')),
     m("csv-guard", "review", "CSV cells starting with = + - @ are written as they are",
-      "reporter/review/query.py",
+      "reporter/review/export.py",
       ("""    return "'" + text if text.startswith(FORMULA_START) else text""",
        "    return text"))
-    .alt("reporter/review/query.py",  # every place a cell can start, any separator
+    .alt("reporter/review/export.py",  # every place a cell can start, any separator
          (r"""    guarded = _CELL_STARTS.sub(r"\1\2'", text)""" + "\n",
           "    return text\n")),
     m("terminal-cleaning", "review", "report text reaches the terminal with its controls",
@@ -465,7 +465,7 @@ MUTANTS: tuple[Mutant, ...] = (
       WORKFLOW, ('    return _clean(text, MAX_NAME, "reviewer\'s name")',
                  '    return text or "?"')),
     m("workflow-tag-case", "workflow", "tags match only as typed (no folding)",
-      "reporter/review/query.py",
+      "reporter/review/filters.py",
       ("    return unicodedata.normalize(\"NFC\", collapsed.casefold())",
        "    return collapsed")),
     # --- the desk's charts (issue 13): --group charts -- tests/review/test_charts.py \
@@ -484,8 +484,8 @@ MUTANTS: tuple[Mutant, ...] = (
     m("charts-follow-ups", "charts", "follow-ups are counted as reports", CHARTS,
       ('        filters = replace(filters, kind="incident")', "        pass")),
     m("charts-csv-guard", "charts", "a chart's CSV is written without the formula guard",
-      CHARTS, ("        writer.writerow([row.month, query.guard_cell(row.key or \"\"),\n"
-               "                         query.guard_cell(label), row.count])",
+      CHARTS, ("        writer.writerow([row.month, export.guard_cell(row.key or \"\"),\n"
+               "                         export.guard_cell(label), row.count])",
                "        writer.writerow([row.month, row.key or \"\", label, row.count])")),
     m("charts-svg-csp", "charts", "an SVG opened alone gets no sandbox", CHARTS_WEB,
       ('SVG_POLICY = "default-src \'none\'; style-src \'unsafe-inline\'; sandbox"',

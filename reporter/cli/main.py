@@ -24,8 +24,11 @@ from reporter.cli.i18n import i18n
 from reporter.cli.onion import onion
 from reporter.cli.process import harden
 from reporter.cli.review import review
+from reporter.cli.review_export import review_export
+from reporter.cli.review_list import review_list, review_stats
 from reporter.cli.review_recipients import review_recipients
 from reporter.cli.review_serve import review_serve
+from reporter.cli.review_show import review_attachments, review_show
 from reporter.cli.station import Context, init, recipients, serve, sites, status
 from reporter.cli.terminal import clean, echo
 from reporter.errors import KeyFileError, ReporterError
@@ -143,6 +146,11 @@ cli.add_command(verify)
 cli.add_command(onion)
 cli.add_command(backup)
 cli.add_command(restore)
+review.add_command(review_list)
+review.add_command(review_show)
+review.add_command(review_attachments)
+review.add_command(review_export)
+review.add_command(review_stats)
 review.add_command(review_import)
 review.add_command(review_gaps)
 review.add_command(review_recipients)

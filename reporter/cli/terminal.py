@@ -11,7 +11,7 @@ U+FFFD (a visible mark: the reader sees that something was there).
 
 Every value the CLI prints that it did not write itself goes through
 ``clean`` (or ``echo``, which cleans a whole message); report layout code
-(``review.py``) cleans each field on one line first.
+(``review_show.py``) cleans each field on one line first.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ is. People affected are summed per report for ``REPORTS``; per incident for
 else the largest number its reports give.
 
 **Counts** (``count``), of the reports the inbox's filters select
-(``query.Filters``; first reports only):
+(``filters.Filters``; first reports only):
 
 * ``types`` and ``perpetrators``: a report counts once under each code it
   ticked, so a month's bars add up to more than its reports;
@@ -29,7 +29,7 @@ else the largest number its reports give.
   running modified software can seal anything.
 
 A month is the incident date's, else the date the station received the
-report (``query``'s date rule). Import checks both dates (``Report.from_body``),
+report (``filters``' date rule). Import checks both dates (``Report.from_body``),
 so every report has one; a value that were not ``YYYY-MM`` would be counted in
 ``Table.undated``, never drawn.
 
@@ -59,8 +59,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from reporter.review import query, workflow
+from reporter.review import export, workflow
 from reporter.review.db import ReviewDB
+from reporter.review.filters import Filters, _select
 from reporter.review.labels import N_, PERPETRATOR_LABELS, TYPE_LABELS
 
 CHARTS = ("types", "sites", "perpetrators", "people")
@@ -139,7 +140,7 @@ _VALID_PEOPLE = (f"(json_type(r.body, '$.fields.people_affected') = 'integer' "
 
 
 def _sql(chart: str, unit: Unit) -> tuple[str, str]:
-    """``what`` and ``tail`` for ``query._select`` (constant text only)."""
+    """``what`` and ``tail`` for ``filters._select`` (constant text only)."""
     counted = f"count(DISTINCT {unit.counted})"
     if chart == "people":
         return (f"{_MONTH_SQL}, NULL, {counted}, "
@@ -154,7 +155,7 @@ def _sql(chart: str, unit: Unit) -> tuple[str, str]:
             f"json_each({column}) AS c", " GROUP BY 1, 2")
 
 
-def count(db: ReviewDB, filters: query.Filters, chart: str, unit: Unit = REPORTS) -> Table:
+def count(db: ReviewDB, filters: Filters, chart: str, unit: Unit = REPORTS) -> Table:
     """The one counting function: ``chart`` (one of ``CHARTS``) of the reports
     ``filters`` selects, per month, counting ``unit``."""
     if chart not in CHARTS:
@@ -166,7 +167,7 @@ def count(db: ReviewDB, filters: query.Filters, chart: str, unit: Unit = REPORTS
     what, tail = _sql(chart, unit)
     rows: list[Row] = []
     undated = 0
-    for month, key, number, people, with_number in query._select(db, what, filters, tail):
+    for month, key, number, people, with_number in _select(db, what, filters, tail):
         if chart in ("types", "perpetrators") and not isinstance(key, str):
             continue  # a code that is not text: a modified station; not a category
         if not (isinstance(month, str) and _MONTH.fullmatch(month)):
@@ -178,7 +179,7 @@ def count(db: ReviewDB, filters: query.Filters, chart: str, unit: Unit = REPORTS
     return Table(chart, unit, tuple(rows), undated)
 
 
-def _people_per_incident(db: ReviewDB, filters: query.Filters, unit: Unit) -> Table:
+def _people_per_incident(db: ReviewDB, filters: Filters, unit: Unit) -> Table:
     """People affected per month, one number per incident: the reviewers' own count
     (``incidents.people_affected``) if they gave one, else the largest number its
     reports give (two monitors reporting one attack must not double its victims)."""
@@ -190,7 +191,7 @@ def _people_per_incident(db: ReviewDB, filters: query.Filters, unit: Unit) -> Ta
     given: dict[tuple[str, Any], int] = {}
     seen: set[tuple[str, Any]] = set()
     undated: set[Any] = set()
-    for month, key, number, counted in query._select(db, what, filters):
+    for month, key, number, counted in _select(db, what, filters):
         if not (isinstance(month, str) and _MONTH.fullmatch(month)):
             undated.add(key)
             continue
@@ -253,7 +254,7 @@ def key_label(chart: str, key: str | None, translate: Translate) -> str:
 
 def write_csv(table: Table, out: TextIO, translate: Translate) -> int:
     """The table as CSV (every month and category, whole: nothing folded or cut),
-    each text cell through ``query.guard_cell``; the count column is named by the
+    each text cell through ``export.guard_cell``; the count column is named by the
     unit (``reports_received``). Returns the number of data lines."""
     writer = csv.writer(out, lineterminator="\r\n")
     unit = table.unit.column
@@ -265,8 +266,8 @@ def write_csv(table: Table, out: TextIO, translate: Translate) -> int:
     writer.writerow(["month", "category", "category_label", unit])
     for row in table.rows:
         label = key_label(table.chart, row.key, translate)
-        writer.writerow([row.month, query.guard_cell(row.key or ""),
-                         query.guard_cell(label), row.count])
+        writer.writerow([row.month, export.guard_cell(row.key or ""),
+                         export.guard_cell(label), row.count])
     return len(table.rows)
 
 

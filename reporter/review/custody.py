@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from reporter.formats.crypto import StationVerifyKey
 from reporter.formats.manifest import Restore
 from reporter.review.db import ReviewDB
-from reporter.review.query import UnknownReport
 from reporter.review.recipients import fingerprint
+from reporter.review.records import UnknownReport
 
 
 @dataclass(frozen=True)

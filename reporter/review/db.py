@@ -17,7 +17,8 @@ links (an import that failed or was killed) are swept at the start of the
 next import (``review.py``).
 
 Import-side methods are used inside one transaction per bundle
-(``review.py``); query helpers live in ``reviewquery.py``.
+(``review.py``); queries live in ``filters.py``, ``listing.py``, ``records.py``
+and ``export.py``.
 """
 
 from __future__ import annotations
@@ -267,7 +268,7 @@ _MIGRATION_4 = (
     "DROP TABLE unreadable",
     "ALTER TABLE unreadable_v4 RENAME TO unreadable",
 )
-# Schema 5: what the review desk filters on and shows (``query.py``, ``custody.py``).
+# Schema 5: what the review desk filters on and shows (``filters.py``, ``custody.py``).
 # Three columns taken from the body, so that filtering on them reads no JSON: the
 # source (witnessed or heard), the perpetrator codes (a JSON array, like ``types``)
 # and the number of attachments the report lists. When each report and each bundle
@@ -291,7 +292,7 @@ _MIGRATION_5 = (
     "CREATE INDEX reports_newest ON reports (submitted, station_id, seq)",
     "DROP INDEX IF EXISTS reports_submitted",
 )
-# Fast filters and counts on 100,000 reports (``query.py``, ``docs/benchmarks.md``).
+# Fast filters and counts on 100,000 reports (``filters.py``, ``docs/benchmarks.md``).
 # * ``reports_fts``: a full-text index of every report's searchable text
 #   (``searchtext.body_text``: every value of the body, folded) with the trigram
 #   tokenizer, so a search of three characters or more is a substring match that
@@ -574,7 +575,7 @@ class ReviewDB:
 
     @property
     def connection(self) -> sqlc.Connection:
-        """For read-only queries (``reviewquery.py``)."""
+        """For read-only queries (``filters.py`` and the modules that select through it)."""
         return self._db
 
     # --- stations ---------------------------------------------------------------

@@ -55,7 +55,8 @@ from reporter.formats.report import AttachmentInfo
 from reporter.review import files, strip
 from reporter.review.custody import Custody, custody
 from reporter.review.db import ReviewDB
-from reporter.review.query import ExportRow, Record, export_rows_of, get_report, jsonl_line
+from reporter.review.export import ExportRow, export_rows_of, jsonl_line
+from reporter.review.records import Record, get_report
 from reporter.review.sensitivity import reasons
 
 FORMAT = "reporter-evidence-package"

@@ -44,7 +44,7 @@ from reporter.errors import FormatError, ReporterError
 from reporter.formats import attachment, filetypes
 from reporter.formats.report import AttachmentInfo
 from reporter.review.db import ReviewDB
-from reporter.review.query import get_report
+from reporter.review.records import get_report
 from reporter.storage.durable import fsync_dir
 
 if TYPE_CHECKING:  # Pillow is loaded only when a stripped copy is asked for

@@ -73,7 +73,7 @@ class ImportResult:
     attachments: int = 0  # stored
     attachment_bytes: int = 0
     # First reports of this bundle whose receipt code an imported first report
-    # already carries: (seq, its id, the ids of the others). See query.py, "Linking".
+    # already carries: (seq, its id, the ids of the others). See records.py, "Linking".
     shared_codes: list[tuple[int, int, list[int]]] = field(default_factory=list)
     # Whom the bundle is sealed to, compared with the station's pinned set.
     recipients: Outcome | None = None

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from reporter.formats.report import Report
 from reporter.review import workflow
 from reporter.review.db import ReviewDB
-from reporter.review.query import ExportRow
+from reporter.review.export import ExportRow
 
 CONTACT = "contact"
 TYPE_PREFIX = "type:"
@@ -78,7 +78,7 @@ def _digest(items: Iterable[tuple[int, tuple[str, ...]]]) -> str:
 
 
 def find(db: ReviewDB, rows: Iterable[ExportRow]) -> Sensitive:
-    """The sensitive reports among ``rows`` (``query.export_rows``, or the rows of
+    """The sensitive reports among ``rows`` (``export.export_rows``, or the rows of
     chosen reports), with their reasons."""
     def sensitive() -> Iterator[tuple[int, tuple[str, ...]]]:
         for row in rows:

@@ -2,7 +2,7 @@
 
 A CSV file says nothing about what a cell is: the spreadsheet guesses, and it
 guesses "formula" for text that starts with ``=`` (or, in Excel, ``+ - @``),
-wherever its own separator makes a cell start. ``query.guard_cell`` defuses
+wherever its own separator makes a cell start. ``export.guard_cell`` defuses
 that for the CSV export by adding apostrophes. An ``.xlsx`` file says it
 instead: each cell is written as a string (``<c t="s">``) or a number, never
 a formula, so report text is shown exactly as sent, with nothing added.
@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 import xlsxwriter
 
-from reporter.review.query import CSV_COLUMNS, ExportError, ExportRow, export_values
+from reporter.review.export import CSV_COLUMNS, ExportError, ExportRow, export_values
 
 SHEET = "reports"
 MAX_ROWS = 1_048_576  # Excel's limit, header included

@@ -24,7 +24,7 @@ report a duplicate of another links both to one incident.
 **Counting incidents, not reports** (``count_incidents``, ``INCIDENT_KEY``):
 each report counts for the incident it is linked to; a report linked to no
 incident counts as an incident of its own, but an unlinked follow-up counts
-for the first report it follows (as ``query.linked_first`` links it: its own
+for the first report it follows (as ``records.linked_first`` links it: its own
 station's, else the earliest imported). So with no links at all the count is
 the number of first reports (plus follow-ups whose first report is not
 imported), and linking reports can only lower it.
@@ -63,8 +63,10 @@ from typing import Any
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES
 from reporter.review.db import ReviewDB, utc_now
+from reporter.review.filters import Filters, _select, tag_key
 from reporter.review.labels import N_
-from reporter.review.query import Filters, UnknownReport, _select, count_reports, tag_key
+from reporter.review.listing import count_reports
+from reporter.review.records import UnknownReport
 from reporter.review.workflow_schema import HISTORY_ACTIONS, STATUSES
 
 __all__ = ["HISTORY_ACTIONS", "INCIDENT_KEY", "STATUSES", "tag_key"]
@@ -646,7 +648,7 @@ def mark_duplicate(db: ReviewDB, report_id: int, of_report: int, reviewer: str) 
 
 # The incident a report counts for (an SQL expression over ``reports AS r``): its
 # incident's id; an unlinked follow-up, the key of the first report it links to
-# (``query.linked_first``: its own station's first report with that code, else the
+# (``records.linked_first``: its own station's first report with that code, else the
 # earliest imported); any other unlinked report, itself (minus its id, so report and
 # incident keys never meet).
 INCIDENT_KEY = (

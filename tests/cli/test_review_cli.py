@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from wtforms.fields.core import UnboundField
 
-from reporter.cli import review as review_cli
 from reporter.cli.main import main
 from reporter.formats import attachment, report
-from reporter.review import query as rq
+from reporter.review import export
 from reporter.review.db import ReviewDB
 from reporter.station import forms
 from tests.review.test_reviewquery import (
@@ -267,9 +266,9 @@ def test_a_failed_export_leaves_no_file(run, sample: Sample, tmp_path: Path,  # 
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(rows: object, stream: io.TextIOBase) -> int:
         stream.write("half a report")
-        raise review_cli.rq.ExportError("the disk is full")
+        raise export.ExportError("the disk is full")
 
-    monkeypatch.setattr(review_cli.rq, "write_csv", broken)
+    monkeypatch.setattr(export, "write_csv", broken)
     out = tmp_path / "half.csv"
     result = run("export", "--format", "csv", "--out", str(out))
     assert result.code == 1 and "the disk is full" in result.err
@@ -335,7 +334,7 @@ def test_label_maps_cover_every_code() -> None:
     form_fields = {name for name, value in vars(forms.IncidentForm).items()
                    if isinstance(value, UnboundField)}
     form_fields = form_fields - set(forms.DATE_PARTS) | {"incident_date"}  # one sealed date
-    assert set(review_cli.FIELD_LABELS) == form_fields == set(rq.FIELD_COLUMNS)
+    assert set(labels.FIELD_LABELS) == form_fields == set(export.FIELD_COLUMNS)
 
 
 def test_a_flipped_byte_in_the_review_database_says_damaged(run, sample: Sample) -> None:  # type: ignore[no-untyped-def]

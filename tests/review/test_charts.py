@@ -20,11 +20,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from reporter.review import charts, workflow
-from reporter.review import query as rq
 from reporter.review.db import ReviewDB
 from reporter.review.desk.app import create_app
 from reporter.review.desk.config import DeskConfig
 from reporter.review.desk.vault import Vault
+from reporter.review.filters import Filters
 from reporter.review.importer import import_bundle
 from tests.conftest import Station
 from tests.desk import add_report, export
@@ -93,7 +93,7 @@ def cells(table: charts.Table) -> list[tuple[str, str | None, int]]:
 
 
 def test_reports_per_month_by_type(db: ReviewDB) -> None:
-    table = charts.count(db, rq.Filters(), "types")
+    table = charts.count(db, Filters(), "types")
     assert table.unit is charts.REPORTS
     assert cells(table) == [
         ("2025-12", "smuggling", 1),
@@ -105,42 +105,42 @@ def test_reports_per_month_by_type(db: ReviewDB) -> None:
 
 
 def test_reports_per_month_by_site_merge_case(db: ReviewDB) -> None:
-    table = charts.count(db, rq.Filters(), "sites")
+    table = charts.count(db, Filters(), "sites")
     assert cells(table) == [("2025-12", "Marange", 1), ("2026-02", "Tshikapa", 1),
                             ("2026-03", "Marange", 2),
                             ("2026-04", HOSTILE_SITES[0], 1)]
 
 
 def test_reports_per_month_by_perpetrator(db: ReviewDB) -> None:
-    assert cells(charts.count(db, rq.Filters(), "perpetrators")) == [
+    assert cells(charts.count(db, Filters(), "perpetrators")) == [
         ("2026-02", "armed-group", 1),
         ("2026-03", "police", 2), ("2026-03", "state-security", 1),
     ]
 
 
 def test_people_affected_counts_only_numbers_the_form_allows(db: ReviewDB) -> None:
-    table = charts.count(db, rq.Filters(), "people")
+    table = charts.count(db, Filters(), "people")
     assert [(r.month, r.people, r.count, r.with_number) for r in table.rows] == [
         ("2025-12", 0, 1, 0), ("2026-02", 0, 1, 0), ("2026-03", 5, 2, 2),
         ("2026-04", 0, 1, 0)]
 
 
 def test_the_inbox_filters_apply(db: ReviewDB) -> None:
-    assert cells(charts.count(db, rq.Filters(perpetrator="state-security"), "types")) == [
+    assert cells(charts.count(db, Filters(perpetrator="state-security"), "types")) == [
         ("2026-03", "shooting", 1)]
-    assert cells(charts.count(db, rq.Filters(site="MARANGE"), "sites")) == [
+    assert cells(charts.count(db, Filters(site="MARANGE"), "sites")) == [
         ("2025-12", "Marange", 1), ("2026-03", "Marange", 2)]
-    assert cells(charts.count(db, rq.Filters(date_from="2026-03-10"), "types")) == [
+    assert cells(charts.count(db, Filters(date_from="2026-03-10"), "types")) == [
         ("2026-03", "shooting", 1), ("2026-04", "other", 1)]
     # Follow-ups are never counted: they add to a report already counted.
-    assert charts.count(db, rq.Filters(kind="follow-up"), "types").rows == ()
+    assert charts.count(db, Filters(kind="follow-up"), "types").rows == ()
 
 
 def test_the_unit_is_a_parameter(db: ReviewDB) -> None:
     """Another unit counts another thing through the same queries (here: distinct
     sites, a stand-in for the incidents the lead will wire in)."""
     sites = charts.Unit("sites", "sites", "sites", "Sites", "reviewquery_fold(r.site)")
-    table = charts.count(db, rq.Filters(), "types", sites)
+    table = charts.count(db, Filters(), "types", sites)
     assert table.unit is sites
     assert cells(table) == [("2025-12", "smuggling", 1), ("2026-02", "child-labour", 1),
                             ("2026-03", "killing", 1),
@@ -151,13 +151,13 @@ def test_the_unit_is_a_parameter(db: ReviewDB) -> None:
     stations = charts.Unit("stations", "stations", "stations", "Stations", "s.station_id",
                            " JOIN stations AS s ON s.station_id = r.station_id")
     for chart in charts.CHARTS:
-        assert {r.count for r in charts.count(db, rq.Filters(), chart, stations).rows} == {1}
-    people = charts.count(db, rq.Filters(), "people", stations)
+        assert {r.count for r in charts.count(db, Filters(), chart, stations).rows} == {1}
+    people = charts.count(db, Filters(), "people", stations)
     assert [(r.month, r.people) for r in people.rows][2] == ("2026-03", 5)
 
 
 def test_csv_names_its_unit_and_guards_formulas(db: ReviewDB) -> None:
-    text = charts.csv_text(charts.count(db, rq.Filters(), "sites"), identity)
+    text = charts.csv_text(charts.count(db, Filters(), "sites"), identity)
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert rows[0] == ["month", "category", "category_label", "reports_received"]
     assert rows[1:] == [["2025-12", "Marange", "Marange", "1"],
@@ -169,7 +169,7 @@ def test_csv_names_its_unit_and_guards_formulas(db: ReviewDB) -> None:
     rows = list(csv.reader(io.StringIO(charts.csv_text(table, identity), newline="")))
     assert rows[1] == ["2026-01", "'=1+1", "'=1+1", "1"]
     assert rows[2] == ["2026-01", "", "(no site)", "1"]
-    people = charts.csv_text(charts.count(db, rq.Filters(), "people"), identity)
+    people = charts.csv_text(charts.count(db, Filters(), "people"), identity)
     assert people.splitlines()[:2] == [
         "month,people_affected,reports_received,reports_received_giving_a_number",
         "2025-12,0,1,0"]
@@ -242,7 +242,7 @@ def test_months_without_reports_are_drawn_empty_and_old_ones_are_cut() -> None:
 
 def test_the_same_data_gives_the_same_bytes(db: ReviewDB) -> None:
     for chart in charts.CHARTS:
-        table = charts.count(db, rq.Filters(), chart)
+        table = charts.count(db, Filters(), chart)
         first = charts.draw(table, identity)
         assert charts.draw(table, identity) == first
         parse_svg(first)
@@ -262,10 +262,10 @@ def test_the_same_data_gives_the_same_bytes(db: ReviewDB) -> None:
 def test_every_chart_says_what_it_counts(db: ReviewDB) -> None:
     for chart in charts.CHARTS:
         drawn = " ".join(texts(parse_svg(charts.draw(
-            charts.count(db, rq.Filters(), chart), identity))))
+            charts.count(db, Filters(), chart), identity))))
         assert "reports received" in drawn.lower(), chart
         assert "not a measure of all violations" in drawn, chart
-    empty = charts.draw(charts.count(db, rq.Filters(kind="follow-up"), "types"), identity)
+    empty = charts.draw(charts.count(db, Filters(kind="follow-up"), "types"), identity)
     assert "No reports match these filters." in texts(parse_svg(empty))
 
 
@@ -372,10 +372,10 @@ def march_ids(db: ReviewDB) -> list[int]:
 
 def test_before_any_link_each_first_report_is_an_incident_of_its_own(db: ReviewDB) -> None:
     for chart in charts.CHARTS:
-        by_reports = charts.count(db, rq.Filters(), chart, charts.REPORTS)
-        by_incidents = charts.count(db, rq.Filters(), chart, charts.INCIDENTS)
+        by_reports = charts.count(db, Filters(), chart, charts.REPORTS)
+        by_incidents = charts.count(db, Filters(), chart, charts.INCIDENTS)
         assert cells(by_incidents) == cells(by_reports), chart
-    people = charts.count(db, rq.Filters(), "people", charts.INCIDENTS)
+    people = charts.count(db, Filters(), "people", charts.INCIDENTS)
     assert [(r.month, r.people, r.count) for r in people.rows][2] == ("2026-03", 5, 2)
 
 
@@ -383,20 +383,20 @@ def test_two_reports_linked_into_one_incident_count_once(db: ReviewDB) -> None:
     one, two = march_ids(db)
     incident = workflow.create_incident(db, workflow.IncidentFields("Checkpoint shooting"),
                                         "Amina", link=[one, two])
-    types = cells(charts.count(db, rq.Filters(), "types", charts.INCIDENTS))
+    types = cells(charts.count(db, Filters(), "types", charts.INCIDENTS))
     assert ("2026-03", "shooting", 1) in types  # two reports, one incident
     assert ("2026-03", "killing", 1) in types
-    assert ("2026-03", "shooting", 2) in cells(charts.count(db, rq.Filters(), "types"))
+    assert ("2026-03", "shooting", 2) in cells(charts.count(db, Filters(), "types"))
     # People: the largest number its reports give (3, not 3 + 2) ...
     people = {r.month: (r.people, r.count, r.with_number)
-              for r in charts.count(db, rq.Filters(), "people", charts.INCIDENTS).rows}
+              for r in charts.count(db, Filters(), "people", charts.INCIDENTS).rows}
     assert people["2026-03"] == (3, 1, 1)
     # ... until reviewers give their own count.
     workflow.update_incident(db, incident, workflow.IncidentFields(
         "Checkpoint shooting", people_affected=11), "Amina")
     people = {r.month: (r.people, r.count, r.with_number)
-              for r in charts.count(db, rq.Filters(), "people", charts.INCIDENTS).rows}
+              for r in charts.count(db, Filters(), "people", charts.INCIDENTS).rows}
     assert people["2026-03"] == (11, 1, 1)
-    table = charts.count(db, rq.Filters(), "sites", charts.INCIDENTS)
+    table = charts.count(db, Filters(), "sites", charts.INCIDENTS)
     assert charts.csv_text(table, identity).splitlines()[0] == (
         "month,category,category_label,incidents")

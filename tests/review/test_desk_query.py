@@ -14,9 +14,10 @@ import pytest
 
 from reporter.formats import attachment
 from reporter.formats.report import AttachmentInfo
-from reporter.review import query as rq
+from reporter.review import listing, records
 from reporter.review.custody import custody
 from reporter.review.db import MIGRATIONS, ReviewDB
+from reporter.review.filters import Filters, InvalidFilter
 from reporter.review.importer import import_bundle
 from reporter.review.workflow_schema import MIGRATION as WORKFLOW
 from reporter.storage import sqlc
@@ -74,7 +75,7 @@ def test_with_attachments_counts_the_sealed_list(db: ReviewDB, sample: Sample) -
         sample.ids["photos"] = db.add_report(STATION_A, 9, os.urandom(32), with_files(2))
     assert listed_by(db, sample, with_attachments=True) == ["photos"]
     assert len(listed_by(db, sample)) == len(NEWEST_FIRST) + 1
-    assert rq.count_reports(db, rq.Filters(with_attachments=True)) == 1
+    assert listing.count_reports(db, Filters(with_attachments=True)) == 1
 
 
 def test_the_new_filters_combine_with_the_others(db: ReviewDB, sample: Sample) -> None:
@@ -86,25 +87,25 @@ def test_the_new_filters_combine_with_the_others(db: ReviewDB, sample: Sample) -
 @pytest.mark.parametrize("bad", [{"perpetrator": "soldiers"}, {"source": "rumour"},
                                  {"perpetrator": "' OR 1=1 --"}])
 def test_unknown_codes_are_refused(bad: dict[str, str]) -> None:
-    with pytest.raises(rq.InvalidFilter):
-        rq.Filters(**bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidFilter):
+        Filters(**bad)  # type: ignore[arg-type]
 
 
 def test_active_says_whether_any_filter_is_set() -> None:
-    assert not rq.Filters().active
-    assert rq.Filters(with_attachments=True).active and rq.Filters(site="x").active
+    assert not Filters().active
+    assert Filters(with_attachments=True).active and Filters(site="x").active
 
 
 # --- keyset pages ------------------------------------------------------------------------
 
 
-def walk(db: ReviewDB, sample: Sample, size: int, filters: rq.Filters | None = None
+def walk(db: ReviewDB, sample: Sample, size: int, filters: Filters | None = None
          ) -> list[list[str]]:
     """Every page, following ``older`` from the first."""
-    filters = filters or rq.Filters()
+    filters = filters or Filters()
     pages, after = [], None
     for _ in range(50):
-        page = rq.page(db, filters, size, after=after)
+        page = listing.page(db, filters, size, after=after)
         pages.append(sample.names([s.id for s in page.reports]))
         if page.older is None:
             break
@@ -122,29 +123,29 @@ def test_pages_walk_the_newest_first_order_without_repeats_or_gaps(db: ReviewDB,
 
 def test_a_page_knows_whether_there_are_newer_and_older_ones(db: ReviewDB,
                                                              sample: Sample) -> None:
-    first = rq.page(db, rq.Filters(), 2)
+    first = listing.page(db, Filters(), 2)
     assert first.newer is None and first.older is not None
-    second = rq.page(db, rq.Filters(), 2, after=first.older)
+    second = listing.page(db, Filters(), 2, after=first.older)
     assert second.newer is not None and second.older is not None
-    last = rq.page(db, rq.Filters(), 2, after=second.older)
+    last = listing.page(db, Filters(), 2, after=second.older)
     assert last.newer is not None and last.older is None
-    assert rq.page(db, rq.Filters(), 2, after=last.reports[-1].key) == rq.Page(
+    assert listing.page(db, Filters(), 2, after=last.reports[-1].key) == listing.Page(
         (), None, None)
 
 
 def test_before_goes_back_a_page(db: ReviewDB, sample: Sample) -> None:
-    first = rq.page(db, rq.Filters(), 2)
-    second = rq.page(db, rq.Filters(), 2, after=first.older)
-    back = rq.page(db, rq.Filters(), 2, before=second.newer)
+    first = listing.page(db, Filters(), 2)
+    second = listing.page(db, Filters(), 2, after=first.older)
+    back = listing.page(db, Filters(), 2, before=second.newer)
     assert sample.names([s.id for s in back.reports]) == NEWEST_FIRST[0:2]
     assert back.newer is None and back.older == first.older
-    third = rq.page(db, rq.Filters(), 2, after=second.older)
-    back = rq.page(db, rq.Filters(), 2, before=third.newer)
+    third = listing.page(db, Filters(), 2, after=second.older)
+    back = listing.page(db, Filters(), 2, before=third.newer)
     assert back == second
 
 
 def test_pages_keep_the_filter(db: ReviewDB, sample: Sample) -> None:
-    assert walk(db, sample, 1, rq.Filters(site="marange")) == [["beating"], ["shooting"]]
+    assert walk(db, sample, 1, Filters(site="marange")) == [["beating"], ["shooting"]]
 
 
 def test_same_day_ties_are_broken_by_station_then_number(tmp_path: Path) -> None:
@@ -155,29 +156,29 @@ def test_same_day_ties_are_broken_by_station_then_number(tmp_path: Path) -> None
                 (STATION_A, 10)]
         ids = {db.add_report(*key, bytes(32), incident("2026-01-01")): key for key in keys}
         seen = []
-        page = rq.page(db, rq.Filters(), 2)
+        page = listing.page(db, Filters(), 2)
         while True:
             seen += [ids[s.id] for s in page.reports]
             if page.older is None:
                 break
-            page = rq.page(db, rq.Filters(), 2, after=page.older)
-        listed = [ids[s.id] for s in rq.list_reports(db, rq.Filters())]
+            page = listing.page(db, Filters(), 2, after=page.older)
+        listed = [ids[s.id] for s in listing.list_reports(db, Filters())]
     assert seen == sorted(keys, reverse=True)
     assert seen == listed  # the CLI's order
 
 
 def test_a_report_imported_between_two_pages_moves_nothing(db: ReviewDB,
                                                            sample: Sample) -> None:
-    first = rq.page(db, rq.Filters(), 3)
+    first = listing.page(db, Filters(), 3)
     with db.transaction():
         sample.ids["new"] = db.add_report(STATION_A, 50, os.urandom(32),
                                           incident("2026-12-31"))
-    second = rq.page(db, rq.Filters(), 3, after=first.older)
+    second = listing.page(db, Filters(), 3, after=first.older)
     assert sample.names([s.id for s in second.reports]) == NEWEST_FIRST[3:6]
 
 
 def test_the_page_query_walks_the_index_and_never_sorts(db: ReviewDB) -> None:
-    key = rq.PageKey("2026-03-05", STATION_A.hex(), 2, 5)
+    key = listing.PageKey("2026-03-05", STATION_A.hex(), 2, 5)
     for order, op in (("DESC", "<"), ("", ">")):
         sql = ("EXPLAIN QUERY PLAN SELECT r.id FROM reports AS r "  # noqa: S608 (constants)
                f"WHERE (r.submitted, r.station_id, r.seq, r.id) {op} (?, ?, ?, ?) "
@@ -206,7 +207,7 @@ def test_one_station_number_twice_is_still_paged_whole(tmp_path: Path) -> None:
         c.execute("CREATE INDEX reports_newest ON reports (submitted, station_id, seq)")
         seen, after = [], None
         for _ in range(10):
-            page = rq.page(db, rq.Filters(), 2, after=after)
+            page = listing.page(db, Filters(), 2, after=after)
             seen += [s.id for s in page.reports]
             if page.older is None:
                 break
@@ -221,13 +222,13 @@ def test_one_station_number_twice_is_still_paged_whole(tmp_path: Path) -> None:
                                   "2026-03-05." + "0" * 32 + "." + "9" * 19 + ".1",
                                   "2026-03-05." + "0" * 32 + ".1.1 OR 1=1"])
 def test_a_malformed_page_key_is_refused(text: str) -> None:
-    with pytest.raises(rq.InvalidFilter):
-        rq.PageKey.parse(text)
+    with pytest.raises(InvalidFilter):
+        listing.PageKey.parse(text)
 
 
 def test_a_page_key_survives_a_url() -> None:
-    key = rq.PageKey("2026-03-05", "ab" * 16, 12, 40)
-    assert rq.PageKey.parse(str(key)) == key and str(key).isascii() and "&" not in str(key)
+    key = listing.PageKey("2026-03-05", "ab" * 16, 12, 40)
+    assert listing.PageKey.parse(str(key)) == key and str(key).isascii() and "&" not in str(key)
 
 
 # --- schema 4 ------------------------------------------------------------------------------
@@ -266,8 +267,8 @@ def test_a_review_database_of_schema_4_gets_its_columns_from_the_bodies(
         # A station running modified software sealed a number and a string: not a
         # source, not a list of perpetrators (as report_columns treats them).
         assert rows[forged] == (None, [], 0, None)
-        assert rq.count_reports(db, rq.Filters(perpetrator="police")) == 1
-        assert rq.count_reports(db, rq.Filters(with_attachments=True)) == 1
+        assert listing.count_reports(db, Filters(perpetrator="police")) == 1
+        assert listing.count_reports(db, Filters(with_attachments=True)) == 1
 
 
 def test_import_records_when_each_report_and_bundle_came(station: Station,
@@ -317,5 +318,5 @@ def test_custody_names_the_station_key_bundle_chain_and_recipients(
 
 
 def test_custody_of_an_unknown_report(db: ReviewDB) -> None:
-    with pytest.raises(rq.UnknownReport):
+    with pytest.raises(records.UnknownReport):
         custody(db, 999)

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reporter.review import query as rq
+from reporter.review import export
 from tests.conftest import Station, form_token, valid_report
 from tests.soffice import LibreOffice, libreoffice  # noqa: F401 (a session fixture)
 
@@ -110,7 +110,7 @@ def test_the_spreadsheet_export_holds_typed_text_exactly_as_sent(
     sheet = libreoffice.open(out)
     assert sheet.formulas == []
     header, *rows = [row for row in sheet.rows if row]
-    assert header == list(rq.CSV_COLUMNS)
+    assert header == list(export.CSV_COLUMNS)
     assert len(rows) == len(PAYLOADS)
     for row, fields in zip(rows, reports, strict=True):
         cells = dict(zip(header, row + [""] * (len(header) - len(row)), strict=True))
@@ -146,7 +146,7 @@ def cell_starts(text: str) -> list[str]:
 @given(st.text(alphabet=st.sampled_from('=+-@;\t\r\n" a\'1\u00a0,'), max_size=40)
        | st.text(max_size=40))
 def test_no_piece_of_a_guarded_cell_starts_a_formula(text: str) -> None:
-    guarded = rq.guard_cell(text)
+    guarded = export.guard_cell(text)
     assert guarded.replace("'", "") == text.replace("'", "")  # only apostrophes added
     for piece in cell_starts(guarded):
         assert not piece.startswith(("=", "+", "-", "@")), (text, guarded)

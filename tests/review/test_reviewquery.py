@@ -18,9 +18,9 @@ import pytest
 from reporter.formats import attachment
 from reporter.formats.receipt import new_receipt
 from reporter.formats.report import FOLLOW_UP_FORM_VERSION, FORM_VERSION, AttachmentInfo, Report
-from reporter.review import query as rq
-from reporter.review import vocabulary
+from reporter.review import export, listing, records, vocabulary
 from reporter.review.db import ReviewDB
+from reporter.review.filters import Filters, InvalidFilter
 
 REVIEW_PASSPHRASE = "a long review passphrase"
 STATION_A = bytes.fromhex("aa11" + "00" * 13 + "01")
@@ -116,7 +116,7 @@ def db(sample: Sample):  # type: ignore[no-untyped-def]
 
 
 def listed(db: ReviewDB, sample: Sample, limit: int | None = None, **filters: Any) -> list[str]:
-    return sample.names([s.id for s in rq.list_reports(db, rq.Filters(**filters), limit)])
+    return sample.names([s.id for s in listing.list_reports(db, Filters(**filters), limit)])
 
 
 NEWEST_FIRST = ["orphan", "died", "beating", "second_witness", "children", "shooting"]
@@ -136,8 +136,8 @@ def test_same_day_reports_are_ordered_by_station_then_sequence(tmp_path: Path) -
         db.pin_station(STATION_B, b"\x02" * 32)
         keys = [(STATION_A, 2), (STATION_B, 1), (STATION_A, 1), (STATION_B, 2)]
         ids = {key: db.add_report(*key, bytes(32), incident("2026-01-01")) for key in keys}
-        found = [s.id for s in rq.list_reports(db, rq.Filters())]
-        exported = [r.id for r in rq.export_rows(db, rq.Filters())]
+        found = [s.id for s in listing.list_reports(db, Filters())]
+        exported = [r.id for r in export.export_rows(db, Filters())]
     expected = [ids[(STATION_B, 2)], ids[(STATION_B, 1)], ids[(STATION_A, 2)],
                 ids[(STATION_A, 1)]]
     assert found == expected
@@ -145,7 +145,7 @@ def test_same_day_reports_are_ordered_by_station_then_sequence(tmp_path: Path) -
 
 
 def test_summary_row(db: ReviewDB, sample: Sample) -> None:
-    rows = {s.id: s for s in rq.list_reports(db, rq.Filters())}
+    rows = {s.id: s for s in listing.list_reports(db, Filters())}
     shooting = rows[sample.ids["shooting"]]
     assert shooting.station == STATION_A.hex() and shooting.station_short == "aa110000"
     assert (shooting.seq, shooting.kind, shooting.submitted) == (1, "incident", "2026-03-01")
@@ -228,8 +228,8 @@ def test_filters_combine(db: ReviewDB, sample: Sample) -> None:
     {"station": "xyz"}, {"station": "a" * 33}, {"station": ""},
 ])
 def test_bad_filters_are_refused(bad: dict[str, str]) -> None:
-    with pytest.raises(rq.InvalidFilter):
-        rq.Filters(**bad)
+    with pytest.raises(InvalidFilter):
+        Filters(**bad)
 
 
 # --- show ------------------------------------------------------------------------------
@@ -237,7 +237,7 @@ def test_bad_filters_are_refused(bad: dict[str, str]) -> None:
 
 def test_a_first_report_with_its_follow_ups_from_any_station(db: ReviewDB,
                                                               sample: Sample) -> None:
-    detail = rq.get_report(db, sample.ids["shooting"])
+    detail = records.get_report(db, sample.ids["shooting"])
     assert detail.record.report == sample.reports["shooting"]
     assert (detail.record.station, detail.record.seq) == (STATION_A.hex(), 1)
     assert [f.id for f in detail.follow_ups] == [sample.ids["second_witness"],
@@ -248,12 +248,12 @@ def test_a_first_report_with_its_follow_ups_from_any_station(db: ReviewDB,
 
 
 def test_a_follow_up_names_its_first_report(db: ReviewDB, sample: Sample) -> None:
-    detail = rq.get_report(db, sample.ids["died"])
+    detail = records.get_report(db, sample.ids["died"])
     assert detail.record.report == sample.reports["died"]
     assert detail.follows is not None and detail.follows.id == sample.ids["shooting"]
     assert detail.follows.report == sample.reports["shooting"]
     assert detail.follow_ups == ()
-    orphan = rq.get_report(db, sample.ids["orphan"])
+    orphan = records.get_report(db, sample.ids["orphan"])
     assert orphan.follows is None and orphan.record.report.follows == ORPHAN_RECEIPT
 
 
@@ -279,31 +279,31 @@ def test_a_forged_station_reusing_a_code_does_not_capture_follow_ups(tmp_path: P
                    ("from_forger", STATION_F, 2, from_forger)]}
         by_id = {v: k for k, v in ids.items()}
 
-        detail = rq.get_report(db, ids["own"])
+        detail = records.get_report(db, ids["own"])
         assert detail.follows is not None and detail.follows.id == ids["real"]
         assert [by_id[r.id] for r in detail.same_code] == ["forged", "real"]
-        assert rq.get_report(db, ids["from_forger"]).follows.id == ids["forged"]  # type: ignore[union-attr]
+        assert records.get_report(db, ids["from_forger"]).follows.id == ids["forged"]  # type: ignore[union-attr]
         # No first report at station B: the oldest import, whichever it is (flagged).
-        assert rq.get_report(db, ids["travelled"]).follows.id == ids["forged"]  # type: ignore[union-attr]
+        assert records.get_report(db, ids["travelled"]).follows.id == ids["forged"]  # type: ignore[union-attr]
 
-        real_detail = rq.get_report(db, ids["real"])
+        real_detail = records.get_report(db, ids["real"])
         assert [by_id[f.id] for f in real_detail.follow_ups] == ["own"]
         assert [by_id[r.id] for r in real_detail.same_code] == ["forged", "real"]
-        assert [by_id[f.id] for f in rq.get_report(db, ids["forged"]).follow_ups] == [
+        assert [by_id[f.id] for f in records.get_report(db, ids["forged"]).follow_ups] == [
             "travelled", "from_forger"]
-        counts = {by_id[s.id]: s.follow_ups for s in rq.list_reports(db, rq.Filters())}
+        counts = {by_id[s.id]: s.follow_ups for s in listing.list_reports(db, Filters())}
         assert counts == {"real": 1, "forged": 2, "own": 0, "travelled": 0, "from_forger": 0}
 
 
 def test_a_code_carried_by_one_first_report_is_not_flagged(db: ReviewDB,
                                                            sample: Sample) -> None:
-    assert rq.get_report(db, sample.ids["shooting"]).same_code == ()
-    assert rq.get_report(db, sample.ids["died"]).same_code == ()
+    assert records.get_report(db, sample.ids["shooting"]).same_code == ()
+    assert records.get_report(db, sample.ids["died"]).same_code == ()
 
 
 def test_an_unknown_id(db: ReviewDB) -> None:
-    with pytest.raises(rq.UnknownReport, match="no report with id 999"):
-        rq.get_report(db, 999)
+    with pytest.raises(records.UnknownReport, match="no report with id 999"):
+        records.get_report(db, 999)
 
 
 # --- export ----------------------------------------------------------------------------
@@ -319,16 +319,16 @@ DOCUMENTED_COLUMNS = [
 
 
 def test_export_streams_oldest_first(db: ReviewDB, sample: Sample) -> None:
-    rows = rq.export_rows(db, rq.Filters())
+    rows = export.export_rows(db, Filters())
     assert inspect.isgenerator(rows)
     assert sample.names([r.id for r in rows]) == NEWEST_FIRST[::-1]
-    filtered = rq.export_rows(db, rq.Filters(kind="incident", station="aa"))
+    filtered = export.export_rows(db, Filters(kind="incident", station="aa"))
     assert sample.names([r.id for r in filtered]) == ["shooting", "children"]
 
 
-def export_csv(db: ReviewDB, filters: rq.Filters) -> tuple[int, list[dict[str, str]], str]:
+def export_csv(db: ReviewDB, filters: Filters) -> tuple[int, list[dict[str, str]], str]:
     out = io.StringIO(newline="")
-    count = rq.write_csv(rq.export_rows(db, filters), out)
+    count = export.write_csv(export.export_rows(db, filters), out)
     text = out.getvalue()
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader)
@@ -337,7 +337,7 @@ def export_csv(db: ReviewDB, filters: rq.Filters) -> tuple[int, list[dict[str, s
 
 
 def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
-    count, rows, text = export_csv(db, rq.Filters())
+    count, rows, text = export_csv(db, Filters())
     assert count == 6 and len(rows) == 6
     assert text.startswith("id,station,seq,kind,") and text.endswith("\r\n")
     by_id = {int(r["id"]): r for r in rows}
@@ -371,7 +371,7 @@ def test_csv_columns(db: ReviewDB, sample: Sample) -> None:
 
 
 def test_csv_defuses_formulas(db: ReviewDB, sample: Sample) -> None:
-    _, rows, _ = export_csv(db, rq.Filters(station="bb", kind="incident"))
+    _, rows, _ = export_csv(db, Filters(station="bb", kind="incident"))
     (beating,) = rows
     assert beating["contact_details"] == "'=cmd|' /C calc'!A0"
     assert beating["perpetrator_other"] == "'=1+1"
@@ -390,15 +390,15 @@ def test_csv_defuses_formulas(db: ReviewDB, sample: Sample) -> None:
     ("MU-7; x-1", "MU-7; x-1"), ("\t=1", "'\t'=1"),
 ])
 def test_guard_cell(text: str, cell: str) -> None:
-    assert rq.guard_cell(text) == cell
+    assert export.guard_cell(text) == cell
 
 
 def test_csv_cells_of_odd_values(tmp_path: Path) -> None:
     """Bodies come from stations: whatever type a field has, a text cell is guarded."""
     report = incident("2026-01-01", perpetrators=["=evil", "police"], people_affected=-3,
                       location={"=k": 1}, monitor_code=True)
-    row = rq.ExportRow(1, STATION_A.hex(), 9, report.to_body().decode())
-    cells = dict(zip(DOCUMENTED_COLUMNS, rq.csv_cells(row), strict=True))
+    row = export.ExportRow(1, STATION_A.hex(), 9, report.to_body().decode())
+    cells = dict(zip(DOCUMENTED_COLUMNS, export.csv_cells(row), strict=True))
     assert cells["perpetrators"] == "'=evil;police"
     assert cells["perpetrator_codes_huridocs"] == "010104000000"  # an unknown code has none
     assert cells["people_affected"] == -3  # a number, written as a number
@@ -407,7 +407,7 @@ def test_csv_cells_of_odd_values(tmp_path: Path) -> None:
 
 def test_jsonl_round_trip(db: ReviewDB, sample: Sample) -> None:
     out = io.StringIO()
-    assert rq.write_jsonl(rq.export_rows(db, rq.Filters()), out) == 6
+    assert export.write_jsonl(export.export_rows(db, Filters()), out) == 6
     lines = out.getvalue().split("\n")
     assert lines[-1] == "" and len(lines) == 7
     by_name = {sample.names([json.loads(line)["id"]])[0]: json.loads(line)
@@ -431,8 +431,8 @@ def test_jsonl_round_trip(db: ReviewDB, sample: Sample) -> None:
 
 def test_jsonl_keeps_one_report_per_line_whatever_the_text(tmp_path: Path) -> None:
     report = incident("2026-01-01", description="one\u2028two\u2029three\nfour\r")
-    row = rq.ExportRow(1, STATION_A.hex(), 1, report.to_body().decode())
-    line = rq.jsonl_line(row)
+    row = export.ExportRow(1, STATION_A.hex(), 1, report.to_body().decode())
+    line = export.jsonl_line(row)
     assert len(line.splitlines()) == 1
     assert json.loads(line)["report"]["fields"]["description"] == "one\u2028two\u2029three\nfour\r"
 
@@ -441,7 +441,7 @@ def test_jsonl_keeps_one_report_per_line_whatever_the_text(tmp_path: Path) -> No
 
 
 def test_stats(db: ReviewDB) -> None:
-    counts = rq.stats(db, rq.Filters())
+    counts = listing.stats(db, Filters())
     assert counts.total == 6
     assert counts.by_kind == (("incident", 3), ("follow-up", 3))
     assert counts.by_site == (("Marange", 2), ("Kasaï pit 7", 1), (None, 3))
@@ -451,12 +451,12 @@ def test_stats(db: ReviewDB) -> None:
 
 
 def test_stats_with_filters(db: ReviewDB) -> None:
-    counts = rq.stats(db, rq.Filters(station="bb"))
+    counts = listing.stats(db, Filters(station="bb"))
     assert counts.total == 2
     assert counts.by_kind == (("incident", 1), ("follow-up", 1))
     assert counts.by_type == (("beating-torture", 1), ("shooting", 1))
     assert counts.by_month == (("2026-03", 1), ("2026-04", 1))
-    empty = rq.stats(db, rq.Filters(incident_type="smuggling"))
+    empty = listing.stats(db, Filters(incident_type="smuggling"))
     assert empty.total == 0 and empty.by_kind == (("incident", 0), ("follow-up", 0))
     assert empty.by_site == () and empty.by_type == () and empty.by_month == ()
 
@@ -466,8 +466,8 @@ def test_a_type_ticked_twice_counts_once(tmp_path: Path) -> None:
         db.pin_station(STATION_A, b"\x01" * 32)
         db.add_report(STATION_A, 1, bytes(32),
                       incident("2026-01-01", incident_types=["killing", "killing"]))
-        assert rq.stats(db, rq.Filters()).by_type == (("killing", 1),)
-        assert rq.count_reports(db, rq.Filters(incident_type="killing")) == 1
+        assert listing.stats(db, Filters()).by_type == (("killing", 1),)
+        assert listing.count_reports(db, Filters(incident_type="killing")) == 1
 
 
 def test_attachment_counts_come_from_the_sealed_list(db: ReviewDB, sample: Sample) -> None:
@@ -477,11 +477,11 @@ def test_attachment_counts_come_from_the_sealed_list(db: ReviewDB, sample: Sampl
     report = dataclasses.replace(incident("2026-05-01"), attachments=files)
     with db.transaction():
         new_id = db.add_report(STATION_A, 99, b"\x09" * 32, report)
-    [summary] = [s for s in rq.list_reports(db, rq.Filters()) if s.id == new_id]
+    [summary] = [s for s in listing.list_reports(db, Filters()) if s.id == new_id]
     assert summary.attachments == 3
-    assert {s.attachments for s in rq.list_reports(db, rq.Filters()) if s.id != new_id} == {0}
-    [row] = [r for r in rq.export_rows(db, rq.Filters()) if r.id == new_id]
+    assert {s.attachments for s in listing.list_reports(db, Filters()) if s.id != new_id} == {0}
+    [row] = [r for r in export.export_rows(db, Filters()) if r.id == new_id]
     assert row.attachments == 3
-    assert dict(zip(DOCUMENTED_COLUMNS, rq.csv_cells(row), strict=True))["attachments"] == 3
-    line = json.loads(rq.jsonl_line(row))
+    assert dict(zip(DOCUMENTED_COLUMNS, export.csv_cells(row), strict=True))["attachments"] == 3
+    line = json.loads(export.jsonl_line(row))
     assert line["attachments"] == 3 and len(line["report"]["attachments"]) == 3

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from reporter.review import db as reviewdb
-from reporter.review import query as rq
+from reporter.review import listing
 from reporter.review.db import MIGRATIONS, ReviewDB, report_columns
+from reporter.review.filters import Filters, _select, fts_phrase
 from reporter.review.searchtext import body_text, fold
 from reporter.storage import sqlc
 from tests.review.test_reviewquery import (
@@ -76,9 +77,9 @@ def hostile_database(path: Path) -> tuple[ReviewDB, list[int], str]:
     return db, ids, later.receipt
 
 
-def selected(db: ReviewDB, filters: rq.Filters, *, indexed: bool) -> list[int]:
+def selected(db: ReviewDB, filters: Filters, *, indexed: bool) -> list[int]:
     where, params = filters.where(indexed=indexed)
-    rq._select(db, "1 FROM reports AS r LIMIT 0", rq.Filters())  # registers the functions
+    _select(db, "1 FROM reports AS r LIMIT 0", Filters())  # registers the functions
     return sorted(int(r[0]) for r in db.connection.execute(
         f"SELECT r.id FROM reports AS r{where}", params))  # noqa: S608 (constant clauses)
 
@@ -97,31 +98,31 @@ def test_text_search_through_the_index_finds_what_the_scan_found(tmp_path: Path)
     with db:
         through_index = 0
         for needle in [*NEEDLES, own_receipt, own_receipt.upper()]:
-            filters = rq.Filters(search=needle)
+            filters = Filters(search=needle)
             indexed = selected(db, filters, indexed=True)
             assert indexed == selected(db, filters, indexed=False), repr(needle)
             assert indexed == oracle(db, needle), repr(needle)
-            if rq.fts_phrase(rq.fold(needle) or "") is not None and indexed:
+            if fts_phrase(fold(needle) or "") is not None and indexed:
                 through_index += 1
             # ... and so does every count and list the CLI and the desk show.
-            assert rq.count_reports(db, filters) == len(indexed)
-            assert sorted(s.id for s in rq.list_reports(db, filters)) == indexed
+            assert listing.count_reports(db, filters) == len(indexed)
+            assert sorted(s.id for s in listing.list_reports(db, filters)) == indexed
         # Most needles really went through the index, and found something there.
         assert through_index >= 50
         # The follow-up's own receipt code is not searched, through the index either.
-        assert selected(db, rq.Filters(search=own_receipt), indexed=True) == []
-        assert selected(db, rq.Filters(search="soldiers"), indexed=True) == [ids[0]]
+        assert selected(db, Filters(search=own_receipt), indexed=True) == []
+        assert selected(db, Filters(search="soldiers"), indexed=True) == [ids[0]]
 
 
 def test_the_index_is_used_only_where_it_can_answer() -> None:
-    assert rq.fts_phrase("ab") is None
-    assert rq.fts_phrase("a\x00bc") is None
-    assert rq.fts_phrase("abc") == '"abc"'
-    assert rq.fts_phrase('a"b') == '"a""b"'
-    assert rq.fts_phrase("ab\udcff") is None  # an argument that was not UTF-8
-    where, params = rq.Filters(search="Été").where()
+    assert fts_phrase("ab") is None
+    assert fts_phrase("a\x00bc") is None
+    assert fts_phrase("abc") == '"abc"'
+    assert fts_phrase('a"b') == '"a""b"'
+    assert fts_phrase("ab\udcff") is None  # an argument that was not UTF-8
+    where, params = Filters(search="Été").where()
     assert "reports_fts MATCH ?" in where and params == ['"été"']
-    where, _ = rq.Filters(search="é").where()
+    where, _ = Filters(search="é").where()
     assert "reports_fts" not in where
 
 
@@ -142,16 +143,16 @@ def test_every_filter_through_its_index_selects_what_the_scan_did(
         tmp_path: Path, chosen: dict[str, Any]) -> None:
     db, _ids, _ = hostile_database(tmp_path / "review.db")
     with db:
-        filters = rq.Filters(**chosen)
+        filters = Filters(**chosen)
         found = selected(db, filters, indexed=True)
         assert found == selected(db, filters, indexed=False)
-        assert rq.count_reports(db, filters) == len(found)  # on its own index, or the inbox's
-        pages = rq.page(db, filters, 2)
-        assert [s.id for s in pages.reports] == [s.id for s in rq.list_reports(db, filters, 2)]
+        assert listing.count_reports(db, filters) == len(found)  # on its own index, or the inbox's
+        pages = listing.page(db, filters, 2)
+        assert [s.id for s in pages.reports] == [s.id for s in listing.list_reports(db, filters, 2)]
     # Not vacuous: most of these filters select some reports, and not all.
     db = ReviewDB.open(tmp_path / "review.db", REVIEW_PASSPHRASE)
     with db:
-        counts = [rq.count_reports(db, rq.Filters(**f)) for f in FILTERS]
+        counts = [listing.count_reports(db, Filters(**f)) for f in FILTERS]
     assert sum(0 < c < len(HOSTILE) + 1 for c in counts) >= 12
 
 
@@ -199,15 +200,15 @@ def test_a_database_made_before_the_index_is_migrated(tmp_path: Path,
         assert db.connection.execute("SELECT count(*) FROM report_codes").fetchone()[0] == (
             3 * len(HOSTILE))
         for needle in NEEDLES:
-            filters = rq.Filters(search=needle)
+            filters = Filters(search=needle)
             assert selected(db, filters, indexed=True) == selected(
                 db, filters, indexed=False) == oracle(db, needle), repr(needle)
-        assert rq.count_reports(db, rq.Filters(search="DÉPLACÉS")) == 1
-        assert rq.count_reports(db, rq.Filters(incident_type="other")) == len(HOSTILE)
+        assert listing.count_reports(db, Filters(search="DÉPLACÉS")) == 1
+        assert listing.count_reports(db, Filters(incident_type="other")) == len(HOSTILE)
         # A report imported after the migration is indexed as it is added.
         db.add_report(STATION_A, 100, os.urandom(32), incident(
             "2026-05-01", description="Trucks at night, déplacés again"))
-        assert rq.count_reports(db, rq.Filters(search="DÉPLACÉS")) == 2
+        assert listing.count_reports(db, Filters(search="DÉPLACÉS")) == 2
 
 
 IMPORT_LOOKUPS = [

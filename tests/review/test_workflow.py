@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from reporter.review import query as rq
+from reporter.review import listing, records
 from reporter.review import workflow as wf
 from reporter.review.db import MIGRATIONS, ReviewDB
+from reporter.review.filters import Filters
 from reporter.storage import sqlc
 from tests.review.test_reviewquery import REVIEW_PASSPHRASE, Sample, populate
 
@@ -39,7 +40,7 @@ def test_the_migration_adds_the_workflow_and_every_report_starts_new(db: ReviewD
         got = wf.state(db, report_id)
         assert (got.status, got.sensitive, got.incident, got.tags) == ("new", False, None, ())
     assert wf.history(db) == []
-    with pytest.raises(rq.UnknownReport):
+    with pytest.raises(records.UnknownReport):
         wf.state(db, 9999)
 
 
@@ -57,13 +58,13 @@ def test_statuses_change_and_each_change_is_recorded(db: ReviewDB, sample: Sampl
     with pytest.raises(wf.WorkflowError) as refused:
         wf.set_status(db, shooting, "closed", ME)
     assert refused.value.problem == wf.UNKNOWN_STATUS
-    with pytest.raises(rq.UnknownReport):
+    with pytest.raises(records.UnknownReport):
         wf.set_status(db, 9999, "verified", ME)
     # The database refuses a status it does not know, whoever writes it.
     with pytest.raises(sqlc.sqlcipher.IntegrityError):
         db.connection.execute("UPDATE reports SET status = 'closed' WHERE id = ?", (shooting,))
-    assert rq.count_reports(db, rq.Filters(status="verified")) == 1
-    assert [s.status for s in rq.list_reports(db, rq.Filters(status="verified"))] == [
+    assert listing.count_reports(db, Filters(status="verified")) == 1
+    assert [s.status for s in listing.list_reports(db, Filters(status="verified"))] == [
         "verified"]
 
 
@@ -79,8 +80,8 @@ def test_tags_are_normalised_and_matched_without_case(db: ReviewDB, sample: Samp
     # Another report carrying a known tag shows it as first typed.
     assert [t.label for t in wf.state(db, beating).tags] == ["Water Pollution"]
     assert wf.all_tags(db) == [("Expulsé", 1), ("Water Pollution", 2)]
-    assert rq.count_reports(db, rq.Filters(tag="water POLLUTION")) == 2
-    assert rq.count_reports(db, rq.Filters(tag="EXPULSE\u0301")) == 1
+    assert listing.count_reports(db, Filters(tag="water POLLUTION")) == 2
+    assert listing.count_reports(db, Filters(tag="EXPULSE\u0301")) == 1
     assert wf.remove_tag(db, shooting, "water pollution", ME)
     assert not wf.remove_tag(db, shooting, "water pollution", ME)
     assert [(e.action, e.detail) for e in wf.history(db, report=shooting)] == [
@@ -113,10 +114,10 @@ def test_the_sensitive_mark(db: ReviewDB, sample: Sample) -> None:
     assert not wf.set_sensitive(db, report, True, ME)
     assert wf.is_sensitive(db, report)
     assert wf.sensitive_ids(db, sample.ids.values()) == {report}
-    assert wf.count_sensitive(db, rq.Filters()) == 1
-    assert wf.count_sensitive(db, rq.Filters(site="marange")) == 1
-    assert wf.count_sensitive(db, rq.Filters(kind="follow-up")) == 0
-    assert rq.count_reports(db, rq.Filters(sensitive=False)) == len(sample.ids) - 1
+    assert wf.count_sensitive(db, Filters()) == 1
+    assert wf.count_sensitive(db, Filters(site="marange")) == 1
+    assert wf.count_sensitive(db, Filters(kind="follow-up")) == 0
+    assert listing.count_reports(db, Filters(sensitive=False)) == len(sample.ids) - 1
     assert wf.set_sensitive(db, report, False, ME)
     assert [e.action for e in wf.history(db, report=report)] == ["sensitive", "not-sensitive"]
 
@@ -211,10 +212,10 @@ def test_a_new_entry_continues_the_chain(db: ReviewDB, sample: Sample) -> None:
 
 def test_incidents_are_counted_not_reports(db: ReviewDB, sample: Sample) -> None:
     ids = sample.ids
-    everything = rq.Filters()
+    everything = Filters()
     # No links: shooting with its two follow-ups is one, children, beating, and the
     # orphan follow-up (its first report is not imported) count one each.
-    assert rq.count_reports(db, everything) == 6
+    assert listing.count_reports(db, everything) == 6
     assert wf.count_incidents(db, everything) == 4
     # Beating and shooting are one incident, seen by two stations.
     incident = wf.create_incident(db, wf.IncidentFields(
@@ -223,9 +224,9 @@ def test_incidents_are_counted_not_reports(db: ReviewDB, sample: Sample) -> None
         link=[ids["shooting"], ids["beating"]])
     assert wf.count_incidents(db, everything) == 3
     # A follow-up linked elsewhere counts there; its first report's incident stays.
-    assert wf.count_incidents(db, rq.Filters(kind="follow-up")) == 2  # shooting's, orphan
-    assert wf.count_incidents(db, rq.Filters(site="marange")) == 1
-    assert wf.count_incidents(db, rq.Filters(incident=incident)) == 1
+    assert wf.count_incidents(db, Filters(kind="follow-up")) == 2  # shooting's, orphan
+    assert wf.count_incidents(db, Filters(site="marange")) == 1
+    assert wf.count_incidents(db, Filters(incident=incident)) == 1
     got = wf.get_incident(db, incident)
     assert got.reports == 2 and got.fields.people_affected == 7
     assert [(e.action, e.report) for e in wf.history(db, incident=incident)] == [
@@ -243,11 +244,11 @@ def test_marking_a_duplicate_links_both_to_one_incident(db: ReviewDB, sample: Sa
     assert wf.state(db, ids["shooting"]).incident == incident
     assert wf.state(db, ids["beating"]).incident == incident
     assert wf.get_incident(db, incident).fields.title == f"Report {ids['shooting']}"
-    assert wf.count_incidents(db, rq.Filters()) == 3
+    assert wf.count_incidents(db, Filters()) == 3
     assert wf.mark_duplicate(db, ids["beating"], ids["shooting"], ME) == incident
     # A third report marked a duplicate of one already linked joins that incident.
     assert wf.mark_duplicate(db, ids["children"], ids["beating"], ME) == incident
-    assert wf.count_incidents(db, rq.Filters()) == 2
+    assert wf.count_incidents(db, Filters()) == 2
     with pytest.raises(wf.WorkflowError) as refused:
         wf.mark_duplicate(db, ids["children"], ids["children"], ME)
     assert refused.value.problem == wf.SAME_REPORT
@@ -291,12 +292,12 @@ def test_incidents_grouped_for_charts(db: ReviewDB, sample: Sample) -> None:
     month = "substr(coalesce(r.incident_date, r.submitted), 1, 7)"
     # Unlinked: shooting (Feb) with its follow-ups (Mar, Apr) is one incident, but counts
     # in each month one of its reports falls in.
-    assert wf.count_incidents_by(db, rq.Filters(), month) == [
+    assert wf.count_incidents_by(db, Filters(), month) == [
         ("2026-02", 1), ("2026-03", 3), ("2026-04", 2)]
     wf.mark_duplicate(db, ids["beating"], ids["shooting"], ME)
-    by_type = wf.count_incidents_by(db, rq.Filters(), "t.value",
+    by_type = wf.count_incidents_by(db, Filters(), "t.value",
                                     "reports AS r, json_each(r.types) AS t")
     assert dict(by_type) == {"shooting": 1, "killing": 1, "beating-torture": 1,
                              "child-labour": 1}
-    assert sum(n for _k, n in wf.count_incidents_by(db, rq.Filters(kind="incident"),
+    assert sum(n for _k, n in wf.count_incidents_by(db, Filters(kind="incident"),
                                                     "r.kind")) == 2

@@ -5,9 +5,10 @@ browser, on their own offline laptop: an inbox of reports with the filters
 of ``review list``, and each report with its follow-ups, its attachments
 (pictures shown from a metadata-free copy made in memory, sound and video
 playable, originals downloadable) and its chain of custody. It reads the
-same review database as the CLI, through the same modules (``query.py``,
-``files.py``, ``strip.py``, ``custody.py``); nothing here holds SQL or
-crypto, and the CLI keeps working on the database beside it.
+same review database as the CLI, through the same modules (``filters.py``,
+``listing.py``, ``records.py``, ``export.py``, ``files.py``, ``strip.py``,
+``custody.py``); nothing here holds SQL or crypto, and the CLI keeps working on
+the database beside it.
 
 The desk shows decrypted reports, so it is built like a lock:
 

@@ -1,4 +1,4 @@
-"""The inbox's filter form: the query string of ``GET /``, read into ``query.Filters``.
+"""The inbox's filter form: the query string of ``GET /``, read into ``filters.Filters``.
 
 The filters are those of ``reporter review list`` (``docs/review.md``,
 "Filters"), with the same meaning, since they become the same ``Filters``;
@@ -6,7 +6,7 @@ the form is a GET form, so a filtered inbox is a link a reviewer can
 bookmark. Every value is checked here, and a wrong one is named beside its
 field in the reviewer's language (the page shows what was typed, escaped,
 and no reports), never a 500. ``after`` / ``before`` are keyset positions
-(``query.PageKey``); a malformed one is ignored (the newest page is shown).
+(``listing.PageKey``); a malformed one is ignored (the newest page is shown).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 from flask_babel import lazy_gettext as _l
 
 from reporter.formats.report import INCIDENT_TYPES, ISO_DAY, KINDS, PERPETRATORS, SOURCES
-from reporter.review.query import STATION_HEX, Filters, InvalidFilter, PageKey
+from reporter.review.filters import STATION_HEX, Filters, InvalidFilter
+from reporter.review.listing import PageKey
 from reporter.review.workflow_schema import STATUSES
 
 PAGE_SIZE = 50

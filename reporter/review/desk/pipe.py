@@ -1,6 +1,6 @@
 """A writer that runs in a thread of its own and streams what it writes, with a bound.
 
-The CLI's export writers (``query.write_csv``, ``query.write_jsonl``,
+The CLI's export writers (``export.write_csv``, ``export.write_jsonl``,
 ``spreadsheet.write_xlsx``) write to a file; the desk sends the same bytes to
 the browser without writing any file. ``start`` runs one of them in a
 thread, writing into a ``Pipe``; the response's generator takes the bytes

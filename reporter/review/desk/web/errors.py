@@ -17,7 +17,7 @@ from reporter.errors import DatabaseUnreadable, ReporterError
 from reporter.review.desk.vault import Locked
 from reporter.review.desk.web.gate import CsrfRefused, safe_next
 from reporter.review.files import AttachmentError, UnknownAttachment
-from reporter.review.query import UnknownReport
+from reporter.review.records import UnknownReport
 from reporter.review.strip import StripError
 from reporter.web.server import FRONT_ERROR
 

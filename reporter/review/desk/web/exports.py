@@ -6,8 +6,8 @@ database, and no other page may start one.
 
 * ``POST /export``: the filter of the inbox (its fields, as hidden fields)
   and ``format``; the rows are those ``reporter review export`` writes for
-  the same filter, by the same writers (``query.write_csv``,
-  ``query.write_jsonl``, ``spreadsheet.write_xlsx``), run in a thread and
+  the same filter, by the same writers (``export.write_csv``,
+  ``export.write_jsonl``, ``spreadsheet.write_xlsx``), run in a thread and
   streamed (``pipe.py``): no file is written.
 * ``POST /evidence``: ``report`` once per chosen report; one zip
   (``review/evidence.py``, ``docs/evidence-package.md``), streamed.
@@ -31,13 +31,14 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 
-from reporter.review import evidence, query, sensitivity
+from reporter.review import evidence, sensitivity
 from reporter.review.desk import inbox as form
 from reporter.review.desk import pipe
 from reporter.review.desk.security import FILE_POLICY
 from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.errors import page
 from reporter.review.desk.web.files import DECODER_WAIT, DECODERS
+from reporter.review.export import export_rows, export_rows_of, write_csv, write_jsonl
 from reporter.review.labels import TYPE_LABELS
 from reporter.web.headers import content_disposition
 
@@ -101,21 +102,21 @@ def export() -> Response | tuple[str, int]:
     vault = desk().vault
     generation = vault.generation
     with vault.open() as db:
-        sensitive = sensitivity.find(db, query.export_rows(db, filters))
+        sensitive = sensitivity.find(db, export_rows(db, filters))
     if sensitive and request.form.get("confirm") != sensitive.digest:
         hidden = [(k, v) for k, v in asked.values.items() if v] + [("format", fmt)]
         return _confirm(sensitive, "export", hidden)
 
     def write(out: pipe.Pipe) -> None:
         with vault.open() as db:
-            rows = query.export_rows(db, filters)
+            rows = export_rows(db, filters)
             if fmt == "xlsx":
                 from reporter.review.spreadsheet import write_xlsx
 
                 write_xlsx(rows, out)  # type: ignore[arg-type]
                 return
             text = io.TextIOWrapper(out, encoding="utf-8", newline="")  # type: ignore[type-var]
-            (query.write_csv if fmt == "csv" else query.write_jsonl)(rows, text)
+            (write_csv if fmt == "csv" else write_jsonl)(rows, text)
             text.flush()
             text.detach()
 
@@ -165,7 +166,7 @@ def package() -> Response | tuple[str, int]:
     vault = desk().vault
     generation = vault.generation
     with vault.open() as db:
-        sensitive = sensitivity.find(db, query.export_rows_of(db, ids))
+        sensitive = sensitivity.find(db, export_rows_of(db, ids))
     if sensitive and request.form.get("confirm") != sensitive.digest:
         return _confirm(sensitive, "evidence", [("report", str(i)) for i in ids])
     made = evidence.new_package()

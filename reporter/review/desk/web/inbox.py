@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from reporter.review import query, workflow
+from reporter.review import listing, workflow
 from reporter.review.desk import inbox as form
 from reporter.review.desk.web.context import desk
 from reporter.review.recipients import pending
@@ -21,9 +21,9 @@ def inbox() -> tuple[str, int]:
         stations = [sid.hex() for sid, _key in db.stations()]
         total = db.report_count()
         if asked.filters is not None:
-            count = total if not asked.filters.active else query.count_reports(
+            count = total if not asked.filters.active else listing.count_reports(
                 db, asked.filters)
-            page = query.page(db, asked.filters, form.PAGE_SIZE, after=asked.after,
+            page = listing.page(db, asked.filters, form.PAGE_SIZE, after=asked.after,
                               before=asked.before, matches=count)
             tags = workflow.tags_for(db, (s.id for s in page.reports))
         changed = pending(db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from reporter.review import query, workflow
+from reporter.review import records, workflow
 from reporter.review.custody import custody
 from reporter.review.desk.present import attachment_views, field_views
 from reporter.review.desk.web.context import desk
@@ -18,7 +18,7 @@ bp = Blueprint("reports", __name__)
 @bp.get("/reports/<rowid:report_id>")
 def report(report_id: int) -> str:
     with desk().vault.open() as db:
-        detail = query.get_report(db, report_id)
+        detail = records.get_report(db, report_id)
         chain = custody(db, report_id)
         changed = pending(db)
         state = workflow.state(db, report_id)
@@ -29,7 +29,7 @@ def report(report_id: int) -> str:
     return render_template(
         "report.html", detail=detail, record=detail.record, custody=chain, changed=changed,
         field_views=field_views, attachment_views=attachment_views,
-        receipt_code=query.receipt_code, state=state, entries=entries, incidents=incidents,
+        receipt_code=records.receipt_code, state=state, entries=entries, incidents=incidents,
         linked=linked, reviewer=desk().vault.reviewer,
         problem=problem_message(request.args.get("problem")),
         done=done_message(request.args.get("done")),

@@ -19,10 +19,11 @@ from flask_babel import gettext
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from reporter.review import query, workflow
+from reporter.review import listing, records, workflow
 from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.gate import safe_next
 from reporter.review.desk.web.unlock import name_problem
+from reporter.review.filters import Filters
 from reporter.review.recipients import pending
 
 bp = Blueprint("verify", __name__)
@@ -119,7 +120,7 @@ def _change(report_id: int, action: str) -> Response:
                     return _back(report_id, "no-report", problem=True)
                 try:
                     workflow.state(db, of)
-                except query.UnknownReport:
+                except records.UnknownReport:
                     return _back(report_id, "no-report", problem=True)
                 workflow.mark_duplicate(db, report_id, of, name)
                 changed = True
@@ -178,7 +179,7 @@ def duplicate(report_id: int) -> Response:
 def incidents() -> str:
     with desk().vault.open() as db:
         found = workflow.list_incidents(db)
-        counted = workflow.count_incidents(db, query.Filters())
+        counted = workflow.count_incidents(db, Filters())
         total = db.report_count()
         changed = pending(db)
     return render_template("incidents.html", incidents=found, counted=counted, total=total,
@@ -204,7 +205,7 @@ def incident(incident_id: int) -> str:
             found = workflow.get_incident(db, incident_id)
         except workflow.UnknownIncident:
             raise NotFound() from None
-        reports = list(query.list_reports(db, query.Filters(incident=incident_id)))
+        reports = list(listing.list_reports(db, Filters(incident=incident_id)))
         entries = workflow.history(db, incident=incident_id)
         changed = pending(db)
     return render_template(
