@@ -18,7 +18,7 @@ from reporter.review import strip
 from reporter.review.db import ReviewDB
 from reporter.review.desk import config, inbox, present, text
 from reporter.review.desk.sessions import Sessions
-from reporter.review.desk.vault import BUTTON, IDLE, Busy, Locked, Vault
+from reporter.review.desk.vault import BUTTON, IDLE, MEMO, Busy, Locked, Vault
 from tests.desk import COMMENT_CANARY, EXIF_CANARY, POLYGLOT, jpeg_with_metadata
 from tests.reviewing import REVIEW_PASSPHRASE
 
@@ -122,6 +122,31 @@ def test_lock_drops_the_key(review_db: Path) -> None:
     assert not vault.authorised("a" * 43) and not vault.current(generation)
     with pytest.raises(Locked):
         vault.open()
+
+
+def test_what_is_remembered_lasts_while_unlocked_and_no_longer(review_db: Path) -> None:
+    """Counts per filter are kept while unlocked (paging asks again), never past a lock:
+    a key can hold a search the reviewer typed."""
+    vault = Vault(review_db, 60)
+    made: list[str] = []
+
+    def make(value: str) -> str:
+        made.append(value)
+        return value
+
+    assert vault.remembered(("facets", "locked"), lambda: make("a")) == "a"
+    assert vault.remembered(("facets", "locked"), lambda: make("b")) == "b"  # not kept
+    vault.unlock(REVIEW_PASSPHRASE, "a" * 43)
+    assert vault.remembered(("facets", "cyanide"), lambda: make("c")) == "c"
+    assert vault.remembered(("facets", "cyanide"), lambda: make("d")) == "c"
+    for n in range(MEMO):  # the oldest goes first
+        vault.remembered(("facets", n), lambda: make("e"))
+    assert vault.remembered(("facets", "cyanide"), lambda: make("f")) == "f"
+    vault.lock(BUTTON)
+    assert vault._memo == {}
+    vault.unlock(REVIEW_PASSPHRASE, "a" * 43)
+    assert vault.remembered(("facets", "cyanide"), lambda: make("g")) == "g"
+    assert made == ["a", "b", "c", *["e"] * MEMO, "f", "g"]
 
 
 def test_the_idle_period_locks_and_each_request_starts_it_again(review_db: Path) -> None:

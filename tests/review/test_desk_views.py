@@ -329,6 +329,25 @@ def test_filters_count_and_keep_themselves_in_the_page_links(unlocked: FlaskClie
     assert 'value="older report"' in html  # the form shows what was typed
 
 
+def test_each_choice_of_a_filter_says_how_many_reports_it_would_show(
+        unlocked: FlaskClient, sample: Sample) -> None:
+    """The count beside a choice is the number of reports that choosing it shows, the
+    other filters as they are (review/facets.py); a wrong filter shows no counts."""
+    html = get(unlocked, "/").get_data(as_text=True)
+    assert "Only reports with attachments (2)</label>" in html
+    assert re.search(r'<option value="heard">[^<(]+\(2\)</option>', html)
+    assert re.search(r'<option value="follow-up">[^<(]+\(1\)</option>', html)
+    html = get(unlocked, "/?q=older+report").get_data(as_text=True)
+    assert "Only reports with attachments (0)</label>" in html
+    assert re.search(r'<option value="incident">[^<(]+\(55\)</option>', html)
+    # The source list's own choice leaves its other choice's count as it was.
+    html = get(unlocked, "/?source=heard").get_data(as_text=True)
+    assert re.search(r'<option value="heard" selected>[^<(]+\(2\)</option>', html)
+    assert re.search(r'<option value="witnessed">[^<(]+\((\d+)\)</option>', html)
+    html = get(unlocked, "/?from=not-a-date").get_data(as_text=True)
+    assert "Only reports with attachments</label>" in html
+
+
 def test_a_wrong_filter_is_named_and_what_was_typed_comes_back_escaped(
         unlocked: FlaskClient) -> None:
     answer = get(unlocked, "/?from=2026-02-30&q=%3Cscript%3Ealert(1)%3C/script%3E&type=fire")

@@ -32,14 +32,19 @@ import hashlib
 import hmac
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from reporter.errors import ReporterError, WrongPassphrase
 from reporter.review.db import ReviewDB
 
 UNLOCK_WAIT = 30.0
 IDLE, BUTTON, ELSEWHERE = "idle", "button", "elsewhere"
+
+T = TypeVar("T")
+MEMO = 64  # values ``remembered`` keeps
 
 
 class Locked(ReporterError):
@@ -85,6 +90,8 @@ class Vault:
         self.generation = 0
         self.reason: str | None = None  # why it locked last (IDLE, BUTTON, ELSEWHERE)
         self._reviewer: str | None = None
+        # What ``remembered`` keeps while this unlock lasts (dropped by lock and unlock).
+        self._memo: OrderedDict[Hashable, Any] = OrderedDict()
         self._failures = 0  # wrong passphrases in a row (since the last unlock)
         self._not_before = 0.0  # no passphrase is checked before this (clock)
         self.failed_before_unlock = 0  # shown to the reviewer once unlocked
@@ -121,6 +128,7 @@ class Vault:
             self._key = key
             self._session = session_digest(session_id)
             self._last = self._clock()
+            self._memo.clear()
             self.generation += 1
             self.reason = None
             self._reviewer = None
@@ -133,6 +141,7 @@ class Vault:
             self._key = None
             self._session = None
             self._reviewer = None
+            self._memo.clear()
             self.generation += 1
             self.reason = reason
 
@@ -174,6 +183,24 @@ class Vault:
         if key is None:
             raise Locked("the review desk is locked")
         return ReviewDB.open_with_key(self.path, key)
+
+    def remembered(self, key: Hashable, make: Callable[[], T]) -> T:
+        """``make()``, kept for ``key`` while this unlock lasts (the last ``MEMO``
+        keys): for counts that cost a walk of the database and that paging asks for
+        again. The key must name the state of the database it was computed on. Lock
+        and unlock drop everything (a key can hold a search the reviewer typed)."""
+        with self._state:
+            generation = self.generation
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]  # type: ignore[no-any-return]
+        value = make()
+        with self._state:
+            if self.generation == generation and self._key is not None:
+                self._memo[key] = value
+                while len(self._memo) > MEMO:
+                    self._memo.popitem(last=False)
+        return value
 
     @property
     def reviewer(self) -> str | None:
