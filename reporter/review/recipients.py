@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from reporter.errors import ReporterError
 from reporter.formats.crypto import RecipientPublicKey
 from reporter.formats.manifest import ROOT_HISTORY, Manifest
-from reporter.review.db import Recipient, ReviewDB
+from reporter.review.db import ReviewDB
 from reporter.review.histories import Lineage, lineage_of
+from reporter.review.records import Recipient
 
 PINNED, SAME, CHANGED, ACCEPTED = "pinned", "same", "changed", "accepted"
 

@@ -1,11 +1,11 @@
-"""The text a reviewer's search looks at, folded (``query.py``, ``db.py``).
+"""The text a reviewer's search looks at, folded (``query.py``, ``schema.py``, ``records.py``).
 
 ``fold``: Unicode-aware case folding after NFC. ``body_text``: every value of
 a report body (every field, code, date and receipt, not the JSON keys), one
 per line, folded, but a follow-up's own receipt code (no monitor knows it).
 A search for ``needle`` matches a report when ``fold(needle)`` is a substring
 of ``body_text(body)``; the full-text index (``reports_fts``, made by
-``db._MIGRATION_FTS``) holds exactly this text, so that it answers the same.
+``schema._MIGRATION_FTS``) holds exactly this text, so that it answers the same.
 """
 
 from __future__ import annotations

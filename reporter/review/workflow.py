@@ -62,9 +62,10 @@ from typing import Any
 
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES
-from reporter.review.db import ReviewDB, utc_now
+from reporter.review.db import ReviewDB
 from reporter.review.labels import N_
 from reporter.review.query import Filters, UnknownReport, _select, count_reports, tag_key
+from reporter.review.records import utc_now
 from reporter.review.workflow_schema import HISTORY_ACTIONS, STATUSES
 
 __all__ = ["HISTORY_ACTIONS", "INCIDENT_KEY", "STATUSES", "tag_key"]

@@ -1,7 +1,7 @@
 """The review database's schema for the verification workflow (``workflow.py``).
 
-Kept apart from ``db.py`` so that the migration list there stays one line per
-schema. It holds no code: ``db.py`` appends ``MIGRATION`` to its ``MIGRATIONS``.
+Kept apart from ``schema.py`` so that the migration list there stays one line per
+schema. It holds no code: ``schema.py`` appends ``MIGRATION`` to its ``MIGRATIONS``.
 
 * ``reports`` gains the reviewer's state of each report: ``status`` (one of
   ``STATUSES``, ``new`` for every report imported), ``sensitive`` (0 or 1),

@@ -11,7 +11,8 @@ import pytest
 
 from reporter.review import query as rq
 from reporter.review import workflow as wf
-from reporter.review.db import MIGRATIONS, ReviewDB
+from reporter.review.db import ReviewDB
+from reporter.review.schema import MIGRATIONS
 from reporter.storage import sqlc
 from tests.review.test_reviewquery import REVIEW_PASSPHRASE, Sample, populate
 
