@@ -24,7 +24,9 @@ from reporter.cli.terminal import echo
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES, KINDS, PERPETRATORS, SOURCES, AttachmentInfo
 from reporter.review import files as reviewfiles
+from reporter.review import incidents as ri
 from reporter.review import query as rq
+from reporter.review import review_history as rh
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB, review_db_path
 from reporter.review.labels import (
@@ -315,8 +317,8 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
     with obj.open() as db:
         detail = rq.get_report(db, report_id)
         state = wf.state(db, report_id)
-        incident = wf.get_incident(db, state.incident) if state.incident else None
-        entries = wf.history(db, report=report_id)
+        incident = ri.get_incident(db, state.incident) if state.incident else None
+        entries = rh.history(db, report=report_id)
     record = detail.record
     click.echo(f"Report {record.id}")
     _shared_code_warning(detail)
@@ -340,8 +342,8 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
             _attachments(follow_up, "    ")
 
 
-def _show_verification(state: wf.ReportState, incident: wf.Incident | None,
-                       entries: list[wf.Entry]) -> None:
+def _show_verification(state: wf.ReportState, incident: ri.Incident | None,
+                       entries: list[rh.Entry]) -> None:
     """What reviewers decided about the report (the desk records it), and its history."""
     status = wf.STATUS_LABELS.get(state.status, state.status)
     if state.duplicate_of is not None:
@@ -362,7 +364,7 @@ def _show_verification(state: wf.ReportState, incident: wf.Incident | None,
                 _indented(str(entry.detail.get("text", "")), "      ")
 
 
-def _what(entry: wf.Entry) -> str:
+def _what(entry: rh.Entry) -> str:
     d = entry.detail
     if entry.action == "status":
         return (f"status {wf.STATUS_LABELS.get(str(d.get('from')), d.get('from'))} -> "
@@ -538,7 +540,7 @@ def review_stats(obj: ReviewContext, /, **options: Any) -> None:
     filters = _filters(options)
     with obj.open() as db:
         counts = rq.stats(db, filters)
-        incidents = wf.count_incidents(db, filters)
+        incidents = ri.count_incidents(db, filters)
     if not counts.total:
         click.echo("No reports match.")
         return

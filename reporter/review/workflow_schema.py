@@ -14,8 +14,8 @@ schema. It holds no code: ``schema.py`` appends ``MIGRATION`` to its ``MIGRATION
   that describe it (several reports link to one incident).
 * ``review_history``: every change, append-only. Triggers refuse any UPDATE or
   DELETE of it, and any INSERT that does not continue its hash chain (each entry
-  names the hash of the one before it; ``workflow.py`` computes the hashes and
-  ``workflow.verify_history`` checks them). See SECURITY.md for what that does
+  names the hash of the one before it; ``review_history.py`` computes the hashes
+  and ``review_history.verify_history`` checks them). See SECURITY.md for what that does
   and does not protect against.
 * ``review_settings``: the review database's own small settings (the name of the
   reviewer who last unlocked the desk).
