@@ -18,8 +18,8 @@ from reporter.cli.terminal import clean, echo
 from reporter.errors import ReporterError
 from reporter.formats.manifest import ROOT_HISTORY
 from reporter.review import recipients as rr
+from reporter.review.db_records import Recipient
 from reporter.review.histories import short
-from reporter.review.records import Recipient
 
 
 def recipient_lines(recipients: Iterable[Recipient], own: bytes | None = None,

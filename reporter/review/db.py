@@ -18,7 +18,7 @@ next import (``importer.py``).
 
 This module holds ``ReviewDB``'s life: create, derive the key, open (migrating
 to the current schema, ``schema.py``), explain a failure, close. What it
-records and reads of imported bundles is ``ImportRecords`` (``records.py``),
+records and reads of imported bundles is ``ImportRecords`` (``db_records.py``),
 which ``ReviewDB`` extends; query helpers live in ``query.py``.
 """
 
@@ -36,7 +36,7 @@ from reporter.errors import (
 )
 from reporter.formats.crypto import KdfParams, check_new_passphrase, derive_key, subkey
 from reporter.review import schema
-from reporter.review.records import ImportRecords
+from reporter.review.db_records import ImportRecords
 from reporter.storage import passfile, sqlc
 from reporter.storage.blobs import BlobStore
 

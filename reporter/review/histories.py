@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from reporter.errors import BundleConflict
 from reporter.formats.manifest import ROOT_HISTORY, Restore
 from reporter.review.db import ReviewDB
-from reporter.review.records import BundleRecord, HistoryRecord
+from reporter.review.db_records import BundleRecord, HistoryRecord
 
 
 def short(history: bytes) -> str:

@@ -38,6 +38,7 @@ from reporter.formats.envelope import open_envelope_with_key
 from reporter.formats.manifest import ROOT_HISTORY, Manifest, Restore
 from reporter.formats.report import AttachmentInfo, Report
 from reporter.review.db import ReviewDB
+from reporter.review.db_records import BundleRecord
 from reporter.review.histories import (
     Lineage,
     NewRestore,
@@ -46,7 +47,6 @@ from reporter.review.histories import (
     record_restores,
 )
 from reporter.review.recipients import Outcome, check_bundle
-from reporter.review.records import BundleRecord
 from reporter.storage import sqlc
 from reporter.storage.blobs import SEGMENT, BlobStore
 from reporter.storage.pipeline import read_ahead, rechunk

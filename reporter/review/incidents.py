@@ -33,8 +33,8 @@ from typing import Any
 from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES
 from reporter.review.db import ReviewDB
+from reporter.review.db_records import utc_now
 from reporter.review.query import Filters, _select
-from reporter.review.records import utc_now
 from reporter.review.review_history import append_entry
 from reporter.review.workflow import (
     BAD_DATE,

@@ -40,8 +40,8 @@ from reporter.errors import ReporterError
 from reporter.formats.crypto import RecipientPublicKey
 from reporter.formats.manifest import ROOT_HISTORY, Manifest
 from reporter.review.db import ReviewDB
+from reporter.review.db_records import Recipient
 from reporter.review.histories import Lineage, lineage_of
-from reporter.review.records import Recipient
 
 PINNED, SAME, CHANGED, ACCEPTED = "pinned", "same", "changed", "accepted"
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reporter.review.db import ReviewDB
-from reporter.review.records import utc_now
+from reporter.review.db_records import utc_now
 
 HISTORY_CONTEXT = b"reporter/review-history/v1\x00"
 ZERO_HASH = bytes(32)

@@ -1,7 +1,7 @@
 """The review database's schema: its migrations, one per schema version.
 
 Kept apart from ``db.py`` (opening the database, its files and keys) and from
-``records.py`` (what import writes): this module holds the tables and indexes
+``db_records.py`` (what import writes): this module holds the tables and indexes
 every review database is migrated to, in order, and the one Python step the
 search migration needs. ``sqlc.migrate`` applies ``MIGRATIONS`` when a database
 is created or opened; schema 6, the verification workflow's, is in

@@ -11,8 +11,8 @@ from reporter.formats.crypto import RecipientPrivateKey
 from reporter.formats.manifest import recipient_id
 from reporter.review import recipients as rr
 from reporter.review.db import ReviewDB
+from reporter.review.db_records import Recipient
 from reporter.review.importer import import_bundle
-from reporter.review.records import Recipient
 from reporter.station import export as station_export
 from tests.conftest import Station, add_reports
 from tests.review.test_review import export

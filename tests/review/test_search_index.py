@@ -15,7 +15,7 @@ import pytest
 from reporter.review import query as rq
 from reporter.review import schema
 from reporter.review.db import ReviewDB
-from reporter.review.records import report_columns
+from reporter.review.db_records import report_columns
 from reporter.review.schema import MIGRATIONS
 from reporter.review.searchtext import body_text, fold
 from reporter.storage import sqlc
