@@ -92,6 +92,7 @@ DESK_VAULT = "reporter/review/desk/vault.py"
 DESK_FILES = "reporter/review/desk/web/files.py"
 # The review desk's tests (the browser's take a minute more: add tests/e2e/test_desk_browser.py).
 WORKFLOW = "reporter/review/workflow.py"
+REVIEW_HISTORY = "reporter/review/review_history.py"
 WORKFLOW_SCHEMA = "reporter/review/workflow_schema.py"
 WORKFLOW_TESTS = ("tests/review/test_workflow.py", "tests/e2e/test_desk_workflow_server.py",
                   "tests/cli/test_review_workflow_cli.py")
@@ -459,10 +460,10 @@ MUTANTS: tuple[Mutant, ...] = (
                         "        BEGIN SELECT 1; END\"\"\",\n    \"\"\"CREATE TRIGGER "
                         "review_history_no_delete")),
     m("workflow-chain-unchecked", "workflow", "verify_history trusts each entry's hash",
-      WORKFLOW, ("        if entry_id != expected_id or bytes(row[7]) != previous or "
+      REVIEW_HISTORY, ("        if entry_id != expected_id or bytes(row[7]) != previous or "
                  "bytes(row[8]) != digest:", "        if entry_id != expected_id:")),
     m("workflow-name-unchecked", "workflow", "a reviewer's name is recorded as typed",
-      WORKFLOW, ('    return _clean(text, MAX_NAME, "reviewer\'s name")',
+      WORKFLOW, ('    return clean_text(text, MAX_NAME, "reviewer\'s name")',
                  '    return text or "?"')),
     m("workflow-tag-case", "workflow", "tags match only as typed (no folding)",
       "reporter/review/filters.py",

@@ -11,8 +11,8 @@ import click
 from reporter.cli.review import ReviewContext, pass_review
 from reporter.cli.review_filters import filter_options, filters_from
 from reporter.cli.tables import cut, print_table
+from reporter.review import incidents as ri
 from reporter.review import listing
-from reporter.review import workflow as wf
 from reporter.review.labels import TYPE_LABELS
 
 
@@ -47,7 +47,7 @@ def review_stats(obj: ReviewContext, /, **options: Any) -> None:
     filters = filters_from(options)
     with obj.open() as db:
         counts = listing.stats(db, filters)
-        incidents = wf.count_incidents(db, filters)
+        incidents = ri.count_incidents(db, filters)
     if not counts.total:
         click.echo("No reports match.")
         return

@@ -18,7 +18,7 @@ from reporter.cli.terminal import clean, echo
 from reporter.errors import ReporterError
 from reporter.formats.manifest import ROOT_HISTORY
 from reporter.review import recipients as rr
-from reporter.review.db import Recipient
+from reporter.review.db_records import Recipient
 from reporter.review.histories import short
 
 

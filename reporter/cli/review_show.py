@@ -21,7 +21,9 @@ from reporter.cli.terminal import clean as _clean
 from reporter.errors import ReporterError
 from reporter.formats.report import AttachmentInfo
 from reporter.review import files as reviewfiles
+from reporter.review import incidents as ri
 from reporter.review import listing, records
+from reporter.review import review_history as rh
 from reporter.review import workflow as wf
 from reporter.review.labels import (
     CODE_LABELS,
@@ -115,8 +117,8 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
     with obj.open() as db:
         detail = records.get_report(db, report_id)
         state = wf.state(db, report_id)
-        incident = wf.get_incident(db, state.incident) if state.incident else None
-        entries = wf.history(db, report=report_id)
+        incident = ri.get_incident(db, state.incident) if state.incident else None
+        entries = rh.history(db, report=report_id)
     record = detail.record
     click.echo(f"Report {record.id}")
     _shared_code_warning(detail)
@@ -140,8 +142,8 @@ def review_show(obj: ReviewContext, report_id: int) -> None:
             _attachments(follow_up, "    ")
 
 
-def _show_verification(state: wf.ReportState, incident: wf.Incident | None,
-                       entries: list[wf.Entry]) -> None:
+def _show_verification(state: wf.ReportState, incident: ri.Incident | None,
+                       entries: list[rh.Entry]) -> None:
     """What reviewers decided about the report (the desk records it), and its history."""
     status = wf.STATUS_LABELS.get(state.status, state.status)
     if state.duplicate_of is not None:
@@ -162,7 +164,7 @@ def _show_verification(state: wf.ReportState, incident: wf.Incident | None,
                 _indented(str(entry.detail.get("text", "")), "      ")
 
 
-def _what(entry: wf.Entry) -> str:
+def _what(entry: rh.Entry) -> str:
     d = entry.detail
     if entry.action == "status":
         return (f"status {wf.STATUS_LABELS.get(str(d.get('from')), d.get('from'))} -> "

@@ -1,7 +1,7 @@
 """Charts of the review database: what is counted, per month, and the SVG drawn of it.
 
 **What a chart counts** is a ``Unit``, passed to the one function that counts
-(``count``): ``INCIDENTS`` (the desk's default: ``workflow.INCIDENT_KEY``,
+(``count``): ``INCIDENTS`` (the desk's default: ``incidents.INCIDENT_KEY``,
 reports linked into one incident count once, an unlinked report as an
 incident of its own) or ``REPORTS``, first reports received (a follow-up adds
 to a report already counted, and carries no site, type or perpetrator of its
@@ -59,7 +59,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TextIO
 
-from reporter.review import export, workflow
+from reporter.review import export, incidents
 from reporter.review.db import ReviewDB
 from reporter.review.filters import Filters, _select
 from reporter.review.labels import N_, PERPETRATOR_LABELS, TYPE_LABELS
@@ -90,12 +90,12 @@ class Unit:
 
 REPORTS = Unit("reports", "reports_received", N_("reports received"), N_("Reports received"),
                "r.id")
-# Incidents (``workflow.INCIDENT_KEY``): a report linked to an incident counts for it,
+# Incidents (``incidents.INCIDENT_KEY``): a report linked to an incident counts for it,
 # once however many of its reports fall in the month; a report linked to none counts
 # as an incident of its own. An incident whose reports give different months counts
 # once in each of those months.
 INCIDENTS = Unit("incidents", "incidents", N_("incidents"), N_("Incidents"),
-                 workflow.INCIDENT_KEY, per_incident=True)
+                 incidents.INCIDENT_KEY, per_incident=True)
 UNITS = {INCIDENTS.name: INCIDENTS, REPORTS.name: REPORTS}
 
 TITLES = {

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 from reporter.errors import BundleConflict
 from reporter.formats.manifest import ROOT_HISTORY, Restore
-from reporter.review.db import BundleRecord, HistoryRecord, ReviewDB
+from reporter.review.db import ReviewDB
+from reporter.review.db_records import BundleRecord, HistoryRecord
 
 
 def short(history: bytes) -> str:

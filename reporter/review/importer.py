@@ -37,7 +37,8 @@ from reporter.formats.envelope import inspect as inspect_envelope
 from reporter.formats.envelope import open_envelope_with_key
 from reporter.formats.manifest import ROOT_HISTORY, Manifest, Restore
 from reporter.formats.report import AttachmentInfo, Report
-from reporter.review.db import BundleRecord, ReviewDB
+from reporter.review.db import ReviewDB
+from reporter.review.db_records import BundleRecord
 from reporter.review.histories import (
     Lineage,
     NewRestore,

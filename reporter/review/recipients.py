@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from reporter.errors import ReporterError
 from reporter.formats.crypto import RecipientPublicKey
 from reporter.formats.manifest import ROOT_HISTORY, Manifest
-from reporter.review.db import Recipient, ReviewDB
+from reporter.review.db import ReviewDB
+from reporter.review.db_records import Recipient
 from reporter.review.histories import Lineage, lineage_of
 
 PINNED, SAME, CHANGED, ACCEPTED = "pinned", "same", "changed", "accepted"

@@ -1,4 +1,4 @@
-"""The text a reviewer's search looks at, folded (``filters.py``, ``db.py``).
+"""The text a reviewer's search looks at, folded (``filters.py``, ``schema.py``, ``db_records.py``).
 
 ``fold``: Unicode-aware case folding after NFC. ``body_text``: every value of
 a report body (every field, code, date and receipt, not the JSON keys), one

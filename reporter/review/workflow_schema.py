@@ -1,7 +1,7 @@
 """The review database's schema for the verification workflow (``workflow.py``).
 
-Kept apart from ``db.py`` so that the migration list there stays one line per
-schema. It holds no code: ``db.py`` appends ``MIGRATION`` to its ``MIGRATIONS``.
+Kept apart from ``schema.py`` so that the migration list there stays one line per
+schema. It holds no code: ``schema.py`` appends ``MIGRATION`` to its ``MIGRATIONS``.
 
 * ``reports`` gains the reviewer's state of each report: ``status`` (one of
   ``STATUSES``, ``new`` for every report imported), ``sensitive`` (0 or 1),
@@ -14,8 +14,8 @@ schema. It holds no code: ``db.py`` appends ``MIGRATION`` to its ``MIGRATIONS``.
   that describe it (several reports link to one incident).
 * ``review_history``: every change, append-only. Triggers refuse any UPDATE or
   DELETE of it, and any INSERT that does not continue its hash chain (each entry
-  names the hash of the one before it; ``workflow.py`` computes the hashes and
-  ``workflow.verify_history`` checks them). See SECURITY.md for what that does
+  names the hash of the one before it; ``review_history.py`` computes the hashes
+  and ``review_history.verify_history`` checks them). See SECURITY.md for what that does
   and does not protect against.
 * ``review_settings``: the review database's own small settings (the name of the
   reviewer who last unlocked the desk).

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reporter.cli.main import main
+from reporter.review import incidents as ri
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB
 from tests.cli.test_review_cli import Result
@@ -47,7 +48,7 @@ def _mark(sample: Sample) -> int:
         wf.add_tag(db, shooting, "Army", "Amina")
         wf.set_sensitive(db, shooting, True, "Amina")
         wf.add_note(db, shooting, "Called back.\nConfirmed.", "Beatriz")
-        return wf.mark_duplicate(db, beating, shooting, "Beatriz")
+        return ri.mark_duplicate(db, beating, shooting, "Beatriz")
 
 
 def test_show_prints_the_verification(run, sample: Sample) -> None:  # type: ignore[no-untyped-def]

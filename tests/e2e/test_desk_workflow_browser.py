@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from reporter.review import incidents as ri
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB
 from tests.browser import artifact
@@ -46,11 +47,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
             wf.add_tag(db, photo, "\"><svg onload=alert(1)>", "Beatriz <b>")
             wf.add_note(db, photo, f"{SCRIPT}\nsecond line", "Beatriz <b>")
             wf.set_sensitive(db, photo, True, "Beatriz <b>")
-            incident = wf.create_incident(db, wf.IncidentFields(
+            incident = ri.create_incident(db, ri.IncidentFields(
                 title=HOSTILE_TITLE, date_from="2026-03-01", site="Marange",
                 types=("shooting",), people_affected=3, note=SCRIPT), "Beatriz <b>",
                 link=[photo])
-            wf.mark_duplicate(db, hostile, photo, "Beatriz <b>")
+            ri.mark_duplicate(db, hostile, photo, "Beatriz <b>")
             made.ids["incident"] = incident
         return made
 

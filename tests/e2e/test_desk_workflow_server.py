@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from reporter.review import review_history as rh
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB
 from tests.conftest import Station
@@ -87,12 +88,12 @@ def test_changes_are_post_redirect_get_and_recorded_with_the_name(
     assert answer.status_code == 303
     desk.stop()
     with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
-        entries = wf.history(db, report=photo)
+        entries = rh.history(db, report=photo)
         assert [e.action for e in entries] == ["status", "tag-added", "tag-added", "note",
                                                "sensitive", "tag-removed"]
         assert {e.reviewer for e in entries} == {NAME}
-        assert wf.notes(db, photo)[0].detail["text"] == HOSTILE_NOTE
-        assert wf.verify_history(db).intact
+        assert rh.notes(db, photo)[0].detail["text"] == HOSTILE_NOTE
+        assert rh.verify_history(db).intact
         assert wf.remembered_reviewer(db) == NAME
 
 
@@ -122,7 +123,7 @@ def test_a_form_without_the_token_changes_nothing(desk: Desk, sample: Sample) ->
     assert "No change recorded yet." in page and "Mallory" not in page
     desk.stop()
     with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
-        assert wf.history(db) == [] and wf.state(db, photo).status == "new"
+        assert rh.history(db) == [] and wf.state(db, photo).status == "new"
 
 
 def test_incidents_link_reports_and_count_once(desk: Desk, sample: Sample) -> None:
@@ -210,9 +211,9 @@ def test_the_history_page_checks_the_chain(desk: Desk, sample: Sample) -> None:
     page = session.get(desk.url + "/history", timeout=30).text
     assert "2 changes recorded. Every entry matches its hash" in page
     with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
-        head = wf.verify_history(db).head.hex()
+        head = rh.verify_history(db).head.hex()
         assert head in page and f'href="/reports/{photo}"' in page
-        first = wf.history(db)[0].hash.hex()
+        first = rh.history(db)[0].hash.hex()
     found = session.get(desk.url + "/history", params={"hash": first.upper()}, timeout=30)
     assert "Found: entry 1 has this hash" in found.text
     assert "No entry has this hash" in session.get(

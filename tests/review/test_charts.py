@@ -19,7 +19,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from reporter.review import charts, workflow
+from reporter.review import charts, incidents
 from reporter.review.db import ReviewDB
 from reporter.review.desk.app import create_app
 from reporter.review.desk.config import DeskConfig
@@ -381,7 +381,7 @@ def test_before_any_link_each_first_report_is_an_incident_of_its_own(db: ReviewD
 
 def test_two_reports_linked_into_one_incident_count_once(db: ReviewDB) -> None:
     one, two = march_ids(db)
-    incident = workflow.create_incident(db, workflow.IncidentFields("Checkpoint shooting"),
+    incident = incidents.create_incident(db, incidents.IncidentFields("Checkpoint shooting"),
                                         "Amina", link=[one, two])
     types = cells(charts.count(db, Filters(), "types", charts.INCIDENTS))
     assert ("2026-03", "shooting", 1) in types  # two reports, one incident
@@ -392,7 +392,7 @@ def test_two_reports_linked_into_one_incident_count_once(db: ReviewDB) -> None:
               for r in charts.count(db, Filters(), "people", charts.INCIDENTS).rows}
     assert people["2026-03"] == (3, 1, 1)
     # ... until reviewers give their own count.
-    workflow.update_incident(db, incident, workflow.IncidentFields(
+    incidents.update_incident(db, incident, incidents.IncidentFields(
         "Checkpoint shooting", people_affected=11), "Amina")
     people = {r.month: (r.people, r.count, r.with_number)
               for r in charts.count(db, Filters(), "people", charts.INCIDENTS).rows}

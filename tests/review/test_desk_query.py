@@ -16,9 +16,10 @@ from reporter.formats import attachment
 from reporter.formats.report import AttachmentInfo
 from reporter.review import listing, records
 from reporter.review.custody import custody
-from reporter.review.db import MIGRATIONS, ReviewDB
+from reporter.review.db import ReviewDB
 from reporter.review.filters import Filters, InvalidFilter
 from reporter.review.importer import import_bundle
+from reporter.review.schema import MIGRATIONS
 from reporter.review.workflow_schema import MIGRATION as WORKFLOW
 from reporter.storage import sqlc
 from tests.conftest import Station, add_reports
@@ -238,7 +239,7 @@ def test_a_review_database_of_schema_4_gets_its_columns_from_the_bodies(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "old.db"
     # Made at schema 5 (the workflow's later schema would hold the columns dropped below).
-    monkeypatch.setattr("reporter.review.db.MIGRATIONS",
+    monkeypatch.setattr("reporter.review.schema.MIGRATIONS",
                         MIGRATIONS[:MIGRATIONS.index(WORKFLOW)])
     # ... so without the search index of schema 7 either: reports are added without it.
     monkeypatch.setattr(ReviewDB, "_index_report", lambda *args: None)

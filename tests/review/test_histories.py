@@ -17,8 +17,8 @@ import pytest
 from reporter.errors import BundleConflict
 from reporter.formats.chain import genesis
 from reporter.formats.manifest import ROOT_HISTORY, Restore
-from reporter.review import db as reviewdb
 from reporter.review import recipients as rr
+from reporter.review import schema
 from reporter.review.db import ReviewDB
 from reporter.review.histories import Lineage
 from reporter.review.importer import gaps, import_bundle
@@ -273,7 +273,7 @@ def test_a_review_database_of_schema_3_keeps_everything_in_the_first_history(
         key = review._key
     path.unlink()
     old = sqlc.connect(path, key, create=True, owner="review database")
-    sqlc.migrate(old, reviewdb.MIGRATIONS[:3])
+    sqlc.migrate(old, schema.MIGRATIONS[:3])
     old.close()
     # Schema 3 tables, filled by hand as the previous release left them.
     add_reports(station, 2)
@@ -300,7 +300,7 @@ def test_a_review_database_of_schema_3_keeps_everything_in_the_first_history(
     old.close()
     with ReviewDB.open(path, "a long review passphrase") as review:
         c = review.connection
-        assert sqlc.schema_version(c) == len(reviewdb.MIGRATIONS)
+        assert sqlc.schema_version(c) == len(schema.MIGRATIONS)
         assert c.execute("SELECT id, seq, history FROM reports ORDER BY id").fetchall() == [
             (10, 1, ROOT), (30, 3, ROOT)]
         assert review.attachment_uploads(30) == {0: 7}

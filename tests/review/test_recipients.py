@@ -10,7 +10,8 @@ import pytest
 from reporter.formats.crypto import RecipientPrivateKey
 from reporter.formats.manifest import recipient_id
 from reporter.review import recipients as rr
-from reporter.review.db import Recipient, ReviewDB
+from reporter.review.db import ReviewDB
+from reporter.review.db_records import Recipient
 from reporter.review.importer import import_bundle
 from reporter.station import export as station_export
 from tests.conftest import Station, add_reports
@@ -159,15 +160,15 @@ def test_compare_by_key_id() -> None:
 
 def test_a_review_database_of_schema_2_pins_at_its_next_import(
         station: Station, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from reporter.review import db as reviewdb
+    from reporter.review import schema
     from reporter.storage import sqlc
 
     path = tmp_path / "old-review.db"
     # Made at schema 5: the workflow's tables (schema 6 on) did not exist at schema 2.
     from reporter.review.workflow_schema import MIGRATION as WORKFLOW
 
-    monkeypatch.setattr(reviewdb, "MIGRATIONS",
-                        reviewdb.MIGRATIONS[:reviewdb.MIGRATIONS.index(WORKFLOW)])
+    monkeypatch.setattr(schema, "MIGRATIONS",
+                        schema.MIGRATIONS[:schema.MIGRATIONS.index(WORKFLOW)])
     # ... so without the search index of schema 7 either: import writes none.
     monkeypatch.setattr(ReviewDB, "_index_report", lambda *args: None)
     with ReviewDB.create(path, "a long review passphrase") as db:
@@ -184,7 +185,7 @@ def test_a_review_database_of_schema_2_pins_at_its_next_import(
         c.execute("PRAGMA user_version = 2")
     monkeypatch.undo()
     with ReviewDB.open(path, "a long review passphrase") as db:
-        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS)
+        assert sqlc.schema_version(db.connection) == len(schema.MIGRATIONS)
         assert db.pins(station.station_id) == {} and rr.pending(db) == {}
         result = import_bundle(db, next_bundle(station, tmp_path, 2), station.reviewer)
         assert result.recipients is not None and result.recipients.state == rr.PINNED

@@ -334,6 +334,7 @@ def test_a_review_database_from_before_attachments_is_migrated(
         station: Station, tmp_path: Path) -> None:
     from reporter.formats.crypto import KdfParams, derive_key
     from reporter.review import db as reviewdb
+    from reporter.review import schema
     from reporter.storage import passfile, sqlc
     from tests.conftest import add_report_with_attachments
 
@@ -343,11 +344,11 @@ def test_a_review_database_from_before_attachments_is_migrated(
     key = derive_key("a long review passphrase", params)
     reviewdb.sidecar(path).write_bytes(passfile.render(reviewdb.FORMAT, params, key))
     old = sqlc.connect(path, key, create=True, owner="review database")
-    sqlc.migrate(old, reviewdb.MIGRATIONS[:1])
+    sqlc.migrate(old, schema.MIGRATIONS[:1])
     old.close()
     db = ReviewDB.open(path, "a long review passphrase")
     try:
-        assert sqlc.schema_version(db.connection) == len(reviewdb.MIGRATIONS)
+        assert sqlc.schema_version(db.connection) == len(schema.MIGRATIONS)
         add_reports(station, 1)
         add_report_with_attachments(station, [("a.pdf", b"%PDF-1.7\n" + bytes(5000))])
         result = import_bundle(db, export(station, tmp_path / "1.rptr"), station.reviewer)

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from reporter.review import db as reviewdb
-from reporter.review import listing
-from reporter.review.db import MIGRATIONS, ReviewDB, report_columns
+from reporter.review import listing, schema
+from reporter.review.db import ReviewDB
+from reporter.review.db_records import report_columns
 from reporter.review.filters import Filters, _select, fts_phrase
+from reporter.review.schema import MIGRATIONS
 from reporter.review.searchtext import body_text, fold
 from reporter.storage import sqlc
 from tests.review.test_reviewquery import (
@@ -170,8 +171,8 @@ def test_a_database_made_before_the_index_is_migrated(tmp_path: Path,
     """Made with the migrations before this one (whatever their number), reports written
     as that reporter wrote them; opening it builds the index from the bodies."""
     path = tmp_path / "review.db"
-    before = MIGRATIONS[:MIGRATIONS.index(reviewdb._MIGRATION_FTS)]
-    monkeypatch.setattr(reviewdb, "MIGRATIONS", before)
+    before = MIGRATIONS[:MIGRATIONS.index(schema._MIGRATION_FTS)]
+    monkeypatch.setattr(schema, "MIGRATIONS", before)
     ReviewDB.create(path, REVIEW_PASSPHRASE).close()
     monkeypatch.undo()
     conn = sqlc.connect(path, ReviewDB.derive_key(path, REVIEW_PASSPHRASE), create=False,

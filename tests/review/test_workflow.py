@@ -1,6 +1,7 @@
-"""The verification workflow in the review database itself (``review/workflow.py``):
-statuses, tags, notes, the sensitive mark, incidents and their counting, and the
-append-only, hash-chained history, over a real SQLCipher review database."""
+"""The verification workflow in the review database itself (``review/workflow.py``:
+statuses, tags, notes, the sensitive mark; ``incidents.py``: incidents and their
+counting; ``review_history.py``: the append-only, hash-chained history), over a real
+SQLCipher review database."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from reporter.review import incidents as ri
 from reporter.review import listing, records
+from reporter.review import review_history as rh
 from reporter.review import workflow as wf
-from reporter.review.db import MIGRATIONS, ReviewDB
+from reporter.review.db import ReviewDB
 from reporter.review.filters import Filters
+from reporter.review.schema import MIGRATIONS
 from reporter.storage import sqlc
 from tests.review.test_reviewquery import REVIEW_PASSPHRASE, Sample, populate
 
@@ -39,7 +43,7 @@ def test_the_migration_adds_the_workflow_and_every_report_starts_new(db: ReviewD
     for report_id in sample.ids.values():
         got = wf.state(db, report_id)
         assert (got.status, got.sensitive, got.incident, got.tags) == ("new", False, None, ())
-    assert wf.history(db) == []
+    assert rh.history(db) == []
     with pytest.raises(records.UnknownReport):
         wf.state(db, 9999)
 
@@ -50,7 +54,7 @@ def test_statuses_change_and_each_change_is_recorded(db: ReviewDB, sample: Sampl
     assert not wf.set_status(db, shooting, "under-review", ME)  # no change, no entry
     assert wf.set_status(db, shooting, "verified", "Beatriz")
     assert wf.state(db, shooting).status == "verified"
-    entries = wf.history(db, report=shooting)
+    entries = rh.history(db, report=shooting)
     assert [(e.action, e.detail, e.reviewer) for e in entries] == [
         ("status", {"from": "new", "to": "under-review"}, ME),
         ("status", {"from": "under-review", "to": "verified"}, "Beatriz")]
@@ -84,7 +88,7 @@ def test_tags_are_normalised_and_matched_without_case(db: ReviewDB, sample: Samp
     assert listing.count_reports(db, Filters(tag="EXPULSE\u0301")) == 1
     assert wf.remove_tag(db, shooting, "water pollution", ME)
     assert not wf.remove_tag(db, shooting, "water pollution", ME)
-    assert [(e.action, e.detail) for e in wf.history(db, report=shooting)] == [
+    assert [(e.action, e.detail) for e in rh.history(db, report=shooting)] == [
         ("tag-added", {"tag": "Water Pollution"}), ("tag-added", {"tag": "Expulsé"}),
         ("tag-removed", {"tag": "Water Pollution"})]
     for bad, problem in (("", wf.EMPTY), ("   ", wf.EMPTY), ("x" * 51, wf.TOO_LONG),
@@ -98,7 +102,7 @@ def test_notes_are_history_entries_kept_as_typed(db: ReviewDB, sample: Sample) -
     report = sample.ids["children"]
     wf.add_note(db, report, "Called the monitor.\r\nThey confirm: 12 children.", ME)
     wf.add_note(db, report, "<script>alert(1)</script> =1+1", "Beatriz")
-    assert [(n.detail["text"], n.reviewer) for n in wf.notes(db, report)] == [
+    assert [(n.detail["text"], n.reviewer) for n in rh.notes(db, report)] == [
         ("Called the monitor.\nThey confirm: 12 children.", ME),
         ("<script>alert(1)</script> =1+1", "Beatriz")]
     with pytest.raises(wf.WorkflowError):
@@ -119,7 +123,7 @@ def test_the_sensitive_mark(db: ReviewDB, sample: Sample) -> None:
     assert wf.count_sensitive(db, Filters(kind="follow-up")) == 0
     assert listing.count_reports(db, Filters(sensitive=False)) == len(sample.ids) - 1
     assert wf.set_sensitive(db, report, False, ME)
-    assert [e.action for e in wf.history(db, report=report)] == ["sensitive", "not-sensitive"]
+    assert [e.action for e in rh.history(db, report=report)] == ["sensitive", "not-sensitive"]
 
 
 def test_reviewer_names_are_checked(db: ReviewDB, sample: Sample) -> None:
@@ -148,11 +152,11 @@ def test_hostile_strings_are_stored_as_text_or_refused(db: ReviewDB, sample: Sam
             except wf.WorkflowError as exc:
                 assert exc.problem in (wf.TOO_LONG, wf.CONTROL), text
     assert "<script>alert(1)</script>" in stored and "=HYPERLINK(\"http://x\")" in stored
-    assert wf.verify_history(db).intact
-    texts = {e.detail.get("text") for e in wf.notes(db, report)}
+    assert rh.verify_history(db).intact
+    texts = {e.detail.get("text") for e in rh.notes(db, report)}
     assert "\"><img src=x onerror=alert(1)>" in texts
     assert not any("\x00" in str(e.detail) or "\u202e" in str(e.detail)
-                   for e in wf.history(db))
+                   for e in rh.history(db))
 
 
 # --- the history: append-only, chained --------------------------------------------------
@@ -182,27 +186,27 @@ def test_the_database_refuses_to_update_or_delete_the_history(db: ReviewDB,
     with pytest.raises(sqlc.sqlcipher.IntegrityError, match="append-only"):
         conn.execute("INSERT INTO review_history (id, at, reviewer, action, detail, previous, "
                      "hash) VALUES (9, '2026-01-01T00:00:00Z', 'x', 'note', '{}', ?, ?)",
-                     (wf.history(db)[-1].hash, bytes(32)))
-    assert len(wf.history(db)) == 3 and wf.verify_history(db).intact
+                     (rh.history(db)[-1].hash, bytes(32)))
+    assert len(rh.history(db)) == 3 and rh.verify_history(db).intact
 
 
 def test_an_entry_rewritten_outside_reporter_breaks_the_chain(db: ReviewDB,
                                                               sample: Sample) -> None:
     _some_history(db, sample)
-    check = wf.verify_history(db)
-    assert check.intact and check.entries == 3 and check.head == wf.history(db)[-1].hash
+    check = rh.verify_history(db)
+    assert check.intact and check.entries == 3 and check.head == rh.history(db)[-1].hash
     # Whoever holds the passphrase can drop the trigger and rewrite an entry...
     conn = db.connection
     conn.execute("DROP TRIGGER review_history_no_update")
     conn.execute("UPDATE review_history SET reviewer = 'someone else' WHERE id = 2")
     # ... and the chain says where.
-    assert wf.verify_history(db).broken == 2
+    assert rh.verify_history(db).broken == 2
 
 
 def test_a_new_entry_continues_the_chain(db: ReviewDB, sample: Sample) -> None:
     _some_history(db, sample)
-    entries = wf.history(db)
-    assert entries[0].previous == wf.ZERO_HASH
+    entries = rh.history(db)
+    assert entries[0].previous == rh.ZERO_HASH
     assert [e.previous for e in entries[1:]] == [e.hash for e in entries[:-1]]
     assert [e.id for e in entries] == [1, 2, 3]
 
@@ -216,75 +220,75 @@ def test_incidents_are_counted_not_reports(db: ReviewDB, sample: Sample) -> None
     # No links: shooting with its two follow-ups is one, children, beating, and the
     # orphan follow-up (its first report is not imported) count one each.
     assert listing.count_reports(db, everything) == 6
-    assert wf.count_incidents(db, everything) == 4
+    assert ri.count_incidents(db, everything) == 4
     # Beating and shooting are one incident, seen by two stations.
-    incident = wf.create_incident(db, wf.IncidentFields(
+    incident = ri.create_incident(db, ri.IncidentFields(
         title="Checkpoint shooting", date_from="2026-02-20", date_to="2026-03-30",
         site="Marange", types=("shooting",), people_affected=7), ME,
         link=[ids["shooting"], ids["beating"]])
-    assert wf.count_incidents(db, everything) == 3
+    assert ri.count_incidents(db, everything) == 3
     # A follow-up linked elsewhere counts there; its first report's incident stays.
-    assert wf.count_incidents(db, Filters(kind="follow-up")) == 2  # shooting's, orphan
-    assert wf.count_incidents(db, Filters(site="marange")) == 1
-    assert wf.count_incidents(db, Filters(incident=incident)) == 1
-    got = wf.get_incident(db, incident)
+    assert ri.count_incidents(db, Filters(kind="follow-up")) == 2  # shooting's, orphan
+    assert ri.count_incidents(db, Filters(site="marange")) == 1
+    assert ri.count_incidents(db, Filters(incident=incident)) == 1
+    got = ri.get_incident(db, incident)
     assert got.reports == 2 and got.fields.people_affected == 7
-    assert [(e.action, e.report) for e in wf.history(db, incident=incident)] == [
+    assert [(e.action, e.report) for e in rh.history(db, incident=incident)] == [
         ("incident-created", None), ("linked", ids["shooting"]), ("linked", ids["beating"])]
-    assert wf.unlink(db, ids["beating"], ME)
-    assert wf.count_incidents(db, everything) == 4
-    assert not wf.unlink(db, ids["beating"], ME)
+    assert ri.unlink(db, ids["beating"], ME)
+    assert ri.count_incidents(db, everything) == 4
+    assert not ri.unlink(db, ids["beating"], ME)
 
 
 def test_marking_a_duplicate_links_both_to_one_incident(db: ReviewDB, sample: Sample) -> None:
     ids = sample.ids
-    incident = wf.mark_duplicate(db, ids["beating"], ids["shooting"], ME)
+    incident = ri.mark_duplicate(db, ids["beating"], ids["shooting"], ME)
     assert wf.state(db, ids["beating"]).status == "duplicate"
     assert wf.state(db, ids["beating"]).duplicate_of == ids["shooting"]
     assert wf.state(db, ids["shooting"]).incident == incident
     assert wf.state(db, ids["beating"]).incident == incident
-    assert wf.get_incident(db, incident).fields.title == f"Report {ids['shooting']}"
-    assert wf.count_incidents(db, Filters()) == 3
-    assert wf.mark_duplicate(db, ids["beating"], ids["shooting"], ME) == incident
+    assert ri.get_incident(db, incident).fields.title == f"Report {ids['shooting']}"
+    assert ri.count_incidents(db, Filters()) == 3
+    assert ri.mark_duplicate(db, ids["beating"], ids["shooting"], ME) == incident
     # A third report marked a duplicate of one already linked joins that incident.
-    assert wf.mark_duplicate(db, ids["children"], ids["beating"], ME) == incident
-    assert wf.count_incidents(db, Filters()) == 2
+    assert ri.mark_duplicate(db, ids["children"], ids["beating"], ME) == incident
+    assert ri.count_incidents(db, Filters()) == 2
     with pytest.raises(wf.WorkflowError) as refused:
-        wf.mark_duplicate(db, ids["children"], ids["children"], ME)
+        ri.mark_duplicate(db, ids["children"], ids["children"], ME)
     assert refused.value.problem == wf.SAME_REPORT
     # Leaving "duplicate" forgets which report it duplicated, and says so.
     wf.set_status(db, ids["children"], "verified", ME)
     assert wf.state(db, ids["children"]).duplicate_of is None
-    assert wf.history(db, report=ids["children"])[-1].detail == {
+    assert rh.history(db, report=ids["children"])[-1].detail == {
         "from": "duplicate", "to": "verified", "duplicate_of": ids["beating"]}
 
 
 def test_incident_fields_are_checked_and_edits_recorded(db: ReviewDB, sample: Sample) -> None:
-    incident = wf.create_incident(db, wf.IncidentFields(title="  Spill  "), ME)
-    assert wf.get_incident(db, incident).fields.title == "Spill"
+    incident = ri.create_incident(db, ri.IncidentFields(title="  Spill  "), ME)
+    assert ri.get_incident(db, incident).fields.title == "Spill"
     for fields, problem in (
-            (wf.IncidentFields(title=""), wf.EMPTY),
-            (wf.IncidentFields(title="x", date_from="2026-02-30"), wf.BAD_DATE),
-            (wf.IncidentFields(title="x", date_from="2026-03-02", date_to="2026-03-01"),
+            (ri.IncidentFields(title=""), wf.EMPTY),
+            (ri.IncidentFields(title="x", date_from="2026-02-30"), wf.BAD_DATE),
+            (ri.IncidentFields(title="x", date_from="2026-03-02", date_to="2026-03-01"),
              wf.BAD_DATE),
-            (wf.IncidentFields(title="x", types=("fire",)), wf.UNKNOWN_TYPE),
-            (wf.IncidentFields(title="x", people_affected=-1), wf.BAD_NUMBER),
-            (wf.IncidentFields(title="x" * 201), wf.TOO_LONG)):
+            (ri.IncidentFields(title="x", types=("fire",)), wf.UNKNOWN_TYPE),
+            (ri.IncidentFields(title="x", people_affected=-1), wf.BAD_NUMBER),
+            (ri.IncidentFields(title="x" * 201), wf.TOO_LONG)):
         with pytest.raises(wf.WorkflowError) as refused:
-            wf.update_incident(db, incident, fields, ME)
+            ri.update_incident(db, incident, fields, ME)
         assert refused.value.problem == problem
-    assert wf.update_incident(db, incident, wf.IncidentFields(
+    assert ri.update_incident(db, incident, ri.IncidentFields(
         title="Spill", date_from="2026-03-01", types=("environmental-harm",),
         people_affected=40, note="=cmd|' /C calc'!A0"), ME)
-    assert not wf.update_incident(db, incident, wf.get_incident(db, incident).fields, ME)
-    [created, edited] = wf.history(db, incident=incident)
+    assert not ri.update_incident(db, incident, ri.get_incident(db, incident).fields, ME)
+    [created, edited] = rh.history(db, incident=incident)
     assert created.action == "incident-created" and edited.action == "incident-edited"
     assert edited.detail["people_affected"] == {"from": None, "to": 40}
     assert "title" not in edited.detail
     with pytest.raises(wf.WorkflowError) as refused:
-        wf.link(db, sample.ids["shooting"], 999, ME)
+        ri.link(db, sample.ids["shooting"], 999, ME)
     assert refused.value.problem == wf.UNKNOWN_INCIDENT
-    assert [i.id for i in wf.list_incidents(db)] == [incident]
+    assert [i.id for i in ri.list_incidents(db)] == [incident]
 
 
 def test_incidents_grouped_for_charts(db: ReviewDB, sample: Sample) -> None:
@@ -292,12 +296,12 @@ def test_incidents_grouped_for_charts(db: ReviewDB, sample: Sample) -> None:
     month = "substr(coalesce(r.incident_date, r.submitted), 1, 7)"
     # Unlinked: shooting (Feb) with its follow-ups (Mar, Apr) is one incident, but counts
     # in each month one of its reports falls in.
-    assert wf.count_incidents_by(db, Filters(), month) == [
+    assert ri.count_incidents_by(db, Filters(), month) == [
         ("2026-02", 1), ("2026-03", 3), ("2026-04", 2)]
-    wf.mark_duplicate(db, ids["beating"], ids["shooting"], ME)
-    by_type = wf.count_incidents_by(db, Filters(), "t.value",
+    ri.mark_duplicate(db, ids["beating"], ids["shooting"], ME)
+    by_type = ri.count_incidents_by(db, Filters(), "t.value",
                                     "reports AS r, json_each(r.types) AS t")
     assert dict(by_type) == {"shooting": 1, "killing": 1, "beating-torture": 1,
                              "child-labour": 1}
-    assert sum(n for _k, n in wf.count_incidents_by(db, Filters(kind="incident"),
+    assert sum(n for _k, n in ri.count_incidents_by(db, Filters(kind="incident"),
                                                     "r.kind")) == 2

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from reporter.review import records, workflow
+from reporter.review import incidents as ri  # "incidents" is a variable here
+from reporter.review import records, review_history, workflow
 from reporter.review.custody import custody
 from reporter.review.desk.present import attachment_views, field_views
 from reporter.review.desk.web.context import desk
@@ -22,9 +23,9 @@ def report(report_id: int) -> str:
         chain = custody(db, report_id)
         changed = pending(db)
         state = workflow.state(db, report_id)
-        entries = workflow.history(db, report=report_id)
-        incidents = workflow.list_incidents(db, MAX_LISTED)
-        linked = (workflow.get_incident(db, state.incident)
+        entries = review_history.history(db, report=report_id)
+        incidents = ri.list_incidents(db, MAX_LISTED)
+        linked = (ri.get_incident(db, state.incident)
                   if state.incident is not None else None)
     return render_template(
         "report.html", detail=detail, record=detail.record, custody=chain, changed=changed,

@@ -19,7 +19,8 @@ from flask_babel import gettext
 from werkzeug.exceptions import NotFound
 from werkzeug.wrappers import Response
 
-from reporter.review import listing, records, workflow
+from reporter.review import incidents as ri  # "incidents" is a view here
+from reporter.review import listing, records, review_history, workflow
 from reporter.review.desk.web.context import desk
 from reporter.review.desk.web.gate import safe_next
 from reporter.review.desk.web.unlock import name_problem
@@ -104,15 +105,15 @@ def _change(report_id: int, action: str) -> Response:
                 changed = workflow.set_sensitive(db, report_id, form.get("sensitive") == "1",
                                                  name)
             elif action == "unlink":
-                changed = workflow.unlink(db, report_id, name)
+                changed = ri.unlink(db, report_id, name)
             elif action == "link":
                 incident = _number("incident")
                 if incident is None:
                     return _back(report_id, workflow.UNKNOWN_INCIDENT, problem=True)
-                changed = workflow.link(db, report_id, incident, name)
+                changed = ri.link(db, report_id, incident, name)
             elif action == "new-incident":
-                fields = workflow.IncidentFields(title=form.get("title", ""))
-                workflow.create_incident(db, fields, name, link=[report_id])
+                fields = ri.IncidentFields(title=form.get("title", ""))
+                ri.create_incident(db, fields, name, link=[report_id])
                 changed = True
             elif action == "duplicate":
                 of = _number("of")
@@ -122,7 +123,7 @@ def _change(report_id: int, action: str) -> Response:
                     workflow.state(db, of)
                 except records.UnknownReport:
                     return _back(report_id, "no-report", problem=True)
-                workflow.mark_duplicate(db, report_id, of, name)
+                ri.mark_duplicate(db, report_id, of, name)
                 changed = True
             else:  # pragma: no cover - the routes below name every action
                 raise NotFound()
@@ -178,20 +179,20 @@ def duplicate(report_id: int) -> Response:
 @bp.get("/incidents")
 def incidents() -> str:
     with desk().vault.open() as db:
-        found = workflow.list_incidents(db)
-        counted = workflow.count_incidents(db, Filters())
+        found = ri.list_incidents(db)
+        counted = ri.count_incidents(db, Filters())
         total = db.report_count()
         changed = pending(db)
     return render_template("incidents.html", incidents=found, counted=counted, total=total,
                            changed=changed)
 
 
-def _incident_fields() -> workflow.IncidentFields:
+def _incident_fields() -> ri.IncidentFields:
     form = request.form
     people = form.get("people_affected", "").strip()
     if people and not (people.isascii() and people.isdigit() and len(people) <= 9):
         raise workflow.WorkflowError(workflow.BAD_NUMBER, "not a number")
-    return workflow.IncidentFields(
+    return ri.IncidentFields(
         title=form.get("title", ""), date_from=form.get("date_from", "").strip() or None,
         date_to=form.get("date_to", "").strip() or None, site=form.get("site", ""),
         types=tuple(form.getlist("types"))[:50],
@@ -202,11 +203,11 @@ def _incident_fields() -> workflow.IncidentFields:
 def incident(incident_id: int) -> str:
     with desk().vault.open() as db:
         try:
-            found = workflow.get_incident(db, incident_id)
-        except workflow.UnknownIncident:
+            found = ri.get_incident(db, incident_id)
+        except ri.UnknownIncident:
             raise NotFound() from None
         reports = list(listing.list_reports(db, Filters(incident=incident_id)))
-        entries = workflow.history(db, incident=incident_id)
+        entries = review_history.history(db, incident=incident_id)
         changed = pending(db)
     return render_template(
         "incident.html", incident=found, reports=reports, entries=entries, changed=changed,
@@ -223,10 +224,10 @@ def edit_incident(incident_id: int) -> Response:
     try:
         with desk().vault.open() as db:
             try:
-                workflow.get_incident(db, incident_id)
-            except workflow.UnknownIncident:
+                ri.get_incident(db, incident_id)
+            except ri.UnknownIncident:
                 raise NotFound() from None
-            changed = workflow.update_incident(db, incident_id, _incident_fields(), name)
+            changed = ri.update_incident(db, incident_id, _incident_fields(), name)
     except workflow.WorkflowError as exc:
         return redirect(url_for("verify.incident", incident_id=incident_id,
                                 problem=exc.problem) + "#edit", 303)
@@ -240,9 +241,9 @@ def whole_history() -> str:
     asked = request.args.get("hash", "").strip().lower()
     digest = bytes.fromhex(asked) if re.fullmatch(r"[0-9a-f]{64}", asked) else None
     with desk().vault.open() as db:
-        check = workflow.verify_history(db)
-        entries = workflow.recent(db, RECENT)
-        found = workflow.entry_with_hash(db, digest) if digest is not None else None
+        check = review_history.verify_history(db)
+        entries = review_history.recent(db, RECENT)
+        found = review_history.entry_with_hash(db, digest) if digest is not None else None
         changed = pending(db)
     return render_template("history.html", check=check, entries=entries, changed=changed,
                            recent=RECENT, asked=asked[:64] if asked else None,
