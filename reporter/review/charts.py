@@ -61,7 +61,7 @@ from typing import Any, TextIO
 
 from reporter.review import export, incidents
 from reporter.review.db import ReviewDB
-from reporter.review.filters import Filters, _select
+from reporter.review.filters import Filters, select_where
 from reporter.review.labels import N_, PERPETRATOR_LABELS, TYPE_LABELS
 
 CHARTS = ("types", "sites", "perpetrators", "people")
@@ -140,7 +140,7 @@ _VALID_PEOPLE = (f"(json_type(r.body, '$.fields.people_affected') = 'integer' "
 
 
 def _sql(chart: str, unit: Unit) -> tuple[str, str]:
-    """``what`` and ``tail`` for ``filters._select`` (constant text only)."""
+    """``what`` and ``tail`` for ``filters.select_where`` (constant text only)."""
     counted = f"count(DISTINCT {unit.counted})"
     if chart == "people":
         return (f"{_MONTH_SQL}, NULL, {counted}, "
@@ -167,7 +167,7 @@ def count(db: ReviewDB, filters: Filters, chart: str, unit: Unit = REPORTS) -> T
     what, tail = _sql(chart, unit)
     rows: list[Row] = []
     undated = 0
-    for month, key, number, people, with_number in _select(db, what, filters, tail):
+    for month, key, number, people, with_number in select_where(db, what, filters, tail):
         if chart in ("types", "perpetrators") and not isinstance(key, str):
             continue  # a code that is not text: a modified station; not a category
         if not (isinstance(month, str) and _MONTH.fullmatch(month)):
@@ -191,7 +191,7 @@ def _people_per_incident(db: ReviewDB, filters: Filters, unit: Unit) -> Table:
     given: dict[tuple[str, Any], int] = {}
     seen: set[tuple[str, Any]] = set()
     undated: set[Any] = set()
-    for month, key, number, counted in _select(db, what, filters):
+    for month, key, number, counted in select_where(db, what, filters):
         if not (isinstance(month, str) and _MONTH.fullmatch(month)):
             undated.add(key)
             continue

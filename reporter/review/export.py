@@ -21,7 +21,7 @@ from reporter.errors import ReporterError
 from reporter.formats.report import Report
 from reporter.review import vocabulary
 from reporter.review.db import ReviewDB
-from reporter.review.filters import Filters, _select
+from reporter.review.filters import Filters, select_where
 from reporter.review.listing import OLDEST_FIRST
 from reporter.review.records import UnknownReport, receipt_code
 
@@ -65,7 +65,7 @@ class ExportRow:
 
 def export_rows(db: ReviewDB, filters: Filters) -> Iterator[ExportRow]:
     """The matching reports, oldest first, streamed from the cursor (never all in memory)."""
-    cursor = _select(db, "r.id, r.station_id, r.seq, r.body, "  # parsed: see _SUMMARY
+    cursor = select_where(db, "r.id, r.station_id, r.seq, r.body, "  # parsed: see _SUMMARY
                          "coalesce(json_array_length(r.body, '$.attachments'), 0), "
                          "r.history, r.status, r.sensitive, r.incident, "
                          "(SELECT json_group_array(label) FROM (SELECT g.label FROM "

@@ -24,7 +24,7 @@ from typing import Any
 
 from reporter.formats.report import KINDS, SOURCES
 from reporter.review.db import ReviewDB
-from reporter.review.filters import Filters, _select
+from reporter.review.filters import Filters, select_where
 from reporter.review.workflow_schema import STATUSES
 
 # The inbox's names for them (its query string), in the form's order.
@@ -83,7 +83,7 @@ def facet_counts(db: ReviewDB, filters: Filters) -> Facets:
         sums = [(name, choice, sql) for name in names for choice, sql in _sums(name, stations)]
         others = filters if len(names) > 1 or not _is_set(filters, names[0]) \
             else _without(filters, names[0])
-        row = _select(db, ", ".join(sql for _n, _c, sql in sums) + f" {_NEWEST}",
+        row = select_where(db, ", ".join(sql for _n, _c, sql in sums) + f" {_NEWEST}",
                       others).fetchone()
         for (name, choice, _sql), n in zip(sums, row, strict=True):
             counts[name][choice] = int(n or 0)
@@ -94,7 +94,7 @@ def facet_counts(db: ReviewDB, filters: Filters) -> Facets:
                 "SELECT code, count(*) FROM report_codes WHERE field = ? GROUP BY code",
                 (field,))
         else:  # ``field`` is one of two constants
-            cursor = _select(
+            cursor = select_where(
                 db, f"c.code, count(*) FROM report_codes AS c WHERE c.field = '{field}' "
                 f"AND c.report IN (SELECT r.id {_NEWEST}", others, ") GROUP BY c.code")
         counts[name] = {str(code): int(n) for code, n in cursor}

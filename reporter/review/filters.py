@@ -307,7 +307,7 @@ def register_functions(conn: sqlc.Connection) -> None:
     conn.create_function("reviewquery_body_has", 2, _body_has, deterministic=True)
 
 
-def _select(db: ReviewDB, what: str, filters: Filters, tail: str = "",
+def select_where(db: ReviewDB, what: str, filters: Filters, tail: str = "",
             extra: tuple[Any, ...] = ()) -> Any:
     """A cursor over ``SELECT <what> WHERE <filters> <tail>``.
 

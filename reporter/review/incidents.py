@@ -34,7 +34,7 @@ from reporter.errors import ReporterError
 from reporter.formats.report import INCIDENT_TYPES
 from reporter.review.db import ReviewDB
 from reporter.review.db_records import utc_now
-from reporter.review.filters import Filters, _select
+from reporter.review.filters import Filters, select_where
 from reporter.review.review_history import append_entry
 from reporter.review.workflow import (
     BAD_DATE,
@@ -275,7 +275,7 @@ def count_incidents(db: ReviewDB, filters: Filters) -> int:
     follows (see the module's docstring). Statuses are not looked at: pass
     ``Filters(status=...)`` to count, say, verified reports only.
     """
-    return int(_select(db, f"count(DISTINCT {INCIDENT_KEY}) FROM reports AS r",
+    return int(select_where(db, f"count(DISTINCT {INCIDENT_KEY}) FROM reports AS r",
                        filters).fetchone()[0])
 
 
@@ -288,6 +288,6 @@ def count_incidents_by(db: ReviewDB, filters: Filters, key: str,
     ``source="reports AS r, json_each(r.types) AS t"`` (an incident then counts once
     under each type its reports ticked). An incident whose reports fall in two groups
     counts in both. Ordered by ``key``."""
-    cursor = _select(db, f"{key}, count(DISTINCT {INCIDENT_KEY}) FROM {source}", filters,
+    cursor = select_where(db, f"{key}, count(DISTINCT {INCIDENT_KEY}) FROM {source}", filters,
                      f" GROUP BY {key} ORDER BY {key}")
     return [(k, int(n)) for k, n in cursor]

@@ -15,7 +15,7 @@ import pytest
 from reporter.review import listing, schema
 from reporter.review.db import ReviewDB
 from reporter.review.db_records import report_columns
-from reporter.review.filters import Filters, _select, fts_phrase
+from reporter.review.filters import Filters, fts_phrase, select_where
 from reporter.review.schema import MIGRATIONS
 from reporter.review.searchtext import body_text, fold
 from reporter.storage import sqlc
@@ -80,7 +80,7 @@ def hostile_database(path: Path) -> tuple[ReviewDB, list[int], str]:
 
 def selected(db: ReviewDB, filters: Filters, *, indexed: bool) -> list[int]:
     where, params = filters.where(indexed=indexed)
-    _select(db, "1 FROM reports AS r LIMIT 0", Filters())  # registers the functions
+    select_where(db, "1 FROM reports AS r LIMIT 0", Filters())  # registers the functions
     return sorted(int(r[0]) for r in db.connection.execute(
         f"SELECT r.id FROM reports AS r{where}", params))  # noqa: S608 (constant clauses)
 
