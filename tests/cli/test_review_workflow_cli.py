@@ -7,38 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
-import pytest
-
-from reporter.cli.main import main
 from reporter.review import incidents as ri
 from reporter.review import workflow as wf
 from reporter.review.db import ReviewDB
-from tests.cli.test_review_cli import Result
-from tests.review.test_reviewquery import REVIEW_PASSPHRASE, Sample, populate
+from tests.cli.test_review_cli import Result, run, sample
+from tests.review.test_reviewquery import REVIEW_PASSPHRASE, Sample
 
+FIXTURES = (run, sample)  # test_review_cli's: the CLI over its sample review database
 
-@pytest.fixture
-def sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sample:
-    made = populate(tmp_path / "review.db")
-    monkeypatch.setenv("REPORTER_REVIEW_DB", str(made.path))
-    monkeypatch.setenv("REPORTER_REVIEW_PASSPHRASE", REVIEW_PASSPHRASE)
-    return made
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def _run(*args: str) -> Result:
-        capsys.readouterr()
-        try:
-            code = main(["review", *args]) or 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return _run
 
 def _mark(sample: Sample) -> int:
     with ReviewDB.open(sample.path, REVIEW_PASSPHRASE) as db:
