@@ -13,6 +13,7 @@ cover the rest)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import re
@@ -211,6 +212,48 @@ def test_many_idle_sockets_do_not_silence_the_desk(sample: Sample, tmp_path: Pat
         except requests.Timeout:
             status, took = None, time.monotonic() - started
         assert status == 200 and took < 3, (status, took)
+    finally:
+        for s in held:
+            s.close()
+        desk.stop()
+
+
+# Finding (attack2): a local program that sends requests and never reads the answers
+# silenced the desk. Twelve connections, each with a few hundred requests pipelined
+# (28 KB) and a small receive buffer: once a connection's socket buffers were full, the
+# worker answering it blocked in ``sendall`` for the whole send timeout (60 s), so all 8
+# workers were held and the reviewer's pages (even "Lock the desk") went unanswered for
+# a minute, again and again. The front now hands a connection's next request to a worker
+# only once the client has taken the previous answers (the socket's send queue is
+# empty): a client that does not read holds a file descriptor, never a worker.
+def test_clients_that_never_read_their_answers_do_not_silence_the_desk(
+        sample: Sample, tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path)
+    held: list[socket.socket] = []
+    try:
+        session = unlocked_session(desk)
+        request = (f"GET /static/desk.css HTTP/1.1\r\nHost: 127.0.0.1:{desk.port}\r\n\r\n"
+                   .encode())
+        for _ in range(12):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", desk.port))
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.send(request * 500)
+            held.append(s)
+        time.sleep(3)  # the desk writes answers until every buffer is full
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            try:
+                status = session.get(desk.url + "/", timeout=10).status_code
+            except requests.Timeout:
+                status = None
+            took.append((status, round(time.monotonic() - started, 1)))
+            time.sleep(1)
+        assert all(status == 200 and seconds < 3 for status, seconds in took), took
+        assert "Traceback" not in desk.output()
     finally:
         for s in held:
             s.close()
