@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from reporter.formats import filetypes
+from reporter.formats import crypto, filetypes
 from reporter.review.db import ReviewDB
 from reporter.review.importer import import_bundle
 from tests.desk import (
@@ -389,6 +389,45 @@ def test_passphrase_guesses_from_other_local_users_are_throttled(sample: Sample,
             time.sleep(2)
         assert answer.status_code == 200, answer.status_code
         assert "wrong passphrases were typed on the unlock page" in answer.text
+    finally:
+        desk.stop()
+
+
+# Finding (attack2): the wait after five wrong passphrases was checked before an unlock
+# queued for the key derivation, not when its turn came: guesses sent at once (one per
+# worker, from fresh sessions) all passed the check and were all tried, one after
+# another. Twenty at once had ten tried (with the real key derivation, all that fit in
+# the 30 s queue), then again after each wait: the throttle was worth a factor of
+# --threads less. The wait is now checked again once the unlock's turn has come.
+def test_passphrase_guesses_sent_at_once_are_throttled_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key derivation of a few tenths of a second (the real one takes seconds), so
+    # that guesses sent together are still queued when the fifth one has failed.
+    monkeypatch.setitem(crypto.KDF_PROFILES, "moderate", (2, 64 * 1024 * 1024))
+    ReviewDB.create(tmp_path / "review.db", REVIEW_PASSPHRASE).close()
+    desk = start_desk(tmp_path / "review.db", tmp_path)
+    try:
+        guessers = []
+        for _ in range(20):
+            guesser = requests.Session()
+            guessers.append((guesser, csrf(guesser.get(desk.url + "/unlock", timeout=30).text)))
+        statuses: list[int] = []
+        together = threading.Barrier(len(guessers))
+
+        def send(number: int) -> None:
+            guesser, token = guessers[number]
+            together.wait(30)
+            statuses.append(guesser.post(desk.url + "/unlock", data={
+                "csrf_token": token, "passphrase": f"guess number {number:04d}"},
+                timeout=120).status_code)
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(len(guessers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(150)
+        assert len(statuses) == 20 and set(statuses) <= {403, 429, 503}, statuses
+        assert statuses.count(403) <= 5, statuses  # 403: the guess was tried
     finally:
         desk.stop()
 

@@ -96,13 +96,14 @@ class Vault:
     def unlock(self, passphrase: str, session_id: str) -> None:
         """Derive and check the key, then let ``session_id`` (and only it) use it.
         ``WrongPassphrase``, ``Busy``, or the database's own error."""
-        with self._state:
-            wait = self._not_before - self._clock()
-        if wait > 0:
-            raise Throttled(wait)
+        self._check_throttle()
         if not self._unlocking.acquire(timeout=UNLOCK_WAIT):
             raise Busy("another unlock is being checked; try again in a moment")
         try:
+            # Again now that it is this unlock's turn: the guesses queued behind a
+            # derivation were checked before it failed (sent at once, one per worker,
+            # they were all tried).
+            self._check_throttle()
             try:
                 key = ReviewDB.derive_key(self.path, passphrase)
             except WrongPassphrase:
@@ -125,6 +126,12 @@ class Vault:
             self.reason = None
             self._reviewer = None
             self.failed_before_unlock, self._failures, self._not_before = self._failures, 0, 0.0
+
+    def _check_throttle(self) -> None:
+        with self._state:
+            wait = self._not_before - self._clock()
+        if wait > 0:
+            raise Throttled(wait)
 
     def lock(self, reason: str) -> None:
         with self._state:
