@@ -432,6 +432,29 @@ def test_passphrase_guesses_sent_at_once_are_throttled_too(
         desk.stop()
 
 
+# Finding (attack2): each unlock refused unchecked (throttled, or while another was
+# checked) wrote a line to the desk's log: any local program could fill the
+# reviewer's terminal (and whatever keeps it) at the speed of the loopback, pushing
+# away what the desk had to say. They are now counted and summarised once a minute,
+# as the server's own refusals are.
+def test_unlocks_refused_unchecked_do_not_flood_the_log(sample: Sample,
+                                                        tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path)
+    try:
+        guesser = requests.Session()
+        token = csrf(guesser.get(desk.url + "/unlock", timeout=30).text)
+        statuses = [guesser.post(desk.url + "/unlock", data={
+            "csrf_token": token, "passphrase": f"guess number {number:04d}"},
+            timeout=60).status_code for number in range(60)]
+        assert statuses.count(429) >= 50, statuses
+        time.sleep(0.5)
+        lines = desk.output().splitlines()
+        assert len(lines) < 15, lines
+        assert "guess number" not in desk.output()
+    finally:
+        desk.stop()
+
+
 def guess(desk: Desk) -> None:
     started = time.monotonic()
     answers = []

@@ -59,11 +59,14 @@ MAX_WAIT = 60.0
 
 
 class Throttled(ReporterError):
-    """Too many wrong passphrases in a row: no passphrase is checked for ``wait`` s."""
+    """Too many wrong passphrases in a row: no passphrase is checked for ``wait`` s.
+    ``first``: the first unlock refused in this wait (the one worth a log line: any
+    local program can send thousands more)."""
 
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, *, first: bool = True) -> None:
         super().__init__(f"too many wrong passphrases; try again in {wait:.0f} s")
         self.wait = wait
+        self.first = first
 
 
 def session_digest(session_id: str) -> bytes:
@@ -87,6 +90,7 @@ class Vault:
         self._reviewer: str | None = None
         self._failures = 0  # wrong passphrases in a row (since the last unlock)
         self._not_before = 0.0  # no passphrase is checked before this (clock)
+        self._refused_in_wait = False  # an unlock was refused since _not_before was set
         self.failed_before_unlock = 0  # shown to the reviewer once unlocked
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -112,6 +116,7 @@ class Vault:
                     if self._failures >= FREE_GUESSES:
                         self._not_before = self._clock() + min(
                             MAX_WAIT, 2.0 ** (self._failures - FREE_GUESSES))
+                        self._refused_in_wait = False
                 raise
             # Opening proves the file is there and readable with the key, and brings
             # its schema up to date once, before any page reads it.
@@ -130,8 +135,11 @@ class Vault:
     def _check_throttle(self) -> None:
         with self._state:
             wait = self._not_before - self._clock()
+            first = not self._refused_in_wait
+            if wait > 0:
+                self._refused_in_wait = True
         if wait > 0:
-            raise Throttled(wait)
+            raise Throttled(wait, first=first)
 
     def lock(self, reason: str) -> None:
         with self._state:
