@@ -281,6 +281,22 @@ def test_what_the_server_refuses_gets_the_desks_own_page(desk: Desk, request_byt
     assert "Traceback" not in desk.output()
 
 
+# Finding (attack2, minor): a request with a transfer coding the server does not
+# implement (``Transfer-Encoding: gzip, chunked``: h11 refuses it, 501) got the desk's
+# page for a failure of its own, "The review desk had a problem", and the reviewer
+# would look for a fault in the desk. A refusal of the server's front is the
+# request's fault: it now gets "Something was wrong with that request".
+def test_a_transfer_coding_the_server_refuses_is_not_called_a_problem_of_the_desk(
+        desk: Desk) -> None:
+    answer = raw(desk.port, f"POST /unlock HTTP/1.1\r\nHost: 127.0.0.1:{desk.port}\r\n"
+                            "Transfer-Encoding: gzip, chunked\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501 "), head[:80]
+    assert header_lines(head, b"Content-Security-Policy")
+    assert b"Something was wrong with that request" in body
+    assert b"had a problem" not in body
+
+
 def test_the_report_leaves_the_screen_when_the_desk_locks_itself(
         browser: Any, sample: Sample, tmp_path: Path) -> None:
     desk = start_desk(sample.path, tmp_path, "--idle-lock", "0.02")  # 1.2 s
