@@ -260,6 +260,56 @@ def test_clients_that_never_read_their_answers_do_not_silence_the_desk(
         desk.stop()
 
 
+# Finding (attack2): bodies sent in one-byte chunks (``1\\r\\na\\r\\n``, 64 Ki of them
+# per request: what the front reads before an upload goes to a worker) from four local
+# connections made the server's front, the one thread every connection waits on,
+# parse tens of thousands of chunks a second: the reviewer's pages went unanswered
+# during the attack and for about a minute after it (the backlog). A body read by the
+# front may now come in at most 1,024 pieces; past that, it is refused (400).
+def test_bodies_in_one_byte_chunks_do_not_silence_the_desk(sample: Sample,
+                                                            tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path)
+    head = (f"POST /unlock HTTP/1.1\r\nHost: 127.0.0.1:{desk.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    request = head + b"1\r\na\r\n" * 70_000
+    stop = time.monotonic() + 8
+
+    def attack() -> None:
+        while time.monotonic() < stop:
+            try:
+                with socket.create_connection(("127.0.0.1", desk.port), timeout=5) as s:
+                    s.sendall(request)
+                    s.settimeout(0.2)
+                    with contextlib.suppress(OSError):
+                        while s.recv(65536):
+                            pass
+            except OSError:
+                time.sleep(0.05)
+
+    attackers = [threading.Thread(target=attack, daemon=True) for _ in range(4)]
+    try:
+        session = unlocked_session(desk)
+        for thread in attackers:
+            thread.start()
+        time.sleep(4)
+        took = []
+        for _ in range(6):  # three while the attack goes on, three after
+            started = time.monotonic()
+            try:
+                status = session.get(desk.url + "/", timeout=10).status_code
+            except requests.Timeout:
+                status = None
+            took.append((status, round(time.monotonic() - started, 1)))
+            time.sleep(1)
+        assert all(status == 200 and seconds < 3 for status, seconds in took), took
+        assert "Traceback" not in desk.output()
+    finally:
+        for thread in attackers:
+            thread.join(15)
+        desk.stop()
+
+
 @pytest.mark.parametrize(("request_bytes", "status"), [
     (b"GET / HTTP/1.1\r\nHost: {host}\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n", 431),
     (b"GET /" + b"a" * 9_000 + b" HTTP/1.1\r\nHost: {host}\r\n\r\n", 414),

@@ -51,6 +51,12 @@ _WAKE = object()
 _OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
 # How often a held request checks whether its client has read what it was sent.
 HELD_POLL = 0.05
+# The most pieces a body may come in while the front reads it (h11 yields one per
+# chunk of a chunked body, or per read): a browser's 64 KiB comes in a few dozen
+# (Tor's cells are 498 bytes: 132 at most). One-byte chunks cost the front, the one
+# thread every connection waits on, tens of microseconds each: 64 Ki of them per
+# request from four local connections kept the desk from answering for a minute.
+MAX_BODY_PIECES = 1024
 
 
 def unread_answer_bytes(sock: socket.socket) -> int:
@@ -230,7 +236,7 @@ class Front:
                 continue
             conn.sock.setblocking(False)
             conn.request = None
-            conn.body, conn.body_bytes, conn.upload = [], 0, False
+            conn.body, conn.body_bytes, conn.body_pieces, conn.upload = [], 0, 0, False
             if mode == KEEP:
                 self._wait(conn)
                 # A pipelined request may already be in h11's buffer.
@@ -304,6 +310,11 @@ class Front:
                 if not self._accept_request(conn, event):
                     return
             elif isinstance(event, h11.Data):
+                conn.body_pieces += 1
+                if conn.body_pieces > MAX_BODY_PIECES:
+                    self._incidents.count("requests refused: body in too many pieces")
+                    self._refuse(conn, 400)
+                    return
                 conn.body.append(bytes(event.data))
                 conn.body_bytes += len(event.data)
                 if conn.upload and conn.body_bytes >= self._limits.small_body_bytes:
