@@ -13,6 +13,7 @@ cover the rest)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import re
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from reporter.formats import filetypes
+from reporter.formats import crypto, filetypes
 from reporter.review.db import ReviewDB
 from reporter.review.importer import import_bundle
 from tests.desk import (
@@ -217,6 +218,98 @@ def test_many_idle_sockets_do_not_silence_the_desk(sample: Sample, tmp_path: Pat
         desk.stop()
 
 
+# Finding (attack2): a local program that sends requests and never reads the answers
+# silenced the desk. Twelve connections, each with a few hundred requests pipelined
+# (28 KB) and a small receive buffer: once a connection's socket buffers were full, the
+# worker answering it blocked in ``sendall`` for the whole send timeout (60 s), so all 8
+# workers were held and the reviewer's pages (even "Lock the desk") went unanswered for
+# a minute, again and again. The front now hands a connection's next request to a worker
+# only once the client has taken the previous answers (the socket's send queue is
+# empty): a client that does not read holds a file descriptor, never a worker.
+def test_clients_that_never_read_their_answers_do_not_silence_the_desk(
+        sample: Sample, tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path)
+    held: list[socket.socket] = []
+    try:
+        session = unlocked_session(desk)
+        request = (f"GET /static/desk.css HTTP/1.1\r\nHost: 127.0.0.1:{desk.port}\r\n\r\n"
+                   .encode())
+        for _ in range(12):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", desk.port))
+            s.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                s.send(request * 500)
+            held.append(s)
+        time.sleep(3)  # the desk writes answers until every buffer is full
+        took = []
+        for _ in range(3):
+            started = time.monotonic()
+            try:
+                status = session.get(desk.url + "/", timeout=10).status_code
+            except requests.Timeout:
+                status = None
+            took.append((status, round(time.monotonic() - started, 1)))
+            time.sleep(1)
+        assert all(status == 200 and seconds < 3 for status, seconds in took), took
+        assert "Traceback" not in desk.output()
+    finally:
+        for s in held:
+            s.close()
+        desk.stop()
+
+
+# Finding (attack2): bodies sent in one-byte chunks (``1\\r\\na\\r\\n``, 64 Ki of them
+# per request: what the front reads before an upload goes to a worker) from four local
+# connections made the server's front, the one thread every connection waits on,
+# parse tens of thousands of chunks a second: the reviewer's pages went unanswered
+# during the attack and for about a minute after it (the backlog). A body read by the
+# front may now come in at most 1,024 pieces; past that, it is refused (400).
+def test_bodies_in_one_byte_chunks_do_not_silence_the_desk(sample: Sample,
+                                                            tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path)
+    head = (f"POST /unlock HTTP/1.1\r\nHost: 127.0.0.1:{desk.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n").encode()
+    request = head + b"1\r\na\r\n" * 70_000
+    stop = time.monotonic() + 8
+
+    def attack() -> None:
+        while time.monotonic() < stop:
+            try:
+                with socket.create_connection(("127.0.0.1", desk.port), timeout=5) as s:
+                    s.sendall(request)
+                    s.settimeout(0.2)
+                    with contextlib.suppress(OSError):
+                        while s.recv(65536):
+                            pass
+            except OSError:
+                time.sleep(0.05)
+
+    attackers = [threading.Thread(target=attack, daemon=True) for _ in range(4)]
+    try:
+        session = unlocked_session(desk)
+        for thread in attackers:
+            thread.start()
+        time.sleep(4)
+        took = []
+        for _ in range(6):  # three while the attack goes on, three after
+            started = time.monotonic()
+            try:
+                status = session.get(desk.url + "/", timeout=10).status_code
+            except requests.Timeout:
+                status = None
+            took.append((status, round(time.monotonic() - started, 1)))
+            time.sleep(1)
+        assert all(status == 200 and seconds < 3 for status, seconds in took), took
+        assert "Traceback" not in desk.output()
+    finally:
+        for thread in attackers:
+            thread.join(15)
+        desk.stop()
+
+
 @pytest.mark.parametrize(("request_bytes", "status"), [
     (b"GET / HTTP/1.1\r\nHost: {host}\r\nX-Pad: " + b"a" * 20_000 + b"\r\n\r\n", 431),
     (b"GET /" + b"a" * 9_000 + b" HTTP/1.1\r\nHost: {host}\r\n\r\n", 414),
@@ -236,6 +329,22 @@ def test_what_the_server_refuses_gets_the_desks_own_page(desk: Desk, request_byt
     assert b"<!doctype html>" in body.lower() and b"review desk" in body.lower()
     assert b"reports in the database" not in body and b"passphrase" not in body.lower()
     assert "Traceback" not in desk.output()
+
+
+# Finding (attack2, minor): a request with a transfer coding the server does not
+# implement (``Transfer-Encoding: gzip, chunked``: h11 refuses it, 501) got the desk's
+# page for a failure of its own, "The review desk had a problem", and the reviewer
+# would look for a fault in the desk. A refusal of the server's front is the
+# request's fault: it now gets "Something was wrong with that request".
+def test_a_transfer_coding_the_server_refuses_is_not_called_a_problem_of_the_desk(
+        desk: Desk) -> None:
+    answer = raw(desk.port, f"POST /unlock HTTP/1.1\r\nHost: 127.0.0.1:{desk.port}\r\n"
+                            "Transfer-Encoding: gzip, chunked\r\n\r\n".encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501 "), head[:80]
+    assert header_lines(head, b"Content-Security-Policy")
+    assert b"Something was wrong with that request" in body
+    assert b"had a problem" not in body
 
 
 def test_the_report_leaves_the_screen_when_the_desk_locks_itself(
@@ -346,6 +455,68 @@ def test_passphrase_guesses_from_other_local_users_are_throttled(sample: Sample,
             time.sleep(2)
         assert answer.status_code == 200, answer.status_code
         assert "wrong passphrases were typed on the unlock page" in answer.text
+    finally:
+        desk.stop()
+
+
+# Finding (attack2): the wait after five wrong passphrases was checked before an unlock
+# queued for the key derivation, not when its turn came: guesses sent at once (one per
+# worker, from fresh sessions) all passed the check and were all tried, one after
+# another. Twenty at once had ten tried (with the real key derivation, all that fit in
+# the 30 s queue), then again after each wait: the throttle was worth a factor of
+# --threads less. The wait is now checked again once the unlock's turn has come.
+def test_passphrase_guesses_sent_at_once_are_throttled_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key derivation of a few tenths of a second (the real one takes seconds), so
+    # that guesses sent together are still queued when the fifth one has failed.
+    monkeypatch.setitem(crypto.KDF_PROFILES, "moderate", (2, 64 * 1024 * 1024))
+    ReviewDB.create(tmp_path / "review.db", REVIEW_PASSPHRASE).close()
+    desk = start_desk(tmp_path / "review.db", tmp_path)
+    try:
+        guessers = []
+        for _ in range(20):
+            guesser = requests.Session()
+            guessers.append((guesser, csrf(guesser.get(desk.url + "/unlock", timeout=30).text)))
+        statuses: list[int] = []
+        together = threading.Barrier(len(guessers))
+
+        def send(number: int) -> None:
+            guesser, token = guessers[number]
+            together.wait(30)
+            statuses.append(guesser.post(desk.url + "/unlock", data={
+                "csrf_token": token, "passphrase": f"guess number {number:04d}"},
+                timeout=120).status_code)
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(len(guessers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(150)
+        assert len(statuses) == 20 and set(statuses) <= {403, 429, 503}, statuses
+        assert statuses.count(403) <= 5, statuses  # 403: the guess was tried
+    finally:
+        desk.stop()
+
+
+# Finding (attack2): each unlock refused unchecked (throttled, or while another was
+# checked) wrote a line to the desk's log: any local program could fill the
+# reviewer's terminal (and whatever keeps it) at the speed of the loopback, pushing
+# away what the desk had to say. They are now counted and summarised once a minute,
+# as the server's own refusals are.
+def test_unlocks_refused_unchecked_do_not_flood_the_log(sample: Sample,
+                                                        tmp_path: Path) -> None:
+    desk = start_desk(sample.path, tmp_path)
+    try:
+        guesser = requests.Session()
+        token = csrf(guesser.get(desk.url + "/unlock", timeout=30).text)
+        statuses = [guesser.post(desk.url + "/unlock", data={
+            "csrf_token": token, "passphrase": f"guess number {number:04d}"},
+            timeout=60).status_code for number in range(60)]
+        assert statuses.count(429) >= 50, statuses
+        time.sleep(0.5)
+        lines = desk.output().splitlines()
+        assert len(lines) < 15, lines
+        assert "guess number" not in desk.output()
     finally:
         desk.stop()
 

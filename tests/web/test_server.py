@@ -6,10 +6,12 @@ tests/e2e/test_slow_clients.py; these read as the rules its parts follow.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -166,3 +168,59 @@ def test_an_upload_answered_unread_says_the_connection_closes() -> None:
         head, body = _read_answer(sock)
         assert head.startswith(b"HTTP/1.1 413") and body == b"refused"
         assert b"connection: close" in head.lower()
+
+
+def _answers_a_page(environ: dict[str, Any], start: Any) -> list[bytes]:
+    page = environ["PATH_INFO"].encode() + b" " + b"p" * 8_000
+    start("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(page)))])
+    return [page]
+
+
+def test_pipelined_requests_are_all_answered_in_order() -> None:
+    """A client that sends its requests before reading the answers (HTTP/1.1 allows it)
+    gets every answer, in order, without delay: the front waits for it to read each
+    answer before the next request goes to a worker, and it reads them."""
+    requests = b"".join(f"GET /{n} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+                        for n in range(20))
+    with _serving(_answers_a_page) as port, \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(requests)
+        answers = sock.makefile("rb")
+        for n in range(20):
+            assert answers.readline().startswith(b"HTTP/1.1 200")
+            length = 0
+            while (line := answers.readline()) != b"\r\n":
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            assert answers.read(length).startswith(f"/{n} ".encode())
+        assert time.monotonic() - started < 5
+
+
+def test_clients_that_never_read_their_answers_hold_no_worker() -> None:
+    """Connections with many requests queued whose client never reads (a tiny receive
+    buffer): once their socket buffers were full, each worker was stuck sending to
+    one for ``send_timeout`` (60 s) and nobody else was answered. Now the front keeps
+    such a connection's next request until its client reads: others are answered."""
+    requests = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 1000
+    held: list[socket.socket] = []
+    with _serving(_answers_a_page) as port:
+        try:
+            for _ in range(4):  # twice the workers
+                sock = socket.socket()
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.connect(("127.0.0.1", port))
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    sock.send(requests)
+                held.append(sock)
+            time.sleep(3)  # the server writes answers until every buffer is full
+            for _ in range(3):
+                with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+                    sock.sendall(b"GET /me HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    head, body = _read_answer(sock)  # TimeoutError: the workers are held
+                    assert head.startswith(b"HTTP/1.1 200") and body.startswith(b"/me ")
+                time.sleep(0.5)
+        finally:
+            for sock in held:
+                sock.close()

@@ -64,11 +64,14 @@ MAX_WAIT = 60.0
 
 
 class Throttled(ReporterError):
-    """Too many wrong passphrases in a row: no passphrase is checked for ``wait`` s."""
+    """Too many wrong passphrases in a row: no passphrase is checked for ``wait`` s.
+    ``first``: the first unlock refused in this wait (the one worth a log line: any
+    local program can send thousands more)."""
 
-    def __init__(self, wait: float) -> None:
+    def __init__(self, wait: float, *, first: bool = True) -> None:
         super().__init__(f"too many wrong passphrases; try again in {wait:.0f} s")
         self.wait = wait
+        self.first = first
 
 
 def session_digest(session_id: str) -> bytes:
@@ -94,6 +97,7 @@ class Vault:
         self._memo: OrderedDict[Hashable, Any] = OrderedDict()
         self._failures = 0  # wrong passphrases in a row (since the last unlock)
         self._not_before = 0.0  # no passphrase is checked before this (clock)
+        self._refused_in_wait = False  # an unlock was refused since _not_before was set
         self.failed_before_unlock = 0  # shown to the reviewer once unlocked
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -103,13 +107,14 @@ class Vault:
     def unlock(self, passphrase: str, session_id: str) -> None:
         """Derive and check the key, then let ``session_id`` (and only it) use it.
         ``WrongPassphrase``, ``Busy``, or the database's own error."""
-        with self._state:
-            wait = self._not_before - self._clock()
-        if wait > 0:
-            raise Throttled(wait)
+        self._check_throttle()
         if not self._unlocking.acquire(timeout=UNLOCK_WAIT):
             raise Busy("another unlock is being checked; try again in a moment")
         try:
+            # Again now that it is this unlock's turn: the guesses queued behind a
+            # derivation were checked before it failed (sent at once, one per worker,
+            # they were all tried).
+            self._check_throttle()
             try:
                 key = ReviewDB.derive_key(self.path, passphrase)
             except WrongPassphrase:
@@ -118,6 +123,7 @@ class Vault:
                     if self._failures >= FREE_GUESSES:
                         self._not_before = self._clock() + min(
                             MAX_WAIT, 2.0 ** (self._failures - FREE_GUESSES))
+                        self._refused_in_wait = False
                 raise
             # Opening proves the file is there and readable with the key, and brings
             # its schema up to date once, before any page reads it.
@@ -133,6 +139,15 @@ class Vault:
             self.reason = None
             self._reviewer = None
             self.failed_before_unlock, self._failures, self._not_before = self._failures, 0, 0.0
+
+    def _check_throttle(self) -> None:
+        with self._state:
+            wait = self._not_before - self._clock()
+            first = not self._refused_in_wait
+            if wait > 0:
+                self._refused_in_wait = True
+        if wait > 0:
+            raise Throttled(wait, first=first)
 
     def lock(self, reason: str) -> None:
         with self._state:

@@ -26,6 +26,8 @@ class Connection:
     # While the front reads a small body, or an upload's first bytes: the pieces so far.
     body: list[bytes] = field(default_factory=list)
     body_bytes: int = 0
+    # How many pieces (h11 Data events: chunks, or reads) that body came in.
+    body_pieces: int = 0
     # The body is an upload: the front reads its first ``small_body_bytes``,
     # then hands it to an upload slot with those bytes as a prefix.
     upload: bool = False

@@ -12,14 +12,26 @@ connections wait here as well. A connection that has not finished its head
 within ``head_timeout`` is closed; past ``max_connections``, or past the
 front's memory budget, new connections are shed. Each of these is counted
 and summarised in the log once a minute, with no client data.
+
+A worker sends its answer itself, and blocks while the client's socket
+buffers are full. So a connection's next request (pipelined, or sent without
+reading the previous answer) goes to a worker only once the client has taken
+every byte of the answers before it (the socket's send queue is empty): a
+client that never reads holds a file descriptor here, never a worker, and is
+closed after ``send_timeout``. (Without this, a few connections with
+requests queued and answers unread held every worker in ``sendall`` for a
+minute at a time.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import selectors
 import socket
+import struct
+import termios
 import threading
 import time
 from collections import deque
@@ -34,6 +46,27 @@ log = logging.getLogger("reporter")
 RECV_BYTES = 64 * 1024
 _LISTENER = object()
 _WAKE = object()
+# Linux's SIOCOUTQ (the same number as TIOCOUTQ): bytes sent on a TCP socket that
+# its peer has not acknowledged yet. None elsewhere: answers are then not awaited.
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
+# How often a held request checks whether its client has read what it was sent.
+HELD_POLL = 0.05
+# The most pieces a body may come in while the front reads it (h11 yields one per
+# chunk of a chunked body, or per read): a browser's 64 KiB comes in a few dozen
+# (Tor's cells are 498 bytes: 132 at most). One-byte chunks cost the front, the one
+# thread every connection waits on, tens of microseconds each: 64 Ki of them per
+# request from four local connections kept the desk from answering for a minute.
+MAX_BODY_PIECES = 1024
+
+
+def unread_answer_bytes(sock: socket.socket) -> int:
+    """Bytes of this connection's earlier answers its client has not taken yet."""
+    if _OUTQ is None:
+        return 0
+    try:
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, b"\0" * 4))[0])
+    except OSError:
+        return 0
 
 
 class Front:
@@ -47,8 +80,11 @@ class Front:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._returns: deque[tuple[Connection, str]] = deque()
-        # In the selector, oldest first (a dict keeps insertion order).
+        # In the selector, oldest first (a dict keeps insertion order); or, if in
+        # ``_held`` as well, a complete request waiting for its client to read the
+        # answers before it (not in the selector: nothing more is read from it).
         self._waiting: dict[Connection, None] = {}
+        self._held: dict[Connection, Job] = {}
         self._open = 0                            # every connection not yet closed
         self._open_lock = threading.Lock()
         self._buffered = 0
@@ -84,13 +120,16 @@ class Front:
         next_sweep = time.monotonic() + 1.0
         try:
             while not self._stopping.is_set():
-                for key, _mask in self._selector.select(timeout=1.0):
+                for key, _mask in self._selector.select(timeout=HELD_POLL if self._held
+                                                        else 1.0):
                     if key.data is _LISTENER:
                         self._accept()
                     elif key.data is _WAKE:
                         self._take_returns()
                     else:
                         self._readable(key.data)
+                if self._held:
+                    self._release_held()
                 now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(now)
@@ -173,6 +212,7 @@ class Front:
 
     def _unwait(self, conn: Connection) -> None:
         self._waiting.pop(conn, None)
+        self._held.pop(conn, None)
         with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(conn.sock)
 
@@ -196,7 +236,7 @@ class Front:
                 continue
             conn.sock.setblocking(False)
             conn.request = None
-            conn.body, conn.body_bytes, conn.upload = [], 0, False
+            conn.body, conn.body_bytes, conn.body_pieces, conn.upload = [], 0, 0, False
             if mode == KEEP:
                 self._wait(conn)
                 # A pipelined request may already be in h11's buffer.
@@ -216,7 +256,9 @@ class Front:
 
     def _sweep(self, now: float) -> None:
         for conn in [c for c in self._waiting if c.deadline <= now]:
-            if not conn.draining:
+            if conn in self._held:
+                self._incidents.count("connections closed: answers left unread")
+            elif not conn.draining:
                 started = conn.http.their_state is not h11.IDLE or conn.buffered > 0
                 if started:
                     self._incidents.count("connections closed: request head too slow")
@@ -268,6 +310,11 @@ class Front:
                 if not self._accept_request(conn, event):
                     return
             elif isinstance(event, h11.Data):
+                conn.body_pieces += 1
+                if conn.body_pieces > MAX_BODY_PIECES:
+                    self._incidents.count("requests refused: body in too many pieces")
+                    self._refuse(conn, 400)
+                    return
                 conn.body.append(bytes(event.data))
                 conn.body_bytes += len(event.data)
                 if conn.upload and conn.body_bytes >= self._limits.small_body_bytes:
@@ -326,4 +373,16 @@ class Front:
         if self.workers is None:
             raise RuntimeError("the front runs only with its workers attached")
         self._unwait(job.conn)
+        if unread_answer_bytes(job.conn.sock) > 0:
+            # The client has not read what it was sent: the request waits here,
+            # not in a worker that would block sending it more.
+            job.conn.deadline = time.monotonic() + self._limits.send_timeout
+            self._waiting[job.conn] = None
+            self._held[job.conn] = job
+            return
         self.workers.submit(job)
+
+    def _release_held(self) -> None:
+        for conn, job in list(self._held.items()):
+            if unread_answer_bytes(conn.sock) == 0:
+                self._dispatch(job)

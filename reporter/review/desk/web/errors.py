@@ -79,7 +79,12 @@ def init_refusals(app: Flask) -> None:
         status = request.environ.get(FRONT_ERROR)
         if status is None:
             return None
-        return page(503, *BUSY) if int(status) == 503 else page(int(status))
+        code = int(status)
+        if code == 503:
+            return page(503, *BUSY)
+        # Anything else the front refuses is the request's fault (501: a transfer
+        # coding it does not implement), never "the review desk had a problem".
+        return page(code, *MESSAGES[400]) if code not in MESSAGES else page(code)
 
 
 def init_app(app: Flask) -> None:

@@ -104,7 +104,13 @@ def unlock() -> Response | tuple[str, int]:
         context.vault.unlock(passphrase, new_session)
     except ReporterError as exc:
         # Never the passphrase, never what the exception quotes: its kind is enough.
-        log.warning("review desk: an unlock failed (%s)", type(exc).__name__)
+        # Of the unlocks refused unchecked during a wait, only the first: another
+        # local program could otherwise fill the reviewer's terminal.
+        if not isinstance(exc, Throttled):
+            log.warning("review desk: an unlock failed (%s)", type(exc).__name__)
+        elif exc.first:
+            log.warning("review desk: an unlock failed (Throttled: too many wrong "
+                        "passphrases; the others refused during this wait are not logged)")
         status = (403 if isinstance(exc, WrongPassphrase) else
                   429 if isinstance(exc, Throttled) else 503)
         return _page(_failure(exc), status)
