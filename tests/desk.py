@@ -246,6 +246,15 @@ def unlocked_session(desk: Desk, passphrase: str = REVIEW_PASSPHRASE) -> request
 # --- the keyboard, in Chromium -------------------------------------------------------
 
 
+def unlock_in(page: Any, desk: Desk, passphrase: str = REVIEW_PASSPHRASE) -> None:
+    """The reviewer's first steps in a browser page: the desk's address, the
+    passphrase, Unlock; returns on the inbox."""
+    page.goto(desk.url + "/")
+    page.fill("#passphrase", passphrase)
+    page.click("form.unlock button[type=submit]")
+    page.wait_for_url(desk.url + "/")
+
+
 def focused(page: Any) -> str:
     """The focused element: its tag, href, name and id, then (for a link or a button) its
     text, those it has, one space apart (``"INPUT q q"``, ``"A /charts Charts"``).

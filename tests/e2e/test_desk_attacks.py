@@ -43,6 +43,7 @@ from tests.desk import (
     jpeg_with_metadata,
     make_sample,
     start_desk,
+    unlock_in,
     unlocked_session,
 )
 from tests.reviewing import REVIEW_PASSPHRASE
@@ -148,10 +149,7 @@ def test_chromium_saves_each_download_under_the_name_the_page_shows(
     context = browser.new_context(java_script_enabled=False, accept_downloads=True)
     try:
         page = context.new_page()
-        page.goto(desk.url + "/")
-        page.fill("#passphrase", REVIEW_PASSPHRASE)
-        page.click("form.unlock button[type=submit]")
-        page.wait_for_url(desk.url + "/")
+        unlock_in(page, desk)
         report = sample.ids["names"]
         page.goto(f"{desk.url}/reports/{report}")
         html = page.content()
@@ -353,10 +351,7 @@ def test_the_report_leaves_the_screen_when_the_desk_locks_itself(
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto(desk.url + "/")
-        page.fill("#passphrase", REVIEW_PASSPHRASE)
-        page.click("form.unlock button[type=submit]")
-        page.wait_for_url(desk.url + "/")
+        unlock_in(page, desk)
         page.goto(f"{desk.url}/reports/{sample.ids['photo']}")
         assert "Soldiers fired" in page.inner_text("main")
         time.sleep(8)  # the reviewer walked away; the desk locked itself long ago
@@ -377,10 +372,7 @@ def test_what_the_reviewer_searches_is_not_kept_by_the_browser(
         str(profile), executable_path=str(CHROMIUM), args=ARGS, java_script_enabled=False)
     try:
         page = context.new_page()
-        page.goto(desk.url + "/")
-        page.fill("#passphrase", REVIEW_PASSPHRASE)
-        page.click("form.unlock button[type=submit]")
-        page.wait_for_url(desk.url + "/")
+        unlock_in(page, desk)
         page.click("#q")
         page.keyboard.type("Tendai Moyo canary")
         page.click("#site")
@@ -425,10 +417,7 @@ def test_a_cookie_planted_by_another_local_page_does_not_lock_the_reviewer_out(
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{tosser.server_address[1]}/")
         assert {c["path"] for c in context.cookies()} == {"/reports", "/unlock"}
-        page.goto(desk.url + "/")
-        page.fill("#passphrase", REVIEW_PASSPHRASE)
-        page.click("form.unlock button[type=submit]")
-        page.wait_for_url(desk.url + "/")
+        unlock_in(page, desk)
         page.goto(f"{desk.url}/reports/{sample.ids['photo']}")
         assert urlsplit(page.url).path == f"/reports/{sample.ids['photo']}", page.url
         assert "Soldiers fired" in page.inner_text("main")
@@ -547,10 +536,7 @@ def test_back_after_lock_shows_the_unlock_page_not_the_report(browser: Any, desk
         context = browser.new_context(java_script_enabled=javascript)
         try:
             page = context.new_page()
-            page.goto(desk.url + "/")
-            page.fill("#passphrase", REVIEW_PASSPHRASE)
-            page.click("form.unlock button[type=submit]")
-            page.wait_for_url(desk.url + "/")
+            unlock_in(page, desk)
             page.goto(f"{desk.url}/reports/{sample.ids['photo']}")
             assert "Soldiers fired" in page.inner_text("main")
             page.click("form.lock button")

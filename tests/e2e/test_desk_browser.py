@@ -32,6 +32,7 @@ from tests.desk import (
     make_sample,
     start_desk,
     tab_to,
+    unlock_in,
 )
 from tests.e2e.test_accessibility import SERIOUS, _axe_source
 from tests.reviewing import REVIEW_PASSPHRASE
@@ -81,13 +82,6 @@ def open_page(browser: Any, *, javascript: bool = False, locale: str = "en-GB",
                                   bypass_csp=bypass_csp)
     page = context.new_page()
     return context, page, Watch(page)
-
-
-def unlock_in(page: Any, desk: Desk) -> None:
-    page.goto(desk.url + "/")
-    page.fill("#passphrase", REVIEW_PASSPHRASE)
-    page.click("form.unlock button[type=submit]")
-    page.wait_for_url(desk.url + "/")
 
 
 def test_a_reviewer_reads_reports_with_javascript_off(browser: Any, desk: Desk,

@@ -18,7 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser import artifact
 from tests.conftest import Station
-from tests.desk import Desk, add_report, export, jpeg_with_metadata, start_desk, tab_to
+from tests.desk import Desk, add_report, export, jpeg_with_metadata, start_desk, tab_to, unlock_in
 from tests.e2e.test_desk_browser import axe, open_page
 from tests.reviewing import KEY_PASSPHRASE, REVIEW_PASSPHRASE, new_review_db
 
@@ -136,10 +136,7 @@ def test_the_new_pages_have_no_serious_accessibility_violation(
         browser: Any, desk: Desk, bundle: Path, language: str) -> None:
     context, page, _watch = open_page(browser, javascript=True, bypass_csp=True,
                                       locale=language)
-    page.goto(desk.url + "/unlock")
-    page.fill("#passphrase", REVIEW_PASSPHRASE)
-    page.click("form.unlock button[type=submit]")
-    page.wait_for_url(desk.url + "/")
+    unlock_in(page, desk)
     found: dict[str, list[str]] = {}
     page.goto(desk.url + "/import")
     found["import"] = axe(page)

@@ -26,6 +26,7 @@ from tests.desk import (
     make_sample,
     start_desk,
     tab_to,
+    unlock_in,
 )
 from tests.e2e.test_desk_browser import LANGUAGES, axe, open_page
 from tests.reviewing import REVIEW_PASSPHRASE
@@ -144,10 +145,7 @@ def test_a_reviewer_verifies_and_links_with_the_keyboard_and_javascript_off(
 
 def test_what_reviewers_typed_is_only_text(browser: Any, desk: Desk, sample: Sample) -> None:
     context, page, watch = open_page(browser, javascript=True)
-    page.goto(desk.url + "/unlock")
-    page.fill("#passphrase", REVIEW_PASSPHRASE)
-    page.click("form.unlock button[type=submit]")
-    page.wait_for_url(desk.url + "/")
+    unlock_in(page, desk)
     for path in (f"/reports/{sample.ids['photo']}", f"/incidents/{sample.ids['incident']}",
                  "/incidents", "/"):
         page.goto(desk.url + path)
