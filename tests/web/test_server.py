@@ -19,7 +19,8 @@ from typing import Any
 import h11
 import pytest
 
-from reporter.web.server import make_server
+from reporter.web.server import BodyCut, make_server
+from reporter.web.server.body import MIN_PIECE_BYTES, PIECES_FREE
 from reporter.web.server.limits import Incidents, ServerLimits
 from reporter.web.server.wsgi import FRONT_ERROR, environ_for
 
@@ -224,3 +225,45 @@ def test_clients_that_never_read_their_answers_hold_no_worker() -> None:
         finally:
             for sock in held:
                 sock.close()
+
+
+def _reads_all_or_says_cut(environ: dict[str, Any], start: Any) -> list[bytes]:
+    """Reads the whole body; ``BodyCut`` (the server's word for a body that stopped)
+    becomes a 400, as the station's and the desk's views answer it."""
+    total = 0
+    try:
+        while data := environ["wsgi.input"].read(65536):
+            total += len(data)
+    except BodyCut:
+        answer = b"cut"
+        start("400 Bad Request", [("Content-Length", str(len(answer)))])
+        return [answer]
+    answer = f"read {total}".encode()
+    start("200 OK", [("Content-Length", str(len(answer)))])
+    return [answer]
+
+
+def _chunked(first: bytes, piece: bytes, pieces: int) -> bytes:
+    """A chunked POST: ``first`` as one chunk (past the front's 64 KiB), then
+    ``pieces`` chunks of ``piece``, then the end."""
+    chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    return (b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + f"{len(first):x}\r\n".encode() + first + b"\r\n" + chunk * pieces + b"0\r\n\r\n")
+
+
+def test_an_upload_in_tiny_pieces_is_dropped_and_real_pieces_pass() -> None:
+    """Each piece of an upload costs a worker Python work under the interpreter's lock:
+    one-byte chunks from four connections slowed every page of the station 25 times.
+    Past ``PIECES_FREE`` pieces they must average ``MIN_PIECE_BYTES``."""
+    first = b"f" * (65 * 1024)
+    with _serving(_reads_all_or_says_cut) as port:
+        for piece, pieces, expected in (
+                (b"a", PIECES_FREE + 100, b"cut"),
+                (b"h" * (MIN_PIECE_BYTES // 2), PIECES_FREE + 100, b"cut"),
+                (b"b" * 498, PIECES_FREE + 100, None),  # a Tor cell each, the smallest real
+                (b"c", PIECES_FREE // 2, None)):  # a few small ones: free
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+                sock.sendall(_chunked(first, piece, pieces))
+                head, body = _read_answer(sock)
+            want = expected or f"read {len(first) + len(piece) * pieces}".encode()
+            assert body == want, (len(piece), pieces, head[:40])
