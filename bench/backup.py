@@ -44,23 +44,14 @@ def make_station(folder: Path, reports: int, files: int, file_mb: int) -> Path:
     for profile in list(crypto.KDF_PROFILES):
         crypto.KDF_PROFILES[profile] = (crypto.argon2id.OPSLIMIT_MIN,
                                         crypto.argon2id.MEMLIMIT_MIN)
-    from reporter.formats.crypto import RecipientPrivateKey
-    from reporter.station.instance import init_instance, open_store, unlock
-    from tests.conftest import Station, add_report_with_attachments, add_reports
+    from tests.conftest import add_report_with_attachments, add_reports, make_station
 
-    path = folder / "station"
-    identity = init_instance(path, PASSPHRASE)
-    key = unlock(path, PASSPHRASE)
-    reviewer = RecipientPrivateKey.generate()
-    with open_store(path, key) as store:
-        store.add_recipient("reviewer", reviewer.public_key)
-        store.add_site("Marange")
-    station = Station(path, key, identity.station_id, reviewer)
+    station = make_station(folder / "station", sites=("Marange",), passphrase=PASSPHRASE)
     add_reports(station, reports)
     for _ in range(files):
         add_report_with_attachments(station, [("v.mp4", b"\0\0\0\x18ftypmp42"
                                                + os.urandom(file_mb * 1024 * 1024))])
-    return path
+    return station.path
 
 
 def peak_rss(command: list[str]) -> tuple[float, int, str]:

@@ -50,18 +50,23 @@ class Station:
         return open_store(self.path, self.key)
 
 
+def make_station(path: Path, sites: tuple[str, ...] = ("Marange", "Tshikapa"),
+                 reviewer_name: str = "reviewer", passphrase: str = PASSPHRASE) -> Station:
+    """An initialised station at ``path`` with one reviewer (a new key) and ``sites``."""
+    identity = init_instance(path, passphrase)
+    key = unlock(path, passphrase)
+    reviewer = RecipientPrivateKey.generate()
+    with open_store(path, key) as store:
+        store.add_recipient(reviewer_name, reviewer.public_key)
+        for site in sites:
+            store.add_site(site)
+    return Station(path, key, identity.station_id, reviewer)
+
+
 @pytest.fixture
 def station(tmp_path: Path) -> Station:
     """An initialised station with one reviewer and two mine sites."""
-    path = tmp_path / "instance"
-    identity = init_instance(path, PASSPHRASE)
-    key = unlock(path, PASSPHRASE)
-    reviewer = RecipientPrivateKey.generate()
-    with open_store(path, key) as store:
-        store.add_recipient("reviewer", reviewer.public_key)
-        store.add_site("Marange")
-        store.add_site("Tshikapa")
-    return Station(path, key, identity.station_id, reviewer)
+    return make_station(tmp_path / "instance")
 
 
 @pytest.fixture

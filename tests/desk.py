@@ -22,21 +22,20 @@ import requests
 from PIL import Image
 
 from reporter.formats import crypto
-from reporter.formats.crypto import RecipientPrivateKey
 from reporter.formats.report import Report
 from reporter.review.db import ReviewDB
 from reporter.review.importer import import_bundle
 from reporter.station.export import export_bundle
-from reporter.station.instance import init_instance, load_identity, open_store, unlock
+from reporter.station.instance import load_identity
 from reporter.station.intake import build_report
 from reporter.station.submission import Draft, Limits
 from reporter.storage.blobs import BlobStore
 from tests.conftest import (
     FAST_KDF,
-    PASSPHRASE,
     Station,
     add_reports,
     free_port,
+    make_station,
     stop_process,
     wait_until_answering,
 )
@@ -123,14 +122,7 @@ def fast_station(tmp: Path) -> Iterator[Station]:
     with pytest.MonkeyPatch.context() as patch:
         for profile in list(crypto.KDF_PROFILES):
             patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
-        path = tmp / "instance"
-        identity = init_instance(path, PASSPHRASE)
-        key = unlock(path, PASSPHRASE)
-        reviewer = RecipientPrivateKey.generate()
-        with open_store(path, key) as store:
-            store.add_recipient("reviewer", reviewer.public_key)
-            store.add_site("Marange")
-        yield Station(path, key, identity.station_id, reviewer)
+        yield make_station(tmp / "instance", sites=("Marange",))
 
 
 def export(station: Station, out: Path) -> Path:

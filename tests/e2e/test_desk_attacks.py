@@ -107,6 +107,22 @@ def raw(port: int, request: bytes, wait: float = 10) -> bytes:
     return answer
 
 
+def inbox_times(session: requests.Session, desk: Desk,
+                times: int) -> list[tuple[int | None, float]]:
+    """The reviewer opening the inbox ``times`` times, a second apart: the status of
+    each (None: no answer in 10 s) and the seconds it took."""
+    took: list[tuple[int | None, float]] = []
+    for _ in range(times):
+        started = time.monotonic()
+        try:
+            status: int | None = session.get(desk.url + "/", timeout=10).status_code
+        except requests.Timeout:
+            status = None
+        took.append((status, round(time.monotonic() - started, 1)))
+        time.sleep(1)
+    return took
+
+
 def cookie_of(session: requests.Session) -> str:
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
@@ -241,15 +257,7 @@ def test_clients_that_never_read_their_answers_do_not_silence_the_desk(
                 s.send(request * 500)
             held.append(s)
         time.sleep(3)  # the desk writes answers until every buffer is full
-        took = []
-        for _ in range(3):
-            started = time.monotonic()
-            try:
-                status = session.get(desk.url + "/", timeout=10).status_code
-            except requests.Timeout:
-                status = None
-            took.append((status, round(time.monotonic() - started, 1)))
-            time.sleep(1)
+        took = inbox_times(session, desk, 3)
         assert all(status == 200 and seconds < 3 for status, seconds in took), took
         assert "Traceback" not in desk.output()
     finally:
@@ -291,15 +299,7 @@ def test_bodies_in_one_byte_chunks_do_not_silence_the_desk(sample: Sample,
         for thread in attackers:
             thread.start()
         time.sleep(4)
-        took = []
-        for _ in range(6):  # three while the attack goes on, three after
-            started = time.monotonic()
-            try:
-                status = session.get(desk.url + "/", timeout=10).status_code
-            except requests.Timeout:
-                status = None
-            took.append((status, round(time.monotonic() - started, 1)))
-            time.sleep(1)
+        took = inbox_times(session, desk, 6)  # three while the attack goes on, three after
         assert all(status == 200 and seconds < 3 for status, seconds in took), took
         assert "Traceback" not in desk.output()
     finally:

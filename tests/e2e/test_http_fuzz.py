@@ -37,21 +37,18 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reporter.formats import crypto
-from reporter.formats.crypto import RecipientPrivateKey
 from reporter.formats.receipt import new_receipt
 from reporter.station.app import create_app
 from reporter.station.config import load_config
-from reporter.station.instance import init_instance, open_store, unlock
+from reporter.station.instance import open_store
 from tests.conftest import (
-    FAST_KDF,
-    PASSPHRASE,
     Server,
     Station,
     form_token,
     start_server,
     valid_report,
 )
+from tests.desk import fast_station
 from tests.e2e.test_e2e import RECEIPT_RE, multipart
 
 pytestmark = pytest.mark.slow
@@ -87,18 +84,8 @@ class Target:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    with pytest.MonkeyPatch.context() as patch:
-        for profile in list(crypto.KDF_PROFILES):
-            patch.setitem(crypto.KDF_PROFILES, profile, FAST_KDF)
-        path = tmp / "instance"
-        identity = init_instance(path, PASSPHRASE)
-        key = unlock(path, PASSPHRASE)
-        reviewer = RecipientPrivateKey.generate()
-        with open_store(path, key) as store:
-            store.add_recipient("reviewer", reviewer.public_key)
-            store.add_site("Marange")
-        station = Station(path, key, identity.station_id, reviewer)
-        app = create_app(load_config(path, key))
+    with fast_station(tmp) as station:
+        app = create_app(load_config(station.path, station.key))
     routes = sorted({re.sub(r"<[^>]+>", "x", rule.rule) for rule in app.url_map.iter_rules()})
     # The submission limit off: the fuzzer sends hundreds of POSTs a minute, and its
     # checks (a receipt after each example, three log lines at most) are about parsing.

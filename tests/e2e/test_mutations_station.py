@@ -27,10 +27,10 @@ import requests
 
 from reporter.formats import bech32, envelope
 from reporter.formats.chain import envelope_hash
-from reporter.formats.crypto import PUBLIC_KEY_HRP, RecipientPrivateKey
-from reporter.station.instance import db_path, init_instance, open_store, unlock
+from reporter.formats.crypto import PUBLIC_KEY_HRP
+from reporter.station.instance import db_path
 from reporter.storage.blobs import BlobStore
-from tests.conftest import PASSPHRASE, Station, form_token, start_server, valid_report
+from tests.conftest import Station, form_token, make_station, start_server, valid_report
 from tests.e2e.test_e2e import RECEIPT_RE
 from tests.e2e.test_recipients import (
     Field,
@@ -70,14 +70,8 @@ def stored_count(station: Station) -> int:
 
 def other_station(tmp_path: Path) -> Station:
     """Another station, with its own session secret."""
-    path = tmp_path / "other-instance"
-    identity = init_instance(path, PASSPHRASE)
-    key = unlock(path, PASSPHRASE)
-    reviewer = RecipientPrivateKey.generate()
-    with open_store(path, key) as store:
-        store.add_recipient("someone", reviewer.public_key)
-        store.add_site("Marange")
-    return Station(path, key, identity.station_id, reviewer)
+    return make_station(tmp_path / "other-instance", sites=("Marange",),
+                        reviewer_name="someone")
 
 
 def test_a_post_without_a_form_token_of_this_station_stores_nothing(
