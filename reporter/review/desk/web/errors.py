@@ -84,7 +84,7 @@ def init_refusals(app: Flask) -> None:
             return page(503, *BUSY)
         # Anything else the front refuses is the request's fault (501: a transfer
         # coding it does not implement), never "the review desk had a problem".
-        return page(code, *MESSAGES[400]) if code not in MESSAGES else page(code)
+        return page(code, *MESSAGES.get(code, MESSAGES[400]))
 
 
 def init_app(app: Flask) -> None:
